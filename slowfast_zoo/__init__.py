@@ -1,0 +1,35 @@
+"""slowfast_zoo: MMAction2's Kinetics-400 SlowFast networks, exact, in plain PyTorch.
+
+Example:
+    >>> import slowfast_zoo as sz
+    >>> sz.list_models()
+    ['slowfast_r101_8x8x1', 'slowfast_r101_r50_4x16x1', 'slowfast_r152_r50_4x16x1', 'slowfast_r50_4x16x1', 'slowfast_r50_8x8x1']
+    >>> model = sz.create_model("slowfast_r50_4x16x1", pretrained=True)  # doctest: +SKIP
+"""
+
+from slowfast_zoo.errors import (
+    CheckpointError,
+    DownloadError,
+    HashMismatchError,
+    SlowFastZooError,
+    UnknownModelError,
+    VideoDecodeError,
+)
+from slowfast_zoo.factory import create_model
+from slowfast_zoo.models import SlowFast
+from slowfast_zoo.registry import (
+    ArchSpec,
+    PretrainedCfg,
+    TestProtocol,
+    TrainProtocol,
+    get_pretrained_cfg,
+    list_models,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "create_model", "list_models", "get_pretrained_cfg", "SlowFast", "ArchSpec", "PretrainedCfg",
+    "TestProtocol", "TrainProtocol", "SlowFastZooError", "UnknownModelError", "CheckpointError",
+    "HashMismatchError", "DownloadError", "VideoDecodeError", "__version__",
+]

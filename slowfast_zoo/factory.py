@@ -1,0 +1,50 @@
+"""``create_model``: build a SlowFast by name and, if asked, fill it with published weights."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from slowfast_zoo.models import SlowFast
+from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg
+
+__all__ = ["create_model"]
+
+log = logging.getLogger(__name__)
+
+
+def create_model(name: str, pretrained: bool = False, *, num_classes: int | None = None,
+                 checkpoint_path: str | os.PathLike | None = None,
+                 progress: bool = True) -> SlowFast:
+    """Build a SlowFast network, optionally with MMAction2's published Kinetics-400 weights.
+
+    Args:
+        name: ``"arch"`` or ``"arch.tag"`` (see :func:`list_models`); a bare architecture
+            name means its default weight tag.
+        pretrained: load weights: from ``checkpoint_path`` if given, else the local cache,
+            else the published URL (verified against the sha256 prefix in its file name).
+        num_classes: classifier size; when it differs from 400 with ``pretrained=True``,
+            everything but the classifier is loaded and a fresh classifier is initialised.
+        checkpoint_path: a local MMAction2 ``.pth`` or slowfast_zoo ``.safetensors`` file, or an
+            http(s) URL of one.
+        progress: show a progress bar while downloading (only on a terminal).
+
+    Returns:
+        The model in training mode (call ``.eval()`` for inference), with ``pretrained_cfg``.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> model = sz.create_model("slowfast_r50_4x16x1", pretrained=True).eval()  # doctest: +SKIP
+    """
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
+        raise ValueError(f"num_classes must be a non-negative int, got {num_classes!r}")
+    spec = get_arch_spec(name)
+    cfg = get_pretrained_cfg(name)
+    model = SlowFast(spec, num_classes=num_classes, pretrained_cfg=cfg)
+    if checkpoint_path is not None and not pretrained:
+        raise ValueError("checkpoint_path is only used with pretrained=True")
+    if pretrained:
+        from slowfast_zoo.weights.load import load_pretrained
+
+        load_pretrained(model, cfg, checkpoint_path=checkpoint_path, progress=progress)
+    return model

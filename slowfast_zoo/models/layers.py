@@ -1,0 +1,89 @@
+"""Building blocks of a SlowFast pathway: conv+BN units and the 3D bottleneck.
+
+Reproduces the ResNet3d blocks of MMAction2 (Apache-2.0) as used by SlowFast
+(Feichtenhofer et al., ICCV 2019): "pytorch"-style bottlenecks with the spatial stride
+on the 1x3x3 conv, optional temporal inflation (3x1x1) of the first conv, no biases.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["ConvBn", "Bottleneck", "make_stage", "STAGE_BLOCKS"]
+
+#: Bottleneck blocks per stage for each ResNet depth.
+STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+}
+
+
+def _triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
+    return (v, v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
+
+
+class ConvBn(nn.Module):
+    """Conv3d (no bias) followed by BatchNorm3d; the activation is applied by the caller.
+
+    Kept as a pair so that ``conv``/``bn`` map one-to-one onto MMAction2's ConvModule
+    weights, and so that the BatchNorm can later be folded into the convolution.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int, int],
+                 stride: int | tuple[int, int, int] = 1,
+                 padding: int | tuple[int, int, int] = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(in_channels, out_channels, _triple(kernel_size), _triple(stride),
+                              _triple(padding), bias=False)
+        self.bn = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+class Bottleneck(nn.Module):
+    """1x1x1 (or 3x1x1 when inflated) -> 1x3x3 (spatial stride) -> 1x1x1 (x4 channels), + shortcut.
+
+    Args:
+        in_channels: input width (block 0 of a slow stage also carries the lateral channels).
+        planes: bottleneck width; the output has ``4 * planes`` channels.
+        spatial_stride: stride of the 1x3x3 conv and of the projection shortcut.
+        inflate: give the first conv a temporal kernel of 3 (padding 1).
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, planes: int, spatial_stride: int = 1,
+                 inflate: bool = False) -> None:
+        super().__init__()
+        out_channels = planes * self.expansion
+        if inflate:
+            self.conv_a = ConvBn(in_channels, planes, (3, 1, 1), padding=(1, 0, 0))
+        else:
+            self.conv_a = ConvBn(in_channels, planes, 1)
+        self.conv_b = ConvBn(planes, planes, (1, 3, 3), stride=(1, spatial_stride, spatial_stride),
+                             padding=(0, 1, 1))
+        self.conv_c = ConvBn(planes, out_channels, 1)
+        self.shortcut: ConvBn | None = None
+        if spatial_stride != 1 or in_channels != out_channels:
+            self.shortcut = ConvBn(in_channels, out_channels, 1,
+                                   stride=(1, spatial_stride, spatial_stride))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.shortcut is None else self.shortcut(x)
+        out = self.relu(self.conv_a(x))
+        out = self.relu(self.conv_b(out))
+        out = self.conv_c(out)
+        return self.relu(out + identity)
+
+
+def make_stage(in_channels: int, planes: int, num_blocks: int, spatial_stride: int,
+               inflate: bool) -> nn.Sequential:
+    """One residual stage: ``num_blocks`` bottlenecks, the first one striding/projecting."""
+    blocks = [Bottleneck(in_channels, planes, spatial_stride, inflate)]
+    blocks += [Bottleneck(planes * Bottleneck.expansion, planes, 1, inflate)
+               for _ in range(1, num_blocks)]
+    return nn.Sequential(*blocks)

@@ -1,0 +1,99 @@
+"""The reference README's deterministic weight generator (rule "v1") and golden inputs.
+
+Builds MMAction2-format state dicts from ``tests/data/reference/manifest_<arch>.json`` so
+the golden logits recorded by running MMAction2 itself can be reproduced, and writes them as
+real MMAction2-style checkpoint files.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import zlib
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REFERENCE = Path(__file__).parent / "data" / "reference"
+ARCHS = ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1", "r152_r50_4x16x1")
+
+
+def load_manifest(arch: str) -> dict:
+    return json.loads((REFERENCE / f"manifest_{arch}.json").read_text())
+
+
+def load_golden(arch: str) -> dict:
+    return json.loads((REFERENCE / f"golden_{arch}_public.json").read_text())
+
+
+def generate_tensor(key: str, shape: list[int]) -> torch.Tensor:
+    """One tensor of rule v1: seeded by crc32 of the full key, drawn in float64, cast once."""
+    if key.endswith("num_batches_tracked"):
+        return torch.tensor(0, dtype=torch.int64)
+    rng = np.random.default_rng(zlib.crc32(key.encode("utf-8")))
+    if len(shape) >= 2:
+        a = rng.standard_normal(shape) * math.sqrt(2.0 / math.prod(shape[1:]))
+    elif key.endswith("conv3.bn.weight"):
+        a = rng.uniform(0.1, 0.3, size=shape)
+    elif key.endswith(".bn.weight"):
+        a = rng.uniform(0.5, 1.0, size=shape)
+    elif key.endswith(".bn.bias") or key.endswith(".running_mean"):
+        a = rng.standard_normal(shape) * 0.1
+    elif key.endswith(".running_var"):
+        a = rng.uniform(0.5, 1.5, size=shape)
+    else:
+        a = rng.standard_normal(shape) * 0.1
+    return torch.from_numpy(np.asarray(a).astype(np.float32))
+
+
+def generate_state_dict(arch: str, *, manifest: dict | None = None,
+                        fusion_kernel: int | None = None) -> "OrderedDict[str, torch.Tensor]":
+    """The MMAction2-format state dict of ``arch`` with generated weights, in manifest order.
+
+    ``fusion_kernel`` rewrites the four lateral conv shapes (to build e.g. the kernel-5 r50 8x8
+    file); those tensors then no longer correspond to any golden output.
+    """
+    manifest = manifest or load_manifest(arch)
+    sd: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for key, shape, _dtype in manifest["state_dict"]:
+        if fusion_kernel is not None and "_lateral" in key:
+            shape = [shape[0], shape[1], fusion_kernel, 1, 1]
+        sd[key] = generate_tensor(key, shape)
+    return sd
+
+
+def weights_sha256(sd: "OrderedDict[str, torch.Tensor]") -> str:
+    h = hashlib.sha256()
+    for t in sd.values():
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def golden_input(golden: dict) -> torch.Tensor:
+    spec = golden["input"]
+    x = np.random.default_rng(spec["seed"]).standard_normal(spec["shape"]).astype(np.float32)
+    return torch.from_numpy(x)
+
+
+def write_mmaction2_checkpoint(sd: "OrderedDict[str, torch.Tensor]", directory: Path, stem: str,
+                               *, with_optimizer: bool = False) -> Path:
+    """Save like MMAction2 + ``tools/publish_model.py``: ``<stem>_<date>-<sha8>.pth``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ckpt = {
+        "meta": {"mmcv_version": "1.4.0", "time": "Tue Jul 28 10:00:00 2020", "epoch": 256,
+                 "iter": 123456, "mmaction_version": "0.13.0", "config": "model = dict(...)"},
+        "state_dict": sd,
+    }
+    if with_optimizer:
+        ckpt["optimizer"] = {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.9}]}
+    tmp = directory / f"{stem}.tmp"
+    torch.save(ckpt, tmp)
+    sha8 = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
+    date = datetime.date(2020, 7, 28).strftime("%Y%m%d")
+    final = directory / f"{stem}_{date}-{sha8}.pth"
+    tmp.rename(final)
+    return final
