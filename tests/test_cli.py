@@ -1,0 +1,40 @@
+"""The slowfast-zoo command line (list / info)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import slowfast_zoo as sz
+from slowfast_zoo.cli import main
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    assert capsys.readouterr().out.split() == sz.list_models()
+    assert main(["list", "*r50*", "--pretrained"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split()[0] for l in lines] == sz.list_models("*r50*", pretrained=True)
+    assert "74.75" in next(l for l in lines if l.startswith("slowfast_r50_4x16x1.k400_256p"))
+
+
+def test_info(capsys):
+    assert main(["info", "slowfast_r50_8x8x1.k400_256p"]) == 0
+    out = capsys.readouterr().out
+    assert "863812c2" in out and "kernel 5" in out and "75.61 / 92.34" in out
+    assert main(["info", "slowfast_r101_8x8x1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["name"] == "slowfast_r101_8x8x1.k400_256p" and "class_names" not in record
+
+
+def test_unknown_name_is_a_clear_error(capsys):
+    assert main(["info", "slowfast_r50_4x16"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown model name 'slowfast_r50_4x16'" in err and "slowfast_r50_4x16x1" in err
+
+
+def test_console_entry_point_runs():
+    out = subprocess.run([sys.executable, "-m", "slowfast_zoo", "list"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "slowfast_r152_r50_4x16x1" in out
