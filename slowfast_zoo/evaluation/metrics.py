@@ -1,0 +1,122 @@
+"""Accuracy metrics and view averaging exactly as MMAction2 0.x computes them (SPEC.md 3 and 5).
+
+Reproduces ``mmaction.core.evaluation`` (``top_k_accuracy``, ``mean_class_accuracy``,
+``confusion_matrix``) and the recognizer's ``average_clips`` of MMAction2 (Apache-2.0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views"]
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence
+
+
+def _scores_labels(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    s = scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores)
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if s.ndim != 2:
+        raise ValueError(f"scores must be 2-D [num_videos, num_classes], got shape {s.shape}")
+    if y.ndim != 1 or len(y) != len(s):
+        raise ValueError(f"labels must be 1-D with one label per row of scores ({len(s)}), "
+                         f"got shape {y.shape}")
+    if len(s) == 0:
+        raise ValueError("no videos to evaluate (scores is empty)")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+    return s, y.astype(np.int64)
+
+
+def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, topk: Sequence[int] = (1, 5)) -> list[float]:
+    """Fraction of videos whose label is among the k highest scores, for each k.
+
+    Ties are broken as MMAction2 breaks them: by the order of ``numpy.argsort`` (default kind).
+
+    Args:
+        scores: ``[num_videos, num_classes]`` video scores (probabilities with ``average='prob'``).
+        labels: ``[num_videos]`` integer labels.
+        topk: the k values.
+
+    Example:
+        >>> top_k_accuracy([[0.1, 0.9], [0.8, 0.2]], [1, 1], topk=(1, 2))
+        [0.5, 1.0]
+    """
+    s, y = _scores_labels(scores, labels)
+    order = np.argsort(s, axis=1)
+    result = []
+    for k in topk:
+        if not 1 <= k:
+            raise ValueError(f"topk values must be >= 1, got {k}")
+        best_k = order[:, -k:][:, ::-1]
+        hits = np.logical_or.reduce(best_k == y[:, None], axis=1)
+        result.append(float(hits.sum() / hits.shape[0]))
+    return result
+
+
+def confusion_matrix(pred: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Confusion matrix over the sorted union of classes present in ``labels`` or ``pred``.
+
+    Returns:
+        ``(matrix, classes)``: ``matrix[i, j]`` counts videos of true class ``classes[i]``
+        predicted as ``classes[j]`` (int64).
+
+    Example:
+        >>> m, c = confusion_matrix([0, 2, 2], [0, 1, 2])
+        >>> c.tolist(), m.tolist()
+        ([0, 1, 2], [[1, 0, 0], [0, 0, 1], [0, 0, 1]])
+    """
+    p = np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred).astype(np.int64)
+    y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
+    if p.shape != y.shape or p.ndim != 1:
+        raise ValueError(f"pred and labels must be 1-D of equal length, got {p.shape} and {y.shape}")
+    classes = np.union1d(p, y)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for t, q in zip(y.tolist(), p.tolist()):
+        matrix[index[t], index[q]] += 1
+    return matrix, classes
+
+
+def mean_class_accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
+    """Mean per-class recall of the top-1 prediction, MMAction2-style.
+
+    The mean runs over the union of classes that occur as labels **or** as predictions; a class
+    that is only predicted has no true sample and counts as 0 (SPEC.md 5). Classes that occur in
+    neither are ignored.
+
+    Example:
+        >>> mean_class_accuracy([[0.9, 0.1, 0.0], [0.0, 0.1, 0.9]], [0, 1])
+        0.3333333333333333
+    """
+    s, y = _scores_labels(scores, labels)
+    matrix, _ = confusion_matrix(np.argmax(s, axis=1), y)
+    counts = matrix.sum(axis=1)
+    hits = np.diag(matrix)
+    return float(np.mean([h / c if c else 0.0 for c, h in zip(counts, hits)]))
+
+
+def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tensor:
+    """Combine per-view logits ``[B, V, K]`` into video scores (MMAction2's ``average_clips``).
+
+    Args:
+        logits: raw per-view class scores.
+        mode: ``"prob"`` (mean of per-view softmax, what all eight weights were tested with),
+            ``"score"`` (mean of logits) or ``None`` (return the ``[B, V, K]`` logits unchanged).
+
+    Example:
+        >>> average_views(torch.zeros(1, 30, 400)).sum().item()
+        1.0
+    """
+    if logits.ndim != 3:
+        raise ValueError(f"logits must be [B, V, K], got shape {list(logits.shape)}")
+    if mode == "prob":
+        return logits.softmax(dim=2).mean(dim=1)
+    if mode == "score":
+        return logits.mean(dim=1)
+    if mode is None:
+        return logits
+    raise ValueError(f"average mode must be 'prob', 'score' or None, got {mode!r}")
