@@ -44,3 +44,22 @@ def test_fuse_requires_eval_and_blocks_training():
     with pytest.raises(RuntimeError, match="fused for inference"):
         model.train()
     model.eval()  # still allowed
+
+
+def test_run_views_chunks_match_one_forward():
+    from slowfast_zoo.inference import prepare_model, run_views
+
+    torch.manual_seed(0)
+    model = sz.create_model("slowfast_r50_4x16x1", num_classes=7).eval()
+    views = torch.randn(5, 3, 32, 32, 32)
+    with torch.inference_mode():
+        want = model(views)
+        want_feats = model.forward_head(model.forward_features(views), pre_logits=True)
+    prepare_model(model, device="cpu")
+    got = run_views(model, views, views_per_batch=2)
+    assert got.shape == (5, 7) and got.dtype == torch.float32
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(run_views(model, views, views_per_batch=3, pre_logits=True), want_feats,
+                               atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="views_per_batch"):
+        run_views(model, views, views_per_batch=0)
