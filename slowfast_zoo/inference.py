@@ -75,7 +75,7 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
         raise ValueError(f"views must be [V, 3, T, H, W], got shape {list(views.shape)}")
     param = next(model.parameters())
     device = param.device
-    step = views_per_batch or default_views_per_batch(device)
+    step = default_views_per_batch(device) if views_per_batch is None else views_per_batch
     if step < 1:
         raise ValueError(f"views_per_batch must be >= 1, got {step}")
     channels_last = param.dim() == 5 and param.is_contiguous(memory_format=torch.channels_last_3d) \
