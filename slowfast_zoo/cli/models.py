@@ -1,21 +1,13 @@
-"""The ``slowfast-zoo`` command line: a thin layer over the library.
-
-Subcommands:
-    list [PATTERN] [--pretrained]   registered architectures or weights
-    info NAME                       the record of a weight (URL, hash, accuracy, protocol ...)
-"""
+"""``slowfast-zoo list`` and ``slowfast-zoo info``: what is registered."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Sequence
 
-from slowfast_zoo.errors import SlowFastZooError
 from slowfast_zoo.registry import get_pretrained_cfg, list_models
 
-__all__ = ["main"]
+__all__ = ["register"]
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -69,11 +61,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slowfast-zoo",
-                                     description="MMAction2's Kinetics-400 SlowFast models, exact.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``list`` and ``info`` subcommands."""
     p = sub.add_parser("list", help="list architectures (or weights with --pretrained)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*r50*'")
     p.add_argument("--pretrained", action="store_true", help="list arch.tag weights")
@@ -84,18 +73,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the record as JSON")
     p.add_argument("--classes", action="store_true", help="with --json, include the 400 class names")
     p.set_defaults(func=_cmd_info)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``slowfast-zoo`` console script."""
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except SlowFastZooError as err:
-        print(f"slowfast-zoo: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

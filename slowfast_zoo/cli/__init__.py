@@ -1,0 +1,46 @@
+"""The ``slowfast-zoo`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module with a ``register(subparsers)`` function; this file
+only assembles them. Errors raised on purpose by the library are printed as one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from slowfast_zoo.errors import SlowFastZooError
+
+__all__ = ["main", "build_parser"]
+
+# Subcommand modules, in help order.
+_COMMANDS = ("models",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slowfast-zoo",
+                                     description="MMAction2's Kinetics-400 SlowFast models, exact.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in _COMMANDS:
+        importlib.import_module(f"slowfast_zoo.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``slowfast-zoo`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SlowFastZooError as err:
+        print(f"slowfast-zoo: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
