@@ -144,6 +144,8 @@ class VideoReader:
         self._keys: list[int] = [0]  # indices of keyframes (seek targets)
         self._verified = False  # True once the pts table came from a full decode
         self._last_error: BaseException | None = None  # why the last decode pass stopped early
+        self._last_strategy: str | None = None  # what the last read() did (for tests/benchmarks)
+        self._seeks = 0  # seeks done by the last seeking read
         with self._open() as container:
             stream = self._stream(container)
             ctx = stream.codec_context
@@ -315,10 +317,12 @@ class VideoReader:
         if seek and self._pts_monotonic():
             try:
                 self._read_seeking(unique, out, _SEEK_COST_FRAMES if strategy == "auto" else 0)
+                self._last_strategy = "seek"
                 return self._scatter(out, unique, inverse, idx)
             except (_Restart, av.FFmpegError, OSError):
                 pass  # unreliable timestamps or seek: the sequential pass is always exact
         self._read_sequential(unique, out)
+        self._last_strategy = "sequential"
         return self._scatter(out, unique, inverse, idx)
 
     @staticmethod
@@ -363,6 +367,8 @@ class VideoReader:
                 if check is not None and frame.pts is not None and (k >= len(check) or frame.pts != check[k]):
                     return self._recount_and_retry(unique, out, f"frame {k} has pts {frame.pts}")
                 if k == targets[j]:
+                    if frame.is_corrupt:  # the decoder concealed errors in this very frame
+                        raise VideoDecodeError(f"{self.path}: frame {k} decodes with errors (corrupt data)")
                     self._convert(reformatter, frame, out[j])
                     j += 1
                     if j == len(targets):
@@ -393,6 +399,7 @@ class VideoReader:
         assert pts is not None
         where = {p: i for i, p in enumerate(pts)}
         targets = unique.tolist()
+        self._seeks = 0
         with self._open() as container:
             stream = self._stream(container)
             self._threaded(stream)
@@ -404,12 +411,13 @@ class VideoReader:
                 key = keys[bisect.bisect_right(keys, t) - 1]
                 if key - nxt > cost or (cost == 0 and key > nxt):
                     container.seek(pts[key], stream=stream, backward=True, any_frame=False)
+                    self._seeks += 1
                     frames = self._iter_frames(container, stream)
                     nxt, floor = -1, key  # unknown until the first frame after the seek
                 while True:
                     budget -= 1
                     frame = next(frames, None)
-                    if frame is None or budget < 0 or frame.pts is None or frame.is_corrupt:
+                    if frame is None or budget < 0 or frame.pts is None:
                         raise _Restart
                     k = where.get(frame.pts)
                     if k is None:
@@ -423,5 +431,7 @@ class VideoReader:
                         raise _Restart  # a frame went missing or came twice
                     nxt = k + 1
                     if k == t:
+                        if frame.is_corrupt:
+                            raise _Restart  # the sequential pass decides (and reports) for sure
                         self._convert(reformatter, frame, out[j])
                         break

@@ -1,0 +1,372 @@
+"""Tests of slowfast_zoo.data.decode (VideoReader) and slowfast_zoo.data.rawframes (RawframeReader).
+
+Frame identity is checked against a plain single-threaded full decode with PyAV
+(``video_factory.reference_decode``): frame ``k`` is the ``k``-th frame it yields.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torchvision.io import encode_jpeg, encode_png
+from video_factory import codec_available, frame_pattern, make_audio_only, make_video, reference_decode
+
+from slowfast_zoo.data.decode import FrameIndexError, VideoReader
+from slowfast_zoo.data.rawframes import RawframeReader
+from slowfast_zoo.errors import VideoDecodeError
+
+REPO = Path(__file__).resolve().parents[1]
+LOCAL_VIDEOS = REPO / "tests" / "data" / "videos"
+SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+
+# file -> decoded frame count, from /work/shared/videos/README.md (PyAV 18.1 full decode).
+REAL_VIDEOS = {
+    "3gp.3gp": 83,
+    "Force_constante.avi": 26,
+    "alea.mpg": 162,
+    "balle1-vp9.avi": 295,
+    "flv.flv": 139,
+    "mkv.mkv": 147,
+    "mov.mov": 166,
+    "mp4.mp4": 166,
+    "ogg.ogv": 166,
+    "realshort.mp4": 36,
+    "small_movie.mp4": 11,
+    "webm.webm": 166,
+}
+GPL_VIDEOS = {"Force_constante.avi", "balle1-vp9.avi", "alea.mpg"}  # not redistributable: ../shared only
+
+
+def test_mode_indices(n: int, clip_len: int = 32, interval: int = 2, num_clips: int = 10) -> np.ndarray:
+    """MMAction2's SampleFrames test-mode indices (SPEC.md 4.2), start_index 0."""
+    span = clip_len * interval
+    if n > span - 1:
+        avg = (n - span + 1) / num_clips
+        starts = [int(k * avg + avg / 2) for k in range(num_clips)]
+    else:
+        starts = [0] * num_clips
+    return np.array([(s + j * interval) % n for s in starts for j in range(clip_len)], dtype=np.int64)
+
+
+test_mode_indices.__test__ = False  # a helper, not a test
+
+
+def assert_read(reader: VideoReader, ref: np.ndarray, indices, strategy: str = "auto") -> torch.Tensor:
+    out = reader.read(indices, strategy=strategy)
+    idx = np.asarray(indices, dtype=np.int64)
+    assert out.dtype == torch.uint8 and out.shape == (len(idx), *ref.shape[1:])
+    # Row by row: ref[idx] of a 720p video would be a 900 MB temporary.
+    for i, k in enumerate(idx.tolist()):
+        if not np.array_equal(out[i].numpy(), ref[k]):
+            raise AssertionError(f"{reader.path.name}: row {i} (frame {k}, strategy {strategy}) differs")
+    return out
+
+
+# --------------------------------------------------------------------------- synthetic videos
+SYNTHETIC = {
+    # name: (file name, frames, width, height, codec, gop)
+    "h264_short": ("h264_short.mp4", 40, 64, 48, "libx264", 12),
+    "h264_long": ("h264_long.mp4", 320, 48, 32, "libx264", 12),
+    "h264_odd": ("h264_odd.mp4", 30, 66, 38, "libx264", 12),
+    "h264_portrait": ("h264_portrait.mkv", 30, 32, 72, "libx264", 12),
+    "h264_one": ("h264_one.mp4", 1, 64, 48, "libx264", 12),
+    "h264_two": ("h264_two.mkv", 2, 64, 48, "libx264", 12),
+    "h264_three": ("h264_three.mp4", 3, 64, 48, "libx264", 12),
+    "mpeg4_mkv": ("mpeg4.mkv", 50, 64, 48, "mpeg4", 12),
+    "mpeg4_avi": ("mpeg4.avi", 50, 64, 48, "mpeg4", 12),
+    "mpeg4_long": ("mpeg4_long.mp4", 200, 48, 32, "mpeg4", 12),
+    "vp9": ("vp9.webm", 50, 64, 48, "libvpx-vp9", 12),
+}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, np.ndarray]]:
+    root = tmp_path_factory.mktemp("videos")
+    made = {}
+    for key, (name, frames, width, height, codec, gop) in SYNTHETIC.items():
+        if not codec_available(codec):
+            continue
+        path = make_video(root / name, frames, width, height, codec=codec, gop=gop)
+        made[key] = (path, reference_decode(path))
+    return made
+
+
+def _get(synthetic, key):
+    if key not in synthetic:
+        pytest.skip(f"encoder for {key} not available in PyAV's FFmpeg")
+    return synthetic[key]
+
+
+@pytest.mark.parametrize("key", list(SYNTHETIC))
+def test_synthetic_matches_full_decode(synthetic, key: str) -> None:
+    path, ref = _get(synthetic, key)
+    expected_frames = SYNTHETIC[key][1]
+    reader = VideoReader(path)
+    assert len(ref) == expected_frames
+    assert reader.num_frames == expected_frames
+    assert reader.size == ref.shape[1:3]
+    n = reader.num_frames
+    rng = np.random.default_rng(0)
+    cases = [
+        list(range(n)),  # sorted, all
+        rng.permutation(n).tolist(),  # unsorted
+        [n - 1, 0, n - 1, 0, n // 2, n // 2],  # repeated
+        test_mode_indices(n),  # MMAction2 test mode (wraps around for short videos)
+        [n - 1],
+    ]
+    for strategy in ("sequential", "seek", "auto"):
+        for indices in cases:
+            assert_read(reader, ref, indices, strategy)
+
+
+def test_frames_are_distinguishable(synthetic) -> None:
+    """The synthetic content really tells neighbouring frames apart (else the tests prove nothing)."""
+    _, ref = _get(synthetic, "h264_long")
+    diffs = np.abs(ref[1:].astype(int) - ref[:-1].astype(int)).reshape(len(ref) - 1, -1).mean(1)
+    assert diffs.min() > 5
+    np.testing.assert_allclose(ref[7].astype(int), frame_pattern(7, 32, 48).astype(int), atol=60)
+
+
+def test_seek_strategy_really_seeks_and_matches(synthetic) -> None:
+    path, ref = _get(synthetic, "h264_long")
+    reader = VideoReader(path)
+    assert reader.count_method == "packets"
+    sparse = [300, 5, 150, 151, 250, 5]
+    assert_read(reader, ref, sparse, "seek")
+    assert reader._last_strategy == "seek" and reader._seeks >= 3
+    # auto: seeks for a few frames spread over a long video...
+    assert_read(reader, ref, sparse, "auto")
+    assert reader._last_strategy == "seek"
+    # ...but decodes sequentially for clips that cover the video (test mode).
+    assert_read(reader, ref, test_mode_indices(reader.num_frames), "auto")
+    assert reader._last_strategy == "sequential"
+
+
+def test_seek_in_mpeg4_and_decode_counted_video(synthetic) -> None:
+    path, ref = _get(synthetic, "mpeg4_long")
+    reader = VideoReader(path)
+    assert_read(reader, ref, [199, 3, 120, 60, 61], "seek")
+    # A table built by decoding (no packet count) seeks just as exactly.
+    reader2 = VideoReader(path)
+    reader2._count_decoded()
+    assert reader2.count_method == "decode" and reader2.num_frames == 200
+    assert_read(reader2, ref, [199, 3, 120, 60, 61], "seek")
+    assert reader2._last_strategy == "seek"
+
+
+def test_metadata_and_index_types(synthetic) -> None:
+    path, ref = _get(synthetic, "h264_short")
+    reader = VideoReader(path)
+    assert reader.path == Path(path)
+    assert reader.fps == pytest.approx(30.0)
+    assert reader.duration == pytest.approx(40 / 30, abs=1e-6)
+    assert reader.header_frames in (0, 40)
+    assert reader.size == (48, 64)
+    np.testing.assert_array_equal(reader.read(torch.tensor([3, 1])).numpy(), ref[[3, 1]])
+    np.testing.assert_array_equal(reader.read(np.array([[2], [2]])).numpy(), ref[[2, 2]])
+    assert reader.read([]).shape == (0, 48, 64, 3)
+    for bad in ([40], [0, 41], [-1]):
+        with pytest.raises(FrameIndexError, match=path.name):
+            reader.read(bad)
+    with pytest.raises(IndexError):  # FrameIndexError is also an IndexError...
+        reader.read([40])
+    with pytest.raises(VideoDecodeError):  # ...and a VideoDecodeError
+        reader.read([40])
+
+
+def test_packet_count_is_verified_by_decoding(synthetic) -> None:
+    """A wrong packet-based table is caught by the sequential pass and corrected."""
+    path, ref = _get(synthetic, "h264_short")
+    reader = VideoReader(path)
+    assert reader.num_frames == 40 and reader.count_method == "packets"
+    reader._pts = [p + 1 for p in reader._pts]  # simulate a container whose timestamps lie
+    assert_read(reader, ref, [0, 39, 20], "sequential")
+    assert reader.count_method == "decode" and reader.num_frames == 40
+
+
+# --------------------------------------------------------------------------- real-world files
+def _real_path(name: str) -> Path:
+    local = LOCAL_VIDEOS / name
+    if local.exists():
+        return local
+    shared = SHARED_VIDEOS / name
+    if shared.exists():
+        return shared
+    if name in GPL_VIDEOS:
+        pytest.skip(f"{name} is GPL (not shipped): ../shared/videos is absent")
+    pytest.fail(f"{name} should be shipped in tests/data/videos")
+
+
+def test_permitted_videos_are_shipped() -> None:
+    for name in REAL_VIDEOS.keys() - GPL_VIDEOS:
+        assert (LOCAL_VIDEOS / name).is_file(), name
+        assert name in (LOCAL_VIDEOS / "CREDITS.md").read_text()
+    for name in GPL_VIDEOS:
+        assert not (LOCAL_VIDEOS / name).exists(), f"{name} is GPL: do not ship it"
+
+
+@pytest.mark.parametrize("name", sorted(REAL_VIDEOS))
+def test_real_video_count_and_test_mode_read(name: str) -> None:
+    path = _real_path(name)
+    reader = VideoReader(path)
+    assert reader.num_frames == REAL_VIDEOS[name]
+    ref = reference_decode(path)
+    assert len(ref) == REAL_VIDEOS[name]
+    indices = test_mode_indices(reader.num_frames)
+    assert_read(reader, ref, indices)
+    if name == "small_movie.mp4":  # 12 packets, one repeats a pts and decodes to nothing
+        assert reader.count_method == "decode" and reader.header_frames == 12
+
+
+@pytest.mark.parametrize("name", ["mp4.mp4", "webm.webm"])
+def test_real_video_seek_matches(name: str) -> None:
+    path = _real_path(name)
+    reader = VideoReader(path)
+    ref = reference_decode(path)
+    assert_read(reader, ref, [165, 2, 80, 81, 40], "seek")
+
+
+# --------------------------------------------------------------------------- damaged inputs
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("damaged")
+    files: dict[str, Path] = {}
+    for ext in (".mp4", ".mkv"):
+        src = make_video(root / f"src{ext}", 90, 64, 48)
+        data = src.read_bytes()
+        half = len(data) // 2
+        files[f"half{ext}"] = root / f"half{ext}"
+        files[f"half{ext}"].write_bytes(data[:half])
+        files[f"header{ext}"] = root / f"header{ext}"
+        files[f"header{ext}"].write_bytes(data[:600] if ext == ".mkv" else data[:48])
+        flipped = bytearray(data)
+        flipped[half : half + 2000] = bytes(b ^ 0xFF for b in flipped[half : half + 2000])
+        files[f"flip{ext}"] = root / f"flip{ext}"
+        files[f"flip{ext}"].write_bytes(bytes(flipped))
+    files["audio.mkv"] = make_audio_only(root / "audio.mkv")
+    files["audio.wav"] = make_audio_only(root / "audio.wav", codec="pcm_s16le")
+    files["empty.mp4"] = root / "empty.mp4"
+    files["empty.mp4"].write_bytes(b"")
+    files["text.mp4"] = root / "text.mp4"
+    files["text.mp4"].write_text("this is not a video\n" * 50)
+    files["missing.mp4"] = root / "missing.mp4"
+    files["folder.mp4"] = root / "folder.mp4"
+    files["folder.mp4"].mkdir()
+    return files
+
+
+@pytest.mark.parametrize(
+    "key, cause",
+    [
+        ("half.mp4", "cannot open"),  # moov atom (written last) is gone
+        ("header.mp4", "cannot open"),
+        ("header.mkv", "no decodable video frame"),
+        ("flip.mp4", "decode"),  # decoder error mid-stream: 90 listed, 45 decode
+        ("flip.mkv", "corrupt"),  # the decoder conceals the damage but flags the frame
+        ("audio.mkv", "no video stream"),
+        ("audio.wav", "no video stream"),
+        ("empty.mp4", "empty file"),
+        ("text.mp4", "cannot open"),
+        ("missing.mp4", "no such file"),
+        ("folder.mp4", "not a regular file"),
+    ],
+)
+def test_damaged_input_raises_quickly(damaged, key: str, cause: str) -> None:
+    path = damaged[key]
+    start = time.perf_counter()
+    with pytest.raises(VideoDecodeError, match=cause) as info:
+        reader = VideoReader(path)
+        reader.read(range(reader.num_frames), strategy="sequential")
+    assert path.name in str(info.value)
+    assert time.perf_counter() - start < 3.0
+
+
+def test_corrupt_middle_corrects_count(damaged) -> None:
+    """The container lists 90 frames; a sequential decode stops at a decoder error: the error
+    says so and num_frames becomes the decodable count, whose frames are then served.
+
+    A seeking read jumps over the damage and serves later frames, identified by their pts:
+    they equal the undamaged source's frames."""
+    path = damaged["flip.mp4"]
+    reader = VideoReader(path)
+    assert reader.num_frames == 90  # the index cannot know
+    clean = reference_decode(path.with_name("src.mp4"))
+    np.testing.assert_array_equal(reader.read([89, 88], strategy="seek").numpy(), clean[[89, 88]])
+    with pytest.raises(VideoDecodeError, match="sample the indices again"):
+        reader.read([0, 89], strategy="sequential")
+    n = reader.num_frames
+    assert 0 < n < 90 and reader.count_method == "decode"
+    assert reader.read([0, n - 1]).shape[0] == 2
+    with pytest.raises(FrameIndexError):
+        reader.read([n])
+
+
+@pytest.mark.parametrize("key", ["half.mkv"])
+def test_truncated_tail_serves_what_decodes(damaged, key: str) -> None:
+    """Documented behaviour: frames that decode are served, num_frames counts them, beyond raises."""
+    path = damaged[key]
+    reader = VideoReader(path)
+    ref = reference_decode(path)
+    n = reader.num_frames
+    assert 0 < n < 90 and n == len(ref)
+    assert_read(reader, ref, list(range(n)))
+    assert_read(reader, ref, test_mode_indices(n))
+    with pytest.raises(FrameIndexError, match=path.name):
+        reader.read([n])
+
+
+# --------------------------------------------------------------------------- rawframes
+def _write_frames(folder: Path, count: int, ext: str, height: int = 24, width: int = 40) -> np.ndarray:
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = np.stack([frame_pattern(i, height, width) for i in range(count)])
+    for i, frame in enumerate(frames):
+        chw = torch.from_numpy(frame).permute(2, 0, 1).contiguous()
+        data = encode_png(chw) if ext == "png" else encode_jpeg(chw, quality=95)
+        (folder / f"img_{i + 1:05d}.{ext}").write_bytes(data.numpy().tobytes())
+    return frames
+
+
+def test_rawframes_png_exact(tmp_path: Path) -> None:
+    frames = _write_frames(tmp_path / "vid", 7, "png")
+    (tmp_path / "vid" / "x_00001.png").write_bytes(b"unrelated")  # other files are ignored
+    reader = RawframeReader(tmp_path / "vid", filename_tmpl="img_{:05d}.png")
+    assert reader.num_frames == 7 and reader.size == (24, 40) and reader.start_index == 1
+    indices = [1, 7, 3, 3, 1]  # file numbers: start_index included
+    out = reader.read(indices)
+    assert out.dtype == torch.uint8 and out.shape == (5, 24, 40, 3)
+    np.testing.assert_array_equal(out.numpy(), frames[np.array(indices) - 1])
+    with pytest.raises(FrameIndexError):
+        reader.read([0])
+    with pytest.raises(FrameIndexError):
+        reader.read([8])
+
+
+def test_rawframes_jpeg_and_given_count(tmp_path: Path) -> None:
+    frames = _write_frames(tmp_path / "vid", 4, "jpg")
+    reader = RawframeReader(tmp_path / "vid", num_frames=4)
+    out = reader.read([4, 2])
+    assert out.shape == (2, 24, 40, 3)
+    # JPEG is lossy: close to the source, and the frames stay told apart.
+    assert np.abs(out.numpy().astype(int) - frames[[3, 1]].astype(int)).mean() < 4
+
+
+def test_rawframes_errors(tmp_path: Path) -> None:
+    _write_frames(tmp_path / "vid", 5, "png")
+    (tmp_path / "vid" / "img_00003.png").unlink()
+    reader = RawframeReader(tmp_path / "vid", filename_tmpl="img_{:05d}.png", num_frames=5)
+    with pytest.raises(VideoDecodeError, match="img_00003.png"):
+        reader.read([1, 3])
+    # Counting stops at the first gap.
+    assert RawframeReader(tmp_path / "vid", filename_tmpl="img_{:05d}.png").num_frames == 2
+    (tmp_path / "vid" / "img_00004.png").write_bytes(b"garbage")
+    with pytest.raises(VideoDecodeError, match="img_00004.png"):
+        reader.read([4])
+    with pytest.raises(VideoDecodeError, match="nowhere"):
+        RawframeReader(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VideoDecodeError, match="img_00001.jpg"):
+        RawframeReader(tmp_path / "empty")
