@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated torch hub cache per test, and a loopback HTTP file server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def isolated_torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty ``TORCH_HOME`` and no mirror / proxy settings.
+
+    No test can read or fill the user's real ``~/.cache/torch``, and loopback requests are
+    never routed through a proxy.
+    """
+    home = tmp_path / "torch_home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.delenv("SLOWFAST_ZOO_MIRROR", raising=False)
+    for var in _PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+class LoopbackServer:
+    """A ``http.server`` on 127.0.0.1 serving ``root`` from a thread, logging request paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def send_head(self):  # type: ignore[no-untyped-def]
+                with server._lock:
+                    server.requests.append(self.path)
+                return super().send_head()
+
+            def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+                pass
+
+        handler = functools.partial(Handler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: Path | str) -> str:
+        """URL of a file under ``root`` (absolute path or path relative to ``root``)."""
+        rel = Path(path).relative_to(self.root) if Path(path).is_absolute() else Path(path)
+        return f"{self.base_url}/{rel.as_posix()}"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def loopback_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackServer]:
+    """One server for the session; use :func:`http_server` in tests (it clears the log)."""
+    server = LoopbackServer(tmp_path_factory.mktemp("www"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def http_server(loopback_server: LoopbackServer) -> LoopbackServer:
+    """The loopback server with an empty request log."""
+    loopback_server.clear()
+    return loopback_server
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,518 @@
+"""Loading pretrained weights: golden parity through real files and URLs, cache, error paths.
+
+Every checkpoint here is a real MMAction2-style file (``{"meta", "state_dict"[, "optimizer"]}``
+saved by ``torch.save``, named ``<stem>_<date>-<sha8>.pth``) holding the reference README's
+generated weights, so the golden outputs recorded by running MMAction2 itself apply.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+import slowfast_zoo as sz
+from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UnknownModelError
+from slowfast_zoo.progress import ProgressBar
+from slowfast_zoo.weights import (
+    CONVERTER_VERSION,
+    converted_cache_path,
+    get_cache_dir,
+    hash_prefix_from_name,
+    mmaction2_key_to_ours,
+    resolve_url,
+    sha256_file,
+)
+from slowfast_zoo.weights import download as download_mod
+from slowfast_zoo.weights import load as load_mod
+from weightgen import (
+    ARCHS,
+    generate_state_dict,
+    golden_input,
+    load_golden,
+    weights_sha256,
+    write_mmaction2_checkpoint,
+)
+
+MODEL = {a: f"slowfast_{a}" for a in ARCHS}  # bare names: default tags, whose kernels match the manifests
+
+
+# --------------------------------------------------------------------------- fixtures
+class Checkpoints:
+    """Generated MMAction2 state dicts and checkpoint files, each built at most once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._sd: dict[str, dict[str, torch.Tensor]] = {}
+        self._files: dict[str, Path] = {}
+
+    def state_dict(self, arch: str, fusion_kernel: int | None = None) -> dict[str, torch.Tensor]:
+        key = f"{arch}_k{fusion_kernel}" if fusion_kernel else arch
+        if key not in self._sd:
+            self._sd[key] = generate_state_dict(arch, fusion_kernel=fusion_kernel)
+        return self._sd[key]
+
+    def file(self, arch: str, fusion_kernel: int | None = None) -> Path:
+        key = f"{arch}_k{fusion_kernel}" if fusion_kernel else arch
+        if key not in self._files:
+            # One of them carries the training-time optimizer entry, which must be ignored.
+            self._files[key] = write_mmaction2_checkpoint(
+                self.state_dict(arch, fusion_kernel), self.root, f"slowfast_{key}_generated",
+                with_optimizer=arch == "r50_8x8x1")
+        return self._files[key]
+
+
+@pytest.fixture(scope="module")
+def ckpts(loopback_server) -> Iterator[Checkpoints]:
+    # Written under the server's root so the very same files are reachable by URL.
+    root = loopback_server.root / "ckpt"
+    root.mkdir()
+    yield Checkpoints(root)
+    shutil.rmtree(root, ignore_errors=True)  # ~1.5 GB: do not leave it in pytest's basetemp
+
+
+@pytest.fixture
+def r50_file(ckpts: Checkpoints) -> Path:
+    return ckpts.file("r50_4x16x1")
+
+
+# --------------------------------------------------------------------------- helpers
+def assert_golden(model: sz.SlowFast, arch: str) -> None:
+    golden = load_golden(arch)
+    x = golden_input(golden)
+    model.eval()
+    with torch.no_grad():
+        slow, fast = model.forward_features(x)
+        logits = model.forward_head((slow, fast))
+        pre = model.forward_head((slow, fast), pre_logits=True)
+    exp_logits = torch.tensor(golden["logits"])
+    torch.testing.assert_close(logits, exp_logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(logits.mean(0), torch.tensor(golden["video_score"]), atol=1e-4, rtol=1e-4)
+    prob = logits.softmax(dim=1).mean(0)
+    torch.testing.assert_close(prob, torch.tensor(golden["video_prob"]), atol=1e-6, rtol=0)
+    torch.testing.assert_close(pre, torch.tensor(golden["pre_logits"]), atol=1e-4, rtol=0)
+    bo = golden["backbone_outputs"]
+    assert list(slow.shape) == bo["slow_shape"] and list(fast.shape) == bo["fast_shape"]
+    np.testing.assert_allclose(slow.double().sum().item(), bo["slow_sum"], rtol=1e-4)
+    np.testing.assert_allclose(fast.double().sum().item(), bo["fast_sum"], rtol=1e-4)
+    assert logits.argmax(1).tolist() == golden["argmax_per_view"]
+    assert int(prob.argmax()) == golden["argmax_prob"]
+    assert int(logits.mean(0).argmax()) == golden["argmax_score"]
+
+
+def assert_weights_equal(model: torch.nn.Module, mm_sd: dict[str, torch.Tensor], *,
+                         skip_fc: bool = False) -> None:
+    ours = model.state_dict()
+    expected = {mmaction2_key_to_ours(k): v for k, v in mm_sd.items()}
+    assert set(expected) == set(ours)
+    for k, v in expected.items():
+        if skip_fc and k.startswith("fc."):
+            continue
+        assert torch.equal(ours[k], v), k
+
+
+def cache_listing() -> list[str]:
+    d = get_cache_dir()
+    return sorted(os.listdir(d)) if d.exists() else []
+
+
+def copy_with_name(src: Path, dst_dir: Path, name: str) -> Path:
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    dst = dst_dir / name
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def flip_bytes(path: Path, offset_fraction: float = 0.5, n: int = 16) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(int(size * offset_fraction))
+        data = f.read(n)
+        f.seek(int(size * offset_fraction))
+        f.write(bytes(b ^ 0xFF for b in data))
+
+
+def rename_to_true_hash(path: Path, stem: str) -> Path:
+    """Give a (damaged) file its own true sha256 prefix, so only the content check can fail."""
+    return path.rename(path.with_name(f"{stem}-{sha256_file(path)[:8]}.pth"))
+
+
+# --------------------------------------------------------------------------- golden parity
+@pytest.mark.parametrize("arch", ARCHS)
+def test_generator_matches_golden_weights(ckpts: Checkpoints, arch: str) -> None:
+    assert weights_sha256(ckpts.state_dict(arch)) == load_golden(arch)["weights_sha256"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_golden_parity_local_file(ckpts: Checkpoints, arch: str) -> None:
+    model = sz.create_model(MODEL[arch], pretrained=True, checkpoint_path=ckpts.file(arch))
+    assert_weights_equal(model, ckpts.state_dict(arch))
+    assert_golden(model, arch)
+    assert cache_listing() == []  # a user's local file is not copied into the cache
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_golden_parity_url_then_warm_cache(ckpts: Checkpoints, http_server, arch: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = ckpts.file(arch)
+    url = http_server.url(path)
+    model = sz.create_model(MODEL[arch], pretrained=True, checkpoint_path=url)
+    assert http_server.requests == [f"/ckpt/{path.name}"]
+    converted = converted_cache_path(get_cache_dir() / path.name)
+    assert cache_listing() == sorted([path.name, converted.name])  # no temp files left
+    assert sha256_file(get_cache_dir() / path.name) == sha256_file(path)
+    with safe_open(str(converted), framework="pt") as f:
+        meta = f.metadata()
+    assert meta["source_url"] == url
+    assert meta["source_sha256"] == sha256_file(path)
+    assert meta["converter_version"] == CONVERTER_VERSION
+    assert meta["architecture"] == MODEL[arch]
+    assert meta["fusion_kernel"] == str(model.spec.fusion_kernel)
+    assert_golden(model, arch)
+
+    # Warm path: no HTTP request and no pickle at all.
+    http_server.clear()
+    def no_pickle(*a, **k):
+        raise AssertionError("torch.load called on the warm path")
+    monkeypatch.setattr(torch, "load", no_pickle)
+    again = sz.create_model(MODEL[arch], pretrained=True, checkpoint_path=url)
+    assert http_server.requests == []
+    a, b = model.state_dict(), again.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_file_placed_in_cache_by_hand_is_used_offline(r50_file: Path, closed_port: int) -> None:
+    """The cache is consulted before the network: nothing listens on the URL's port."""
+    copy_with_name(r50_file, get_cache_dir(), r50_file.name)
+    url = f"http://127.0.0.1:{closed_port}/somewhere/{r50_file.name}"
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert_golden(model, "r50_4x16x1")
+    assert converted_cache_path(get_cache_dir() / r50_file.name).exists()
+
+
+# --------------------------------------------------------------------------- cache maintenance
+def test_corrupted_cached_pth_is_deleted_and_downloaded_again(r50_file: Path, http_server,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    cached = copy_with_name(r50_file, get_cache_dir(), r50_file.name)
+    flip_bytes(cached)
+    with caplog.at_level(logging.WARNING, logger="slowfast_zoo"):
+        model = sz.create_model("slowfast_r50_4x16x1", pretrained=True,
+                                checkpoint_path=http_server.url(r50_file))
+    assert http_server.requests == [f"/ckpt/{r50_file.name}"]  # exactly one re-download
+    assert sha256_file(cached) == sha256_file(r50_file)
+    assert any("downloading it again" in r.getMessage() for r in caplog.records)
+    assert_golden(model, "r50_4x16x1")
+
+
+def test_damaged_or_stale_converted_cache_is_rebuilt_without_download(
+        ckpts: Checkpoints, r50_file: Path, http_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = http_server.url(r50_file)
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    converted = converted_cache_path(get_cache_dir() / r50_file.name)
+    http_server.clear()
+
+    flip_bytes(converted, offset_fraction=0.7)  # inside the tensor data: only the digest sees it
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
+
+    converted.write_bytes(converted.read_bytes()[:1000])  # truncated safetensors
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
+
+    monkeypatch.setattr(load_mod, "CONVERTER_VERSION", "999")  # converter changed since
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    with safe_open(str(converted), framework="pt") as f:
+        assert f.metadata()["converter_version"] == "999"
+    assert http_server.requests == []
+    assert cache_listing() == sorted([r50_file.name, converted.name])
+
+
+def test_our_safetensors_as_checkpoint_path(ckpts: Checkpoints, r50_file: Path, http_server,
+                                            tmp_path: Path) -> None:
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
+    ours = shutil.copy(converted_cache_path(get_cache_dir() / r50_file.name), tmp_path / "mine.safetensors")
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=ours)
+    assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
+    # Same tensor shapes as r50_4x16x1, but another network: the metadata catches it.
+    with pytest.raises(CheckpointError, match="converted for another network"):
+        sz.create_model("slowfast_r50_8x8x1.k400_256p", pretrained=True, checkpoint_path=ours)
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":")
+    with pytest.raises(CheckpointError, match="bad.safetensors"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True,
+                        checkpoint_path=tmp_path / "bad.safetensors")
+
+
+def test_bare_state_dict_with_module_prefix(ckpts: Checkpoints, tmp_path: Path) -> None:
+    path = tmp_path / "ddp_bare_state_dict.pth"  # no hash in the name: not hash-checked
+    torch.save({f"module.{k}": v for k, v in ckpts.state_dict("r50_4x16x1").items()}, path)
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
+    assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
+
+
+# --------------------------------------------------------------------------- bad files
+def test_corrupted_bytes_hash_mismatch(r50_file: Path, tmp_path: Path) -> None:
+    bad = copy_with_name(r50_file, tmp_path, r50_file.name)
+    flip_bytes(bad)
+    with pytest.raises(HashMismatchError) as e:
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=bad)
+    msg = str(e.value)
+    assert str(bad) in msg and r50_file.name[-12:-4] in msg and sha256_file(bad) in msg
+    assert bad.exists()  # a user's own file is never deleted
+
+
+def test_truncated_file(r50_file: Path, tmp_path: Path) -> None:
+    data = r50_file.read_bytes()
+    (tmp_path / "t.pth").write_bytes(data[: len(data) // 3])
+    with pytest.raises(HashMismatchError):  # under its original name: caught by the hash
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True,
+                        checkpoint_path=(tmp_path / "t.pth").rename(tmp_path / r50_file.name))
+    # Under its own true hash only the reader can notice.
+    truncated = rename_to_true_hash(tmp_path / r50_file.name, "truncated_20200728")
+    with pytest.raises(CheckpointError, match="truncated") as e:
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=truncated)
+    assert str(truncated) in str(e.value) and not isinstance(e.value, HashMismatchError)
+    assert e.value.__cause__ is not None
+
+
+def test_wrong_hash_in_name(r50_file: Path, tmp_path: Path) -> None:
+    bad = copy_with_name(r50_file, tmp_path, "slowfast_r50_20200728-deadbeef.pth")
+    with pytest.raises(HashMismatchError, match="deadbeef"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=bad)
+
+
+class _NotAllowed:
+    """A class torch's weights_only unpickler refuses to import."""
+
+
+def _zip_not_torch(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("hello.txt", "not a torch file")
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("kind", ["random", "text", "zip", "unsafe_pickle", "plain_pickle",
+                                  "no_tensors", "empty"])
+def test_not_a_checkpoint(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{kind}.pth"
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "text":
+        path.write_text("model = dict(type='Recognizer3D')\n")
+    elif kind == "zip":
+        _zip_not_torch(path)
+    elif kind == "unsafe_pickle":
+        torch.save({"meta": _NotAllowed(), "state_dict": {}}, path)
+    elif kind == "plain_pickle":
+        path.write_bytes(pickle.dumps({"state_dict": {"a": 1}}))
+    elif kind == "no_tensors":
+        torch.save({"meta": {}, "state_dict": {"backbone.x": 1}}, path)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(CheckpointError) as e:
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
+    assert str(path) in str(e.value)
+    if kind in ("random", "text", "zip", "unsafe_pickle"):
+        assert "expected an MMAction2 checkpoint" in str(e.value)
+        assert e.value.__cause__ is not None  # the underlying error is chained
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=tmp_path / "nope.pth")
+
+
+# --------------------------------------------------------------------------- wrong architecture
+def test_checkpoint_of_another_architecture(r50_file: Path) -> None:
+    with pytest.raises(CheckpointError, match="missing") as e:
+        sz.create_model("slowfast_r101_r50_4x16x1", pretrained=True, checkpoint_path=r50_file)
+    assert str(r50_file) in str(e.value) and "slow.stages.2" in str(e.value)
+
+
+def test_kernel5_laterals(ckpts: Checkpoints) -> None:
+    path = ckpts.file("r50_8x8x1", fusion_kernel=5)
+    with pytest.raises(CheckpointError, match="kernel 5") as e:
+        sz.create_model("slowfast_r50_8x8x1.k400_320p", pretrained=True, checkpoint_path=path)
+    assert "_lateral" in str(e.value) and "mismatched" in str(e.value)
+    # The tag registered for that file builds kernel-5 laterals and takes it as is.
+    model = sz.create_model("slowfast_r50_8x8x1.k400_256p", pretrained=True, checkpoint_path=path)
+    assert model.laterals[0].weight.shape[2] == 5
+    assert_weights_equal(model, ckpts.state_dict("r50_8x8x1", fusion_kernel=5))
+
+
+def test_unknown_model_name() -> None:
+    with pytest.raises(UnknownModelError, match="slowfast_r50_4x16x1"):
+        sz.create_model("slowfast_r50_4x16", pretrained=True)
+    with pytest.raises(UnknownModelError, match="k400_256p"):
+        sz.create_model("slowfast_r50_8x8x1.k400_265p", pretrained=True)
+
+
+# --------------------------------------------------------------------------- network
+def test_no_network_names_url_and_cache_path(closed_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", f"http://127.0.0.1:{closed_port}")
+    cfg = sz.get_pretrained_cfg("slowfast_r101_8x8x1")
+    with pytest.raises(DownloadError) as e:
+        sz.create_model("slowfast_r101_8x8x1", pretrained=True)
+    msg = str(e.value)
+    assert resolve_url(cfg.url) in msg and f"127.0.0.1:{closed_port}/mmaction/" in msg
+    assert str(get_cache_dir() / cfg.file_name) in msg
+    assert "by hand" in msg and "SLOWFAST_ZOO_MIRROR" in msg
+    assert cache_listing() == []
+
+
+def test_mirror_reaches_loopback_server_and_hash_mismatch_leaves_nothing(
+        r50_file: Path, http_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = sz.get_pretrained_cfg("slowfast_r50_4x16x1.k400_256p")
+    published_path = cfg.url.removeprefix("https://download.openmmlab.com")
+    served = http_server.root / published_path.lstrip("/")
+    served.parent.mkdir(parents=True, exist_ok=True)
+    served.unlink(missing_ok=True)
+    served.symlink_to(r50_file)  # our generated file under the published name
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", http_server.base_url + "/")
+    with pytest.raises(HashMismatchError) as e:
+        sz.create_model("slowfast_r50_4x16x1.k400_256p", pretrained=True)
+    assert http_server.requests == [published_path]
+    msg = str(e.value)
+    assert http_server.base_url + published_path in msg
+    assert cfg.sha256_prefix in msg and sha256_file(r50_file) in msg
+    assert cache_listing() == []  # no temp file, no half-written checkpoint
+
+
+def test_url_without_hash_is_refused_before_any_request(r50_file: Path, http_server,
+                                                        tmp_path: Path) -> None:
+    plain = copy_with_name(r50_file, http_server.root / "plain", "model.pth")
+    with pytest.raises(CheckpointError, match="no sha256 prefix"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(plain))
+    assert http_server.requests == []
+    shutil.rmtree(plain.parent)
+
+
+def test_http_404(http_server) -> None:
+    url = f"{http_server.base_url}/missing/model_20200101-0123abcd.pth"
+    with pytest.raises(DownloadError, match="HTTP 404") as e:
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert url in str(e.value)
+    assert cache_listing() == []
+
+
+def test_interrupted_download_leaves_nothing(r50_file: Path, http_server,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    def interrupt(self, n):  # Ctrl-C after the first chunk
+        calls.append(n)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(download_mod.ProgressBar, "update", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
+    assert calls and cache_listing() == []
+
+
+def test_mirror_env_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "https://download.openmmlab.com/mmaction/x-0123abcd.pth"
+    assert resolve_url(url) == url
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "file:///srv/mirror/")
+    assert resolve_url(url) == "file:///srv/mirror/mmaction/x-0123abcd.pth"
+    assert resolve_url("https://example.org/x-0123abcd.pth") == "https://example.org/x-0123abcd.pth"
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "ftp://nope")
+    with pytest.raises(ValueError, match="SLOWFAST_ZOO_MIRROR"):
+        resolve_url(url)
+    assert hash_prefix_from_name("a_20200728-145f1097.pth") == "145f1097"
+    assert hash_prefix_from_name("a_20200728-145f1097.slowfast_zoo.safetensors") is None
+    assert hash_prefix_from_name("model.pth") is None
+
+
+# --------------------------------------------------------------------------- classifier
+def test_num_classes_10_keeps_backbone_fresh_classifier(ckpts: Checkpoints, r50_file: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    torch.manual_seed(0)
+    with caplog.at_level(logging.INFO, logger="slowfast_zoo"):
+        model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=10,
+                                checkpoint_path=r50_file)
+    lines = [r for r in caplog.records if "classifier" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO
+    assert "400" in lines[0].getMessage() and "10" in lines[0].getMessage()
+    assert_weights_equal(model, {k: v for k, v in ckpts.state_dict("r50_4x16x1").items()
+                                 if "fc_cls" not in k} | {
+        "cls_head.fc_cls.weight": model.fc.weight, "cls_head.fc_cls.bias": model.fc.bias})
+    assert model.fc.weight.shape == (10, 2304) and torch.count_nonzero(model.fc.bias) == 0
+    assert 0.008 < model.fc.weight.std().item() < 0.012
+    x = golden_input(load_golden("r50_4x16x1"))
+    with torch.no_grad():
+        assert model.eval()(x).shape == (2, 10)
+        pre = model.forward_head(model.forward_features(x), pre_logits=True)
+    assert pre.shape == (2, 2304)
+    torch.testing.assert_close(pre, torch.tensor(load_golden("r50_4x16x1")["pre_logits"]),
+                               atol=1e-4, rtol=0)
+
+
+def test_cached_conversion_serves_every_num_classes(ckpts: Checkpoints, r50_file: Path,
+                                                    http_server) -> None:
+    url = http_server.url(r50_file)
+    small = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=10, checkpoint_path=url)
+    assert small.fc.out_features == 10
+    full = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)  # warm
+    assert len(http_server.requests) == 1
+    assert_weights_equal(full, ckpts.state_dict("r50_4x16x1"))
+    headless = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=0, checkpoint_path=url)
+    with torch.no_grad():
+        assert headless.eval()(torch.zeros(1, 3, 32, 32, 32)).shape == (1, 2304)
+
+
+def test_fine_tuned_file_with_other_class_count(ckpts: Checkpoints, tmp_path: Path) -> None:
+    sd = dict(ckpts.state_dict("r50_4x16x1"))
+    sd["cls_head.fc_cls.weight"] = torch.randn(10, 2304)
+    sd["cls_head.fc_cls.bias"] = torch.randn(10)
+    path = write_mmaction2_checkpoint(sd, tmp_path, "finetuned")
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=10, checkpoint_path=path)
+    assert torch.equal(model.fc.weight, sd["cls_head.fc_cls.weight"])  # the file's own classifier
+    with pytest.raises(CheckpointError, match="num_classes=10"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
+
+
+def test_reset_classifier_and_pre_logits() -> None:
+    model = sz.create_model("slowfast_r50_4x16x1").eval()
+    x = torch.randn(3, 3, 32, 32, 32)
+    model.reset_classifier(7)
+    assert model.get_classifier().out_features == 7
+    assert torch.count_nonzero(model.fc.bias) == 0
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        assert model.forward_head(feats).shape == (3, 7)
+        assert model.forward_head(feats, pre_logits=True).shape == (3, 2304)
+
+
+# --------------------------------------------------------------------------- progress bar
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    tty = _Tty()
+    with ProgressBar(total=2048, desc="f.pth", stream=tty) as bar:
+        bar.update(1024)
+        bar.update(1024)
+    assert "f.pth" in tty.getvalue() and "100.0%" in tty.getvalue()
+    silent = _Tty()
+    with ProgressBar(total=10, stream=silent, enabled=False) as bar:
+        bar.update(10)
+    piped = io.StringIO()
+    with ProgressBar(total=10, stream=piped) as bar:
+        bar.update(10)
+    assert silent.getvalue() == "" and piped.getvalue() == ""
+
+
+def test_download_is_quiet_when_stderr_is_not_a_tty(r50_file: Path, http_server,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    download_mod.download_file(http_server.url(r50_file), get_cache_dir() / r50_file.name)
+    assert capfd.readouterr().err == ""
+    assert cache_listing() == [r50_file.name]
