@@ -19,6 +19,8 @@ from slowfast_zoo.data.decode import FrameIndexError, VideoReader
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.errors import VideoDecodeError
 
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
+
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_VIDEOS = REPO / "tests" / "data" / "videos"
 SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
@@ -176,6 +178,8 @@ def test_metadata_and_index_types(synthetic) -> None:
         reader.read([40])
     with pytest.raises(VideoDecodeError):  # ...and a VideoDecodeError
         reader.read([40])
+    with pytest.raises(ValueError, match="strategy"):
+        reader.read([0], strategy="fast")
 
 
 def test_packet_count_is_verified_by_decoding(synthetic) -> None:
@@ -218,16 +222,25 @@ def test_real_video_count_and_test_mode_read(name: str) -> None:
     assert len(ref) == REAL_VIDEOS[name]
     indices = test_mode_indices(reader.num_frames)
     assert_read(reader, ref, indices)
+    n = reader.num_frames
+    sparse = [n - 1, n // 2, 1, n // 2 + 1, (3 * n) // 4]  # forced seeks where keyframes allow
+    assert_read(reader, ref, sparse, "seek")
     if name == "small_movie.mp4":  # 12 packets, one repeats a pts and decodes to nothing
         assert reader.count_method == "decode" and reader.header_frames == 12
 
 
-@pytest.mark.parametrize("name", ["mp4.mp4", "webm.webm"])
-def test_real_video_seek_matches(name: str) -> None:
+@pytest.mark.parametrize("name", ["3gp.3gp", "ogg.ogv", "balle1-vp9.avi", "alea.mpg"])
+def test_real_video_seeks_between_keyframes(name: str) -> None:
+    """Files with several keyframes: the seek path really seeks (or safely falls back) and is exact."""
     path = _real_path(name)
     reader = VideoReader(path)
     ref = reference_decode(path)
-    assert_read(reader, ref, [165, 2, 80, 81, 40], "seek")
+    n = reader.num_frames
+    keys = reader._keys
+    assert len(keys) >= 3
+    indices = [keys[-1] + 1, keys[1], keys[2] + 2, n - 1]
+    assert_read(reader, ref, indices, "seek")
+    assert reader._last_strategy in ("seek", "sequential")
 
 
 # --------------------------------------------------------------------------- damaged inputs

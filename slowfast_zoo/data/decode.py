@@ -160,7 +160,8 @@ class VideoReader:
             # something decodes at all.
             first = next(self._iter_frames(container, stream), None)
             if first is None:
-                raise VideoDecodeError(f"{self.path}: no decodable video frame")
+                cause = f" ({self._last_error})" if self._last_error else ""
+                raise VideoDecodeError(f"{self.path}: no decodable video frame{cause}")
             self.size: tuple[int, int] = (first.height, first.width)
 
     # ----------------------------------------------------------------------- helpers
@@ -234,8 +235,8 @@ class VideoReader:
         with self._open() as container:
             stream = self._stream(container)
             try:
-                for packet in container.demux(stream):
-                    if len(pts) > self._max_packets:
+                for count, packet in enumerate(container.demux(stream)):
+                    if count > self._max_packets:
                         return False
                     if packet.size == 0:
                         continue
@@ -301,6 +302,8 @@ class VideoReader:
                 decoding disproved the container's frame count (sample again with the
                 corrected ``num_frames``).
         """
+        if strategy not in ("auto", "sequential", "seek"):
+            raise ValueError(f"strategy must be 'auto', 'sequential' or 'seek', got {strategy!r}")
         idx = torch.as_tensor(indices).reshape(-1).to(torch.int64).numpy() if isinstance(
             indices, torch.Tensor) else np.asarray(indices, dtype=np.int64).reshape(-1)
         height, width = self.size
