@@ -113,10 +113,10 @@ def mmaction2_pyav(path: Path) -> torch.Tensor:
         idx = test_indices(stream.frames)  # PyAVInit trusts the header
         frames = []
         last = int(idx.max())
-        for i, frame in enumerate(container.decode(stream)):
-            frames.append(frame.to_rgb().to_ndarray())
-            if i >= last:
+        for i, frame in enumerate(container.decode(stream)):  # PyAV's default threading
+            if i > last + 1:  # PyAVDecode's 'accurate' mode stops here
                 break
+            frames.append(frame.to_rgb().to_ndarray())
     return torch.from_numpy(np.stack([frames[i % len(frames)] for i in idx]))
 
 

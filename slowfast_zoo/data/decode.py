@@ -87,15 +87,6 @@ class _Restart(Exception):
     """Internal: the fast path met something unexpected; redo the read sequentially."""
 
 
-class _StreamEnded(Exception):
-    """Internal: decoding stopped (end of data or an error) at frame ``count``."""
-
-    def __init__(self, count: int, cause: BaseException | None) -> None:
-        super().__init__(count, cause)
-        self.count = count
-        self.cause = cause
-
-
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
@@ -123,7 +114,9 @@ class VideoReader:
 
     Example:
         >>> reader = VideoReader("clip.mkv")  # doctest: +SKIP
-        >>> frames = reader.read([0, 10, 10, 3])  # uint8 [4, H, W, 3], RGB
+        >>> frames = reader.read([0, 10, 10, 3])  # doctest: +SKIP
+        >>> frames.shape, frames.dtype  # doctest: +SKIP
+        (torch.Size([4, 720, 1280, 3]), torch.uint8)
     """
 
     def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 0) -> None:
@@ -163,6 +156,13 @@ class VideoReader:
                 cause = f" ({self._last_error})" if self._last_error else ""
                 raise VideoDecodeError(f"{self.path}: no decodable video frame{cause}")
             self.size: tuple[int, int] = (first.height, first.width)
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __repr__(self) -> str:
+        count = "?" if self._num_frames is None else f"{self._num_frames} ({self._count_method})"
+        return f"VideoReader({str(self.path)!r}, frames={count}, size={self.size}, fps={self.fps:.3f})"
 
     # ----------------------------------------------------------------------- helpers
     def _open(self) -> av.container.InputContainer:
