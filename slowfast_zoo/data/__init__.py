@@ -1,0 +1,63 @@
+# Video input: decoding, MMAction2-exact clip sampling and transforms, presets, datasets.
+#
+# The sampling, transforms, presets and datasets reproduce the data pipeline of MMAction2
+# (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0) as specified in
+# SPEC.md section 4; see each module's header.
+"""Video input for slowfast_zoo.
+
+Typical use::
+
+    import slowfast_zoo as sz
+    tf = sz.data.test_transform("slowfast_r50_4x16x1")     # the weight's own test protocol
+    views = tf.load("video.mp4")                            # float32 [30, 3, 32, 256, 256]
+
+    ds = sz.data.VideoDataset("val_list.txt", "videos/", tf, on_error="skip")
+
+Building blocks: :class:`VideoReader` / :class:`RawframeReader` (decode),
+:func:`sample_frames` (SampleFrames), :func:`rescale_size`, :func:`resize`,
+:func:`center_crop_box`, :func:`three_crop_boxes`, :func:`random_resized_crop_box`,
+:func:`crop`, :func:`hflip`, :func:`normalize`, :func:`format_ncthw`.
+"""
+
+from slowfast_zoo.data.datasets import (
+    VIDEO_EXTENSIONS,
+    AnnotationError,
+    Failure,
+    RawframeDataset,
+    Record,
+    VideoDataset,
+    collate_skip_failures,
+)
+from slowfast_zoo.data.decode import FrameIndexError, VideoReader
+from slowfast_zoo.data.presets import TestTransform, TrainTransform, test_transform, train_transform
+from slowfast_zoo.data.rawframes import RawframeReader
+from slowfast_zoo.data.sampling import clip_offsets, sample_frames
+from slowfast_zoo.data.transforms import (
+    center_crop_box,
+    crop,
+    format_ncthw,
+    hflip,
+    normalize,
+    random_resized_crop_box,
+    rescale_size,
+    resize,
+    resize_backend,
+    set_resize_backend,
+    three_crop_boxes,
+)
+from slowfast_zoo.errors import VideoDecodeError
+
+__all__ = [
+    # decoding
+    "VideoReader", "RawframeReader", "VideoDecodeError", "FrameIndexError",
+    # sampling
+    "sample_frames", "clip_offsets",
+    # transforms
+    "rescale_size", "resize", "set_resize_backend", "resize_backend", "center_crop_box",
+    "three_crop_boxes", "random_resized_crop_box", "crop", "hflip", "normalize", "format_ncthw",
+    # presets
+    "test_transform", "train_transform", "TestTransform", "TrainTransform",
+    # datasets
+    "VideoDataset", "RawframeDataset", "Failure", "Record", "AnnotationError",
+    "collate_skip_failures", "VIDEO_EXTENSIONS",
+]

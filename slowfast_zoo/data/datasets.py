@@ -1,0 +1,293 @@
+# Datasets over annotation lists.
+#
+# Follows the annotation formats and item semantics of MMAction2's VideoDataset and
+# RawframeDataset (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0);
+# an independent re-implementation, no MMAction2 code is copied.
+"""``torch.utils.data.Dataset`` s over MMAction2-style annotation lists.
+
+Every item is ``(views, label, index)``: ``views`` is what the transform makes of the
+video's sampled frames (e.g. ``[30, 3, 32, 256, 256]`` with ``test_transform(...)``).
+
+Damaged or missing files, ``on_error``:
+
+* ``"raise"`` (default): :class:`~slowfast_zoo.errors.VideoDecodeError` naming the file.
+* ``"skip"``: the item is a :class:`Failure` ``(index, path, reason)`` instead (never a
+  substitute sample), and it is appended to ``dataset.failures``. Use
+  :func:`collate_skip_failures` as the DataLoader's ``collate_fn``: it drops the failures
+  from the batch and hands them back, so they reach the main process even when they
+  happened in a worker (``dataset.failures`` of a worker process is not shared)::
+
+      loader = DataLoader(ds, batch_size=1, num_workers=4, collate_fn=collate_skip_failures)
+      for views, labels, indices, failures in loader:
+          for f in failures:
+              print(f"skipped {f.path}: {f.reason}")
+          if views is None:          # every item of this batch failed
+              continue
+          ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from slowfast_zoo.errors import VideoDecodeError
+
+__all__ = ["VideoDataset", "RawframeDataset", "Failure", "Record", "AnnotationError", "collate_skip_failures",
+           "VIDEO_EXTENSIONS"]
+
+#: Extensions tried, in order, when an annotation names a video without one (Kinetics ids).
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv",
+                                     ".mpg", ".mpeg", ".3gp", ".ogv", ".wmv")
+
+_ON_ERROR = ("raise", "skip")
+
+
+class Failure(NamedTuple):
+    """An item that could not be loaded (``on_error="skip"``)."""
+
+    index: int
+    path: str
+    reason: str
+
+
+class Record(NamedTuple):
+    """One annotation line."""
+
+    path: str          # as written in the annotation (relative to data_root)
+    label: int
+    num_frames: int | None  # the annotation's frame count, when the line has one
+    line: int          # 1-based line number in the annotation file
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation line (the message gives ``file:line``)."""
+
+
+def _parse_int(tok: str, what: str, where: str) -> int:
+    try:
+        return int(tok)
+    except ValueError:
+        raise AnnotationError(f"{where}: {what} must be an integer, got {tok!r}") from None
+
+
+def _read_lines(ann_file) -> list[tuple[int, str]]:
+    path = Path(ann_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileNotFoundError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{path}: annotation file is not UTF-8 text ({exc})") from exc
+    return [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _check_on_error(on_error: str) -> str:
+    if on_error not in _ON_ERROR:
+        raise ValueError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
+    return on_error
+
+
+class _ClipDataset(Dataset):
+    """Shared item logic: open a reader, sample with the transform, read, transform."""
+
+    def __init__(self, ann_file, data_root, transform, *, test_mode: bool | None, on_error: str):
+        if not hasattr(transform, "sample"):
+            raise TypeError("transform must carry its sampling protocol (a .sample(num_frames, "
+                            "start_index) method), e.g. slowfast_zoo.data.test_transform(name)")
+        t_mode = getattr(transform, "test_mode", None)
+        if test_mode is not None and t_mode is not None and bool(test_mode) != bool(t_mode):
+            raise ValueError(f"test_mode={test_mode} but the transform samples with test_mode={t_mode}; "
+                             "use test_transform(...) for testing and train_transform(...) for training")
+        self.ann_file = str(ann_file)
+        self.data_root = Path(data_root) if data_root not in (None, "") else None
+        self.transform = transform
+        self.test_mode = bool(t_mode if test_mode is None else test_mode)
+        self.on_error = _check_on_error(on_error)
+        self.failures: list[Failure] = []
+        self.records: list[Record] = self._parse(ann_file)
+
+    def _parse(self, ann_file) -> list[Record]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _full(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if self.data_root is None or p.is_absolute() else self.data_root / p
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def labels(self) -> list[int]:
+        """The label of every item, in order."""
+        return [r.label for r in self.records]
+
+    def _locate(self, rec: Record) -> Path:
+        return self._full(rec.path)
+
+    def _open(self, path: Path, rec: Record):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _start_index(self) -> int:
+        return 0
+
+    def _load(self, reader) -> torch.Tensor:
+        tf = self.transform
+        idx = np.asarray(tf.sample(reader.num_frames, self._start_index()), dtype=np.int64)
+        if hasattr(tf, "apply_unique"):
+            unique, inverse = np.unique(idx, return_inverse=True)
+            frames = reader.read(unique)
+            return tf.apply_unique(frames, torch.from_numpy(inverse.reshape(-1)))
+        return tf(reader.read(idx))
+
+    def __getitem__(self, index: int):
+        if index < 0:
+            index += len(self.records)
+        if not 0 <= index < len(self.records):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self.records)} items")
+        rec = self.records[index]
+        path = self._full(rec.path)
+        try:
+            path = self._locate(rec)
+            views = self._load(self._open(path, rec))
+        except (VideoDecodeError, OSError) as exc:
+            if self.on_error == "raise":
+                raise
+            failure = Failure(index, str(path), f"{type(exc).__name__}: {exc}")
+            self.failures.append(failure)
+            return failure
+        return views, rec.label, index
+
+
+class VideoDataset(_ClipDataset):
+    """Video files listed in an annotation file.
+
+    Annotation lines (whitespace separated, blank lines ignored):
+
+    * ``relative/path.mp4 label`` (MMAction2's VideoDataset format), or
+    * ``video_id num_frames label`` (the Kinetics-400 validation list format): ``video_id``
+      is resolved under ``data_root`` as given, or else with the first of
+      :data:`VIDEO_EXTENSIONS` that exists. ``num_frames`` is kept in ``records`` but
+      sampling always uses the decoder's count (``VideoReader.num_frames``), as MMAction2's
+      decord pipeline does.
+
+    Args:
+        ann_file: the annotation list.
+        data_root: folder the paths are relative to (``None``: as written).
+        transform: e.g. ``test_transform("slowfast_r50_4x16x1")``; its ``sample`` gives the
+            frame indices (start index 0), its ``apply_unique`` (or ``__call__``) the views.
+        test_mode: optional consistency check against the transform's sampling mode.
+        on_error: ``"raise"`` or ``"skip"`` (see the module docstring).
+        reader_kwargs: passed to ``VideoReader`` (e.g. ``{"num_threads": 1}`` in workers).
+
+    Raises:
+        AnnotationError: a malformed line, reported as ``file:line``.
+    """
+
+    def __init__(self, ann_file, data_root, transform, *, test_mode: bool | None = None,
+                 on_error: str = "raise", reader_kwargs: dict[str, Any] | None = None):
+        self.reader_kwargs = dict(reader_kwargs or {})
+        super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)
+
+    def _parse(self, ann_file) -> list[Record]:
+        records = []
+        for no, line in _read_lines(ann_file):
+            where = f"{ann_file}:{no}"
+            toks = line.split()
+            if len(toks) == 2:
+                records.append(Record(toks[0], _parse_int(toks[1], "label", where), None, no))
+            elif len(toks) == 3:
+                n = _parse_int(toks[1], "num_frames (format 'video_id num_frames label')", where)
+                records.append(Record(toks[0], _parse_int(toks[2], "label", where), n, no))
+            else:
+                raise AnnotationError(f"{where}: expected 'path label' or 'video_id num_frames label', "
+                                      f"got {len(toks)} fields: {line!r}")
+        return records
+
+    def resolve(self, index: int) -> Path:
+        """The file of item ``index`` (trying :data:`VIDEO_EXTENSIONS` for bare ids).
+
+        Raises:
+            VideoDecodeError: no such file.
+        """
+        return self._locate(self.records[index])
+
+    def _locate(self, rec: Record) -> Path:
+        full = self._full(rec.path)
+        if full.is_file():
+            return full
+        tried = []
+        for ext in VIDEO_EXTENSIONS:
+            cand = full.with_name(full.name + ext)
+            if cand.is_file():
+                return cand
+            tried.append(ext)
+        raise VideoDecodeError(f"{full}: no such file (also tried the extensions {' '.join(tried)}; "
+                               f"annotation {self.ann_file}:{rec.line})")
+
+    def _open(self, path: Path, rec: Record):
+        from slowfast_zoo.data.decode import VideoReader
+
+        return VideoReader(path, **self.reader_kwargs)
+
+
+class RawframeDataset(_ClipDataset):
+    """Rawframe folders listed in an annotation file (MMAction2's RawframeDataset).
+
+    Annotation lines: ``frame_dir total_frames label``; frame ``i`` of a folder is
+    ``data_root/frame_dir/filename_tmpl.format(i)`` with ``i`` from ``start_index``
+    (``img_00001.jpg`` ...). Sampling uses ``total_frames`` from the annotation and adds
+    ``start_index`` to the sampled indices, as MMAction2 does.
+
+    Args: as :class:`VideoDataset`, plus ``filename_tmpl`` and ``start_index``.
+    """
+
+    def __init__(self, ann_file, data_root, transform, *, filename_tmpl: str = "img_{:05d}.jpg",
+                 start_index: int = 1, test_mode: bool | None = None, on_error: str = "raise"):
+        self.filename_tmpl = filename_tmpl
+        self.start_index = int(start_index)
+        super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)
+
+    def _parse(self, ann_file) -> list[Record]:
+        records = []
+        for no, line in _read_lines(ann_file):
+            where = f"{ann_file}:{no}"
+            toks = line.split()
+            if len(toks) != 3:
+                raise AnnotationError(f"{where}: expected 'frame_dir total_frames label', "
+                                      f"got {len(toks)} fields: {line!r}")
+            n = _parse_int(toks[1], "total_frames", where)
+            if n < 1:
+                raise AnnotationError(f"{where}: total_frames must be positive, got {n}")
+            records.append(Record(toks[0], _parse_int(toks[2], "label", where), n, no))
+        return records
+
+    def _start_index(self) -> int:
+        return self.start_index
+
+    def _open(self, path: Path, rec: Record):
+        from slowfast_zoo.data.rawframes import RawframeReader
+
+        return RawframeReader(path, self.filename_tmpl, self.start_index, rec.num_frames)
+
+
+def collate_skip_failures(batch: Sequence):
+    """DataLoader ``collate_fn`` for ``on_error="skip"`` datasets.
+
+    Returns:
+        ``(views, labels, indices, failures)``: ``views`` stacked ``[B', ...]`` over the
+        items that loaded (``None`` if none did), ``labels`` and ``indices`` int64 ``[B']``,
+        ``failures`` the list of :class:`Failure` of this batch.
+    """
+    good = [b for b in batch if not isinstance(b, Failure)]
+    failures = [b for b in batch if isinstance(b, Failure)]
+    if not good:
+        return None, torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int64), failures
+    views = torch.stack([g[0] for g in good])
+    labels = torch.tensor([int(g[1]) for g in good], dtype=torch.int64)
+    indices = torch.tensor([int(g[2]) for g in good], dtype=torch.int64)
+    return views, labels, indices, failures
