@@ -17,6 +17,7 @@ from slowfast_zoo.errors import (
 )
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.models import SlowFast
+from slowfast_zoo.predict import Prediction, predict
 from slowfast_zoo.registry import (
     ArchSpec,
     PretrainedCfg,
@@ -28,8 +29,20 @@ from slowfast_zoo.registry import (
 
 __version__ = "0.1.0"
 
+# Subpackages reached as attributes (``sz.data.test_transform``) are imported on first use, so
+# ``import slowfast_zoo`` stays light and has no side effects.
+_LAZY_SUBMODULES = ("data", "evaluation", "inference", "registry", "weights", "models")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"slowfast_zoo.{name}")
+    raise AttributeError(f"module 'slowfast_zoo' has no attribute {name!r}")
+
 __all__ = [
-    "create_model", "list_models", "get_pretrained_cfg", "SlowFast", "ArchSpec", "PretrainedCfg",
+    "create_model", "list_models", "predict", "Prediction", "get_pretrained_cfg", "SlowFast", "ArchSpec", "PretrainedCfg",
     "TestProtocol", "TrainProtocol", "SlowFastZooError", "UnknownModelError", "CheckpointError",
     "HashMismatchError", "DownloadError", "VideoDecodeError", "__version__",
 ]

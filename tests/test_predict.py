@@ -1,0 +1,85 @@
+"""predict() and `slowfast-zoo predict` against a direct computation with the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import slowfast_zoo as sz
+from slowfast_zoo.cli import main
+from slowfast_zoo.predict import class_names_of, predict_scores, sample_video_path
+from weightgen import generate_state_dict, write_mmaction2_checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """An MMAction2-format r50 4x16x1 checkpoint with the reference generator's weights."""
+    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"),
+                                      tmp_path_factory.mktemp("ckpt"), "slowfast_r50_test")
+
+
+def _direct_probs(checkpoint, video, views):
+    """Reader + the weight's transform + plain (unfused) model + softmax mean, step by step."""
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=checkpoint).eval()
+    tf = sz.data.test_transform(model.pretrained_cfg, views=views)
+    reader = sz.data.VideoReader(video)
+    idx = tf.sample(reader.num_frames)
+    clips = tf(reader.read(idx), indices=idx)
+    with torch.inference_mode():
+        logits = torch.cat([model(clips[i:i + 3]) for i in range(0, len(clips), 3)])
+    return logits.softmax(-1).mean(0)
+
+
+def test_predict_quick_look_matches_direct(checkpoint):
+    video = sample_video_path()
+    want = _direct_probs(checkpoint, video, "val")
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=checkpoint)
+    preds = sz.predict(model, video, topk=5, views=1, device="cpu")
+    top = want.topk(5)
+    assert [p.index for p in preds] == top.indices.tolist()
+    names = model.pretrained_cfg.class_names
+    assert [p.label for p in preds] == [names[i] for i in top.indices.tolist()]
+    assert [p.probability for p in preds] == pytest.approx(top.values.tolist(), abs=1e-6)
+
+
+def test_predict_30_views_matches_direct(checkpoint):
+    video = sample_video_path()
+    want = _direct_probs(checkpoint, video, "test")
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=checkpoint)
+    got = predict_scores(model, video, device="cpu")
+    assert got.shape == (400,) and abs(float(got.sum()) - 1) < 1e-5
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+
+
+def test_cli_predict_json_on_shipped_sample(checkpoint, capsys):
+    assert main(["predict", "--weights", str(checkpoint), "--views", "1", "--topk", "3",
+                 "--device", "cpu", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["video"].endswith("sample.mp4") and out["views"] == 1
+    want = _direct_probs(checkpoint, sample_video_path(), "val").topk(3)
+    assert [t["index"] for t in out["topk"]] == want.indices.tolist()
+    assert [t["probability"] for t in out["topk"]] == pytest.approx(want.values.tolist(), abs=1e-6)
+    assert main(["predict", str(sample_video_path()), "--weights", str(checkpoint), "--views", "1",
+                 "--topk", "2", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert out["topk"][0]["label"] in text and "%" in text
+
+
+def test_predict_errors(checkpoint, tmp_path):
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=checkpoint)
+    with pytest.raises(ValueError, match="views must be 30"):
+        sz.predict(model, sample_video_path(), views=7)
+    with pytest.raises(ValueError, match="topk"):
+        sz.predict(model, sample_video_path(), topk=0)
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    with pytest.raises(sz.VideoDecodeError, match="notes.mp4"):
+        sz.predict(model, bad, views=1)
+
+
+def test_class_names_follow_the_classifier():
+    model = sz.create_model("slowfast_r50_4x16x1", num_classes=3)
+    assert class_names_of(model) == ("class_0", "class_1", "class_2")
+    assert class_names_of(sz.create_model("slowfast_r50_4x16x1"))[0] == "abseiling"
