@@ -65,7 +65,7 @@ def test_crop_box_errors():
         three_crop_boxes((256, 200), 256)
 
 
-@pytest.mark.parametrize("backend", ["torch", None])
+@pytest.mark.parametrize("backend", ["builtin", None])
 @pytest.mark.parametrize("case", CASES["resize_pixels"], ids=lambda c: f"seed{c['seed']}")
 def test_resize_pixels_golden(case, backend):
     img = np.random.default_rng(case["seed"]).integers(0, 256, tuple(case["input_hw"]) + (3,), dtype=np.uint8)
@@ -104,32 +104,32 @@ def test_resize_matches_opencv_random_sizes(one_thread):
     for (H, W), (h, w) in _random_size_cases(120):
         img = rng.integers(0, 256, (2, H, W, 3), dtype=np.uint8)
         ref = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in img])
-        got = resize(torch.from_numpy(img), (h, w), backend="torch").numpy()
+        got = resize(torch.from_numpy(img), (h, w), backend="builtin").numpy()
         worst = max(worst, int(np.abs(got.astype(int) - ref).max()))
         # A window of the output is the same as cropping the full output.
         left, top = int(rng.integers(0, w)), int(rng.integers(0, h))
         right, bottom = int(rng.integers(left + 1, w + 1)), int(rng.integers(top + 1, h + 1))
-        win = resize(torch.from_numpy(img), (h, w), box=(left, top, right, bottom), backend="torch").numpy()
+        win = resize(torch.from_numpy(img), (h, w), box=(left, top, right, bottom), backend="builtin").numpy()
         worst = max(worst, int(np.abs(win.astype(int) - ref[:, top:bottom, left:right]).max()))
     assert worst == 0
 
 
-def test_resize_torch_equals_cv2_backend():
+def test_resize_builtin_equals_cv2_backend():
     pytest.importorskip("cv2")
     x = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (3, 45, 80, 3), dtype=np.uint8))
     for hw, box in [((32, 57), None), ((32, 57), (3, 0, 35, 32)), ((90, 160), (10, 20, 60, 80))]:
-        assert torch.equal(resize(x, hw, box=box, backend="torch"), resize(x, hw, box=box, backend="cv2"))
+        assert torch.equal(resize(x, hw, box=box, backend="builtin"), resize(x, hw, box=box, backend="cv2"))
 
 
 def test_resize_identity_and_backend_switch():
     x = torch.from_numpy(np.random.default_rng(4).integers(0, 256, (2, 10, 12, 3), dtype=np.uint8))
     assert torch.equal(resize(x, (10, 12)), x)
     assert torch.equal(resize(x, (10, 12), box=(2, 1, 8, 9)), x[:, 1:9, 2:8])
-    assert resize_backend() in ("torch", "cv2")
+    assert resize_backend() in ("builtin", "cv2")
     before = resize_backend()
     try:
-        set_resize_backend("torch")
-        assert resize_backend() == "torch"
+        set_resize_backend("builtin")
+        assert resize_backend() == "builtin"
     finally:
         set_resize_backend("auto")
     assert resize_backend() == before

@@ -74,13 +74,17 @@ def _dedupe(frames: torch.Tensor, indices, expected: int):
     unique, first, inverse = np.unique(idx, return_index=True, return_inverse=True)
     if len(unique) == expected:
         return frames, torch.arange(expected)
-    return frames.index_select(0, torch.from_numpy(first)), torch.from_numpy(inverse.reshape(-1))
+    # numpy's single-threaded copy: predictable on a loaded machine (see _normalize_chw).
+    picked = np.take(frames.numpy(), first, axis=0)
+    return torch.from_numpy(picked), torch.from_numpy(inverse.reshape(-1))
 
 
 
 def _check_out(out, shape):
     if out is None:
-        return torch.empty(shape, dtype=torch.float32)
+        # numpy allocates big arrays with madvise(MADV_HUGEPAGE): a fresh 755 MB output then
+        # costs far fewer page faults than torch.empty's (measured 0.2 s vs 0.4-0.5 s).
+        return torch.from_numpy(np.empty(shape, dtype=np.float32))
     if tuple(out.shape) != tuple(shape) or out.dtype != torch.float32 or not out.is_contiguous() \
             or out.device.type != "cpu":
         raise ValueError(f"out must be a contiguous float32 CPU tensor of shape {tuple(shape)}, "

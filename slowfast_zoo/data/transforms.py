@@ -5,8 +5,8 @@
 # https://github.com/open-mmlab/mmaction2, v0.13.0) and of mmcv's ``rescale_size``
 # (OpenMMLab, Apache-2.0), as written down in SPEC.md sections 4.4-4.6. The bilinear
 # resize reproduces OpenCV's (Apache-2.0) fixed-point INTER_LINEAR for uint8 images.
-# All of it is an independent re-implementation in torch; no code is copied.
-"""Transforms on uint8 video frames ``[M, H, W, C]`` (channel last, RGB), in torch.
+# All of it is an independent re-implementation (torch tensors in and out, numpy inside); no code is copied.
+"""Transforms on uint8 video frames ``[M, H, W, C]`` (channel last, RGB) as torch tensors.
 
 * :func:`rescale_size`, :func:`resize` -- MMAction2's ``Resize`` (OpenCV bilinear, bit-exact).
 * :func:`center_crop_box`, :func:`three_crop_boxes`, :func:`random_resized_crop_box`,
@@ -16,15 +16,23 @@
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import numbers
-import random as _pyrandom
 from typing import Sequence
 
 import numpy as np
 import torch
+
+from slowfast_zoo.data.bilinear import (  # resize and its helpers live there (re-exported)
+    Box,
+    _check_box,
+    _check_frames,
+    _crop_hw,
+    _hw,
+    resize,
+    resize_backend,
+    set_resize_backend,
+)
 
 __all__ = [
     "rescale_size",
@@ -40,32 +48,9 @@ __all__ = [
     "format_ncthw",
 ]
 
-Box = tuple  # (left, top, right, bottom)
-
-# OpenCV's fixed point: coefficients scaled by 2**11 (INTER_RESIZE_COEF_BITS).
-_COEF_SCALE = 2048
-
-
 # --------------------------------------------------------------------------------------
 # Sizes
 # --------------------------------------------------------------------------------------
-
-def _hw(size, what: str = "size") -> tuple[int, int]:
-    try:
-        h, w = size
-    except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a (height, width) pair, got {size!r}") from None
-    h, w = int(h), int(w)
-    if h < 1 or w < 1:
-        raise ValueError(f"{what} must be positive, got {(h, w)}")
-    return h, w
-
-
-def _crop_hw(size) -> tuple[int, int]:
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        return _hw((size, size), "crop size")
-    return _hw(size, "crop size")
-
 
 def rescale_size(hw: Sequence[int], short_side: int) -> tuple[int, int]:
     """Output ``(new_h, new_w)`` of MMAction2's ``Resize(scale=(-1, short_side))``.
@@ -79,298 +64,6 @@ def rescale_size(hw: Sequence[int], short_side: int) -> tuple[int, int]:
         raise ValueError(f"short_side must be a positive int, got {short_side!r}")
     f = min(math.inf / max(h, w), float(short_side) / min(h, w))
     return int(h * f + 0.5), int(w * f + 0.5)
-
-
-# --------------------------------------------------------------------------------------
-# Bilinear resize, bit-exact with OpenCV's cv2.resize(INTER_LINEAR) on uint8
-# --------------------------------------------------------------------------------------
-
-def _axis_coeffs(src: int, dst: int):
-    """OpenCV's source index and fixed-point weights along one axis (before clamping).
-
-    ``fx = float32((d + 0.5) * scale - 0.5)`` with ``scale = 1 / (dst / src)`` in float64,
-    ``sx = floor(fx)``, ``fx -= sx``; weights ``round(float32(1 - fx) * 2048)`` and
-    ``round(fx * 2048)`` (round half to even), computed independently.
-    """
-    scale = 1.0 / (float(dst) / float(src))
-    d = np.arange(dst, dtype=np.float64)
-    f = ((d + 0.5) * scale - 0.5).astype(np.float32)
-    s = np.floor(f)
-    f = (f - s).astype(np.float32)
-    return s.astype(np.int64), f
-
-
-def _weights(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    one = np.float32(1.0)
-    scale = np.float32(_COEF_SCALE)
-    w0 = np.rint((one - f) * scale).astype(np.int32)
-    w1 = np.rint(f * scale).astype(np.int32)
-    return w0, w1
-
-
-class _ResizePlan:
-    """Index and weight tables of one (src size, dst size, output window, channels) resize."""
-
-    def __init__(self, src_h: int, src_w: int, dst_h: int, dst_w: int, box: Box, channels: int):
-        left, top, right, bottom = box
-        C = channels
-        # Horizontal: OpenCV clamps the source column and zeroes the fraction at borders.
-        sx, fx = _axis_coeffs(src_w, dst_w)
-        neg = sx < 0
-        sx[neg], fx[neg] = 0, 0
-        high = sx >= src_w - 1
-        sx[high], fx[high] = src_w - 1, 0
-        a0, a1 = _weights(fx)
-        sx, a0, a1 = sx[left:right], a0[left:right], a1[left:right]
-        sx1 = np.minimum(sx + 1, src_w - 1)
-        # Vertical: OpenCV keeps the fraction and clamps the row index.
-        sy, fy = _axis_coeffs(src_h, dst_h)
-        b0, b1 = _weights(fy)
-        sy, b0, b1 = sy[top:bottom], b0[top:bottom], b1[top:bottom]
-        r0 = np.clip(sy, 0, src_h - 1)
-        r1 = np.clip(sy + 1, 0, src_h - 1)
-        rows, inv = np.unique(np.concatenate([r0, r1]), return_inverse=True)
-        n = len(r0)
-        ch = np.arange(C, dtype=np.int64)
-        self.src_h = src_h
-        self.channels = C
-        self.out_hw = (bottom - top, right - left)
-        self.identity_x = (src_w == dst_w and left == 0 and right == dst_w)
-        self.rows = rows.astype(np.int64)  # source rows the output needs
-        self.all_rows = len(rows) == src_h
-        self.r0 = inv[:n].astype(np.int64)  # into `rows`
-        self.r1 = inv[n:].astype(np.int64)
-        self.use_r1 = bool((b1 != 0).any())
-        self.use_x1 = bool((a1 != 0).any())
-        # Flat (pixel * C + channel) column indices and per-element weights, so that the
-        # horizontal pass is a gather along a contiguous last dim (fast in torch).
-        self.x0 = torch.from_numpy((sx[:, None] * C + ch).reshape(1, -1))
-        self.x1 = torch.from_numpy((sx1[:, None] * C + ch).reshape(1, -1))
-        self.a0 = torch.from_numpy(np.repeat(a0, C))
-        self.a1 = torch.from_numpy(np.repeat(a1, C))
-        self.b0 = b0.astype(np.int32)
-        self.b1 = b1.astype(np.int32)
-        self._chunk_cache: dict = {}
-
-    def chunk_tables(self, m: int):
-        """Flat row indices and row weights for a chunk of ``m`` frames."""
-        t = self._chunk_cache.get(m)
-        if t is None:
-            R = len(self.rows)
-            src_rows = (np.arange(m)[:, None] * self.src_h + self.rows[None]).reshape(-1)
-            r0 = (np.arange(m)[:, None] * R + self.r0[None]).reshape(-1)
-            r1 = (np.arange(m)[:, None] * R + self.r1[None]).reshape(-1)
-            t = (torch.from_numpy(src_rows), torch.from_numpy(r0), torch.from_numpy(r1),
-                 torch.from_numpy(np.tile(self.b0, m)).view(-1, 1),
-                 torch.from_numpy(np.tile(self.b1, m)).view(-1, 1))
-            if len(self._chunk_cache) < 8:
-                self._chunk_cache[m] = t
-        return t
-
-
-@functools.lru_cache(maxsize=64)
-def _resize_plan(src_h, src_w, dst_h, dst_w, box, channels) -> _ResizePlan:
-    return _ResizePlan(src_h, src_w, dst_h, dst_w, box, channels)
-
-
-def _check_frames(frames: torch.Tensor) -> torch.Tensor:
-    if not isinstance(frames, torch.Tensor):
-        raise TypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
-    if frames.dim() != 4:
-        raise ValueError(f"frames must have shape [M, H, W, C], got {tuple(frames.shape)}")
-    return frames
-
-
-def _check_box(box, h: int, w: int, what: str = "box") -> Box:
-    left, top, right, bottom = (int(v) for v in box)
-    if not (0 <= left < right <= w and 0 <= top < bottom <= h):
-        raise ValueError(f"{what} {(left, top, right, bottom)} does not fit in an image of "
-                         f"(height, width) {(h, w)}")
-    return left, top, right, bottom
-
-
-_CHUNK = 2  # frames per step: keeps the int32 working set in cache
-
-# Optional OpenCV backend. cv2 computes exactly the reference pixels (it *is* the
-# reference), ~10x faster than the torch path; it is used only if importable and if it
-# agrees bit for bit with the torch implementation on a self-check (so a cv2 build with
-# different rounding is never used silently). Environment override:
-# SLOWFAST_ZOO_RESIZE_BACKEND=torch|cv2|auto.
-_BACKENDS = ("auto", "torch", "cv2")
-_backend_choice = os.environ.get("SLOWFAST_ZOO_RESIZE_BACKEND", "auto").strip().lower() or "auto"
-_cv2_ok: bool | None = None
-
-
-def set_resize_backend(name: str) -> None:
-    """Choose the bilinear resize implementation: ``"auto"`` (default: OpenCV when it is
-    installed and passes a bit-exactness self-check, else torch), ``"torch"`` or ``"cv2"``."""
-    global _backend_choice
-    if name not in _BACKENDS:
-        raise ValueError(f"resize backend must be one of {_BACKENDS}, got {name!r}")
-    if name == "cv2" and not _cv2_usable():
-        raise ValueError("resize backend 'cv2' requested but OpenCV (cv2) is not importable "
-                         "or does not reproduce the reference pixels")
-    _backend_choice = name
-
-
-def resize_backend() -> str:
-    """The resize implementation in use: ``"torch"`` or ``"cv2"``."""
-    return "cv2" if _use_cv2() else "torch"
-
-
-def _cv2_usable() -> bool:
-    global _cv2_ok
-    if _cv2_ok is None:
-        try:
-            import cv2  # noqa: F401  (optional dependency)
-
-            rng = np.random.default_rng(0)
-            ok = True
-            for (H, W), (h, w) in [((12, 16), (8, 11)), ((15, 20), (10, 13)), ((37, 53), (61, 29)),
-                                   ((360, 64), (256, 45)), ((7, 300), (9, 200))]:
-                img = torch.from_numpy(rng.integers(0, 256, (2, H, W, 3), dtype=np.uint8))
-                ref = _resize_torch(img, (h, w), (0, 0, w, h), None)
-                got = _resize_cv2(img, (h, w), (0, 0, w, h), None)
-                ok = ok and torch.equal(ref, got)
-            _cv2_ok = ok
-        except Exception:  # ImportError, or a broken cv2 build
-            _cv2_ok = False
-    return _cv2_ok
-
-
-def _use_cv2() -> bool:
-    if _backend_choice == "torch":
-        return False
-    return _cv2_usable()
-
-
-def _resize_cv2(frames, hw, box, out):
-    import cv2
-
-    h, w = hw
-    left, top, right, bottom = box
-    M, C = frames.shape[0], frames.shape[3]
-    if out is None:
-        out = torch.empty((M, bottom - top, right - left, C), dtype=torch.uint8)
-    src = frames.numpy()
-    dst = out.numpy()
-    full = (left, top, right, bottom) == (0, 0, w, h) and out.is_contiguous()
-    for i in range(M):
-        f = src[i]
-        if not f.flags.c_contiguous:
-            f = np.ascontiguousarray(f)
-        if full:
-            cv2.resize(f, (w, h), dst=dst[i], interpolation=cv2.INTER_LINEAR)
-        else:
-            r = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
-            dst[i] = r.reshape(h, w, C)[top:bottom, left:right]
-    return out
-
-
-
-def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
-           out: torch.Tensor | None = None, backend: str | None = None) -> torch.Tensor:
-    """Bilinear resize of uint8 frames ``[M, H, W, C]`` to ``size = (h, w)``.
-
-    Bit-exact with ``cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)``
-    (half-pixel centres, no antialiasing, OpenCV's 11-bit fixed-point weights, a
-    horizontal pass into int32 then a vertical pass with OpenCV's rounding), which is
-    what MMAction2's ``Resize`` runs. The torch path is checked against the golden
-    pixels and against OpenCV 5.0 on hundreds of random sizes (tests/test_transforms.py).
-
-    Args:
-        frames: uint8 ``[M, H, W, C]``.
-        size: output ``(h, w)`` of the full resized image.
-        box: optional ``(left, top, right, bottom)`` window of the resized image: only
-            those pixels are computed (identical to resizing then cropping, cheaper).
-        out: optional preallocated uint8 output ``[M, box_h, box_w, C]``.
-        backend: ``"torch"``, ``"cv2"`` or ``None`` for the process-wide choice
-            (:func:`set_resize_backend`; default: OpenCV when installed and verified
-            bit-exact, else torch). Both give identical pixels.
-
-    Returns:
-        uint8 ``[M, h, w, C]`` (or the window). When no resampling is needed the input
-        (or a view of it) is returned, like OpenCV's copy.
-    """
-    frames = _check_frames(frames)
-    if frames.dtype != torch.uint8:
-        raise TypeError(f"resize expects uint8 frames, got {frames.dtype}")
-    M, H, W, C = frames.shape
-    h, w = _hw(size)
-    box = (0, 0, w, h) if box is None else _check_box(box, h, w)
-    left, top, right, bottom = box
-    if (H, W) == (h, w):
-        view = frames[:, top:bottom, left:right]
-        if out is None:
-            return view
-        out.copy_(view)
-        return out
-    oh, ow = bottom - top, right - left
-    if out is None:
-        out = torch.empty((M, oh, ow, C), dtype=torch.uint8)
-    elif tuple(out.shape) != (M, oh, ow, C) or out.dtype != torch.uint8:
-        raise ValueError(f"out must be uint8 {(M, oh, ow, C)}, got {out.dtype} {tuple(out.shape)}")
-    if M == 0:
-        return out
-    if backend is None:
-        use_cv2 = _use_cv2()
-    elif backend in ("torch", "cv2"):
-        use_cv2 = backend == "cv2"
-    else:
-        raise ValueError(f"backend must be None, 'torch' or 'cv2', got {backend!r}")
-    if use_cv2:
-        return _resize_cv2(frames, (h, w), box, out)
-    return _resize_torch(frames, (h, w), box, out)
-
-
-def _resize_torch(frames, hw, box, out):
-    M, H, W, C = frames.shape
-    h, w = hw
-    plan = _resize_plan(H, W, h, w, box, C)
-    oh, ow = plan.out_hw
-    if out is None:
-        out = torch.empty((M, oh, ow, C), dtype=torch.uint8)
-    frames = frames.contiguous()
-    step = _CHUNK
-    tables = {}
-    for i in range(0, M, step):
-        m = min(step, M - i)
-        if m not in tables:
-            src_rows, r0, r1, b0, b1 = plan.chunk_tables(m)
-            # Row weights expanded to full rows: broadcasting along the last dim is slow.
-            tables[m] = (src_rows, r0, r1, b0.expand(-1, ow * C).contiguous(),
-                         b1.expand(-1, ow * C).contiguous())
-        src_rows, r0, r1, b0, b1 = tables[m]
-        src = frames[i:i + m].view(m * H, W * C)
-        if not plan.all_rows:
-            src = src.index_select(0, src_rows)
-        n = src.shape[0]
-        # Horizontal pass: T = S[x0] * a0 + S[x1] * a1 (exact in int32), kept as T >> 4.
-        if plan.identity_x:
-            t = src.to(torch.int32)
-            t.mul_(_COEF_SCALE >> 4)
-        else:
-            t = torch.gather(src, 1, plan.x0.expand(n, -1)).to(torch.int32)
-            t.mul_(plan.a0)
-            if plan.use_x1:
-                t1 = torch.gather(src, 1, plan.x1.expand(n, -1)).to(torch.int32)
-                t1.mul_(plan.a1)
-                t.add_(t1)
-                del t1
-            t.bitwise_right_shift_(4)
-        # Vertical pass with OpenCV's (SIMD) rounding:
-        # (((T0 >> 4) * b0 >> 16) + ((T1 >> 4) * b1 >> 16) + 2) >> 2. T >> 4 <= 32640 and
-        # b0 + b1 <= 2049, so the result is always within 0..255 (no clamp needed).
-        v = t.index_select(0, r0)
-        v.mul_(b0).bitwise_right_shift_(16)
-        if plan.use_r1:
-            v1 = t.index_select(0, r1)
-            v1.mul_(b1).bitwise_right_shift_(16)
-            v.add_(v1)
-            del v1
-        v.add_(2).bitwise_right_shift_(2)
-        out[i:i + m].view(m * oh, ow * C).copy_(v)
-    return out
 
 
 # --------------------------------------------------------------------------------------
