@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import pickle
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
@@ -77,6 +78,34 @@ def _require_file(path: Path) -> None:
                               f"slowfast_zoo .safetensors file.")
 
 
+def _unreadable(path: Path, expected: str, e: BaseException) -> CheckpointError:
+    return CheckpointError(f"Cannot read {path}: {expected}, but torch.load(weights_only=True) "
+                           f"failed ({type(e).__name__}: {_short(e)}). The file may be truncated "
+                           f"or not a checkpoint.")
+
+
+def _numpy_safe_globals() -> list:
+    """numpy's scalar/array/dtype reconstructors, for ``meta`` entries such as a numpy seed.
+
+    Training code may leave numpy scalars in ``meta``; torch's weights-only unpickler refuses
+    them by default although they build plain data. Only these names are added, under both the
+    numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) spellings; everything else in the file
+    is still built by the restricted unpickler.
+    """
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    allowed: list = [np.dtype, np.ndarray]
+    for fn in ("scalar", "_reconstruct"):
+        obj = getattr(core.multiarray, fn)
+        allowed += [(obj, f"numpy.core.multiarray.{fn}"), (obj, f"numpy._core.multiarray.{fn}")]
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 pickles dtypes as numpy.dtypes.<X>DType
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in dir(dtypes)
+                    if n.endswith("DType") and n not in ("ObjectDType", "VoidDType")]
+    return allowed
+
+
 def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
     """Read an MMAction2 checkpoint's state dict safely (``torch.load(weights_only=True)``).
 
@@ -99,10 +128,16 @@ def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
     try:
         # weights_only: a checkpoint is data; never execute pickled code from a downloaded file.
         obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ... here
-        raise CheckpointError(f"Cannot read {path}: {expected}, but torch.load(weights_only=True) "
-                              f"failed ({type(e).__name__}: {_short(e)}). The file may be truncated "
-                              f"or not a checkpoint.") from e
+    except pickle.UnpicklingError as e:
+        if "numpy" not in str(e):
+            raise _unreadable(path, expected, e) from e
+        try:
+            with torch.serialization.safe_globals(_numpy_safe_globals()):
+                obj = torch.load(path, weights_only=True, map_location="cpu")
+        except Exception:
+            raise _unreadable(path, expected, e) from e
+    except Exception as e:  # torch raises RuntimeError, EOFError, ... here
+        raise _unreadable(path, expected, e) from e
     sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else obj
     if not isinstance(sd, Mapping) or not sd:
         raise CheckpointError(f"Cannot use {path}: {expected}; found {type(sd).__name__}"
