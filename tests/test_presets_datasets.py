@@ -90,6 +90,10 @@ def test_end_to_end_rawframe_golden(tmp_path):
     idx = tf.sample(reader.num_frames, start_index=1)
     torch.testing.assert_close(tf(reader.read(idx)), ref, atol=1e-5, rtol=0)
     torch.testing.assert_close(tf.load(reader), ref, atol=1e-5, rtol=0)
+    # A rawframe folder given by path (its .png frames via a reader with that template).
+    (tmp_path / "frames" / "jpgless").mkdir()
+    with pytest.raises(VideoDecodeError, match="img_00001.jpg"):
+        tf.load(tmp_path / "frames" / "jpgless")
 
 
 @pytest.mark.parametrize("hw", [(12, 16), (16, 12), (9, 9), (20, 13)])

@@ -196,6 +196,32 @@ def _use_cv2() -> bool:
     return _cv2_usable()
 
 
+# A few host threads for per-frame loops: numpy (and OpenCV) release the GIL, so frames are
+# processed in parallel. Sized by torch.get_num_threads(), i.e. 1 inside DataLoader workers.
+_pool = None
+_pool_key = None
+
+
+def parallel_ranges(fn, n: int, *, min_per_thread: int = 1) -> None:
+    """Run ``fn(lo, hi)`` over contiguous slices of ``range(n)``, on up to
+    ``torch.get_num_threads()`` threads (inline when one is enough)."""
+    global _pool, _pool_key
+    k = max(1, min(torch.get_num_threads(), n // max(1, min_per_thread)))
+    if k == 1:
+        fn(0, n)
+        return
+    key = (os.getpid(), k)
+    if _pool is None or _pool_key != key:  # a fresh pool after fork(): threads don't survive it
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="slowfast_zoo")
+        _pool_key = key
+    bounds = [n * j // k for j in range(k + 1)]
+    futures = [_pool.submit(fn, bounds[j], bounds[j + 1]) for j in range(k)]
+    for f in futures:
+        f.result()
+
+
 def _resize_cv2(frames, hw, box, out):
     import cv2
 
@@ -217,7 +243,6 @@ def _resize_cv2(frames, hw, box, out):
             r = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
             dst[i] = r.reshape(h, w, C)[top:bottom, left:right]
     return out
-
 
 
 def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
@@ -276,12 +301,12 @@ def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
 
 
 def _resize_builtin(frames, hw, box, out):
-    """OpenCV's fixed-point INTER_LINEAR, one frame at a time, in numpy int32.
+    """OpenCV's fixed-point INTER_LINEAR in numpy int32, frames split over a few threads.
 
-    numpy rather than torch ops here: single-threaded and predictable. torch's intra-op
-    threads add large overheads on the many mid-sized ops of this loop (measured 8 ms a
-    frame with 1 thread, 60 ms a frame with 2 threads on a loaded 2-core machine; numpy
-    7 ms for 640x360 -> 455x256).
+    numpy rather than torch ops: torch's intra-op threads add large overheads on the many
+    mid-sized ops of this per-frame loop (measured 8 ms a frame with 1 thread but 60 ms with
+    2 threads on a loaded 2-core machine); numpy takes 4-7 ms a frame for 640x360 -> 455x256
+    on one core, and the frames are spread over ``torch.get_num_threads()`` host threads.
     """
     M, H, W, C = frames.shape
     h, w = hw
@@ -295,38 +320,48 @@ def _resize_builtin(frames, hw, box, out):
     a0, a1 = plan.a0.numpy(), plan.a1.numpy()
     b0 = np.ascontiguousarray(np.broadcast_to(plan.b0[:, None], (oh, ow * C)))
     b1 = np.ascontiguousarray(np.broadcast_to(plan.b1[:, None], (oh, ow * C)))
-    for i in range(M):
-        src = src_all[i]
-        if not src.flags.c_contiguous:
-            src = np.ascontiguousarray(src)
-        src = src.reshape(H, W * C)
-        if not plan.all_rows:
-            src = src[plan.rows]
-        # Horizontal pass: T = S[x0] * a0 + S[x1] * a1 (exact in int32), kept as T >> 4.
-        if plan.identity_x:
-            t = src.astype(np.int32)
-            t *= _COEF_SCALE >> 4
-        else:
-            t = src.take(x0, axis=1).astype(np.int32)
-            t *= a0
-            if plan.use_x1:
-                t1 = src.take(x1, axis=1).astype(np.int32)
-                t1 *= a1
-                t += t1
-            t >>= 4
-        # Vertical pass with OpenCV's (SIMD) rounding:
-        # (((T0 >> 4) * b0 >> 16) + ((T1 >> 4) * b1 >> 16) + 2) >> 2. T >> 4 <= 32655 and
-        # b0 + b1 <= 2049, so the result is always within 0..255 (no clamp needed).
-        v = t[plan.r0]
-        v *= b0
-        v >>= 16
-        if plan.use_r1:
-            v1 = t[plan.r1]
-            v1 *= b1
-            v1 >>= 16
-            v += v1
-        v += 2
-        v >>= 2
-        np.copyto(dst_all[i].reshape(oh, ow * C), v, casting="unsafe")
+
+    def work(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            _resize_one(src_all[i], dst_all[i], plan, x0, x1, a0, a1, b0, b1)
+
+    parallel_ranges(work, M, min_per_thread=4)
     return out
+
+
+def _resize_one(src, dst, plan, x0, x1, a0, a1, b0, b1) -> None:
+    """One frame ``[H, W, C]`` -> ``dst`` ``[oh, ow, C]`` (both numpy uint8)."""
+    H, W, C = src.shape
+    oh, ow = plan.out_hw
+    if not src.flags.c_contiguous:
+        src = np.ascontiguousarray(src)
+    src = src.reshape(H, W * C)
+    if not plan.all_rows:
+        src = src[plan.rows]
+    # Horizontal pass: T = S[x0] * a0 + S[x1] * a1 (exact in int32), kept as T >> 4.
+    if plan.identity_x:
+        t = src.astype(np.int32)
+        t *= _COEF_SCALE >> 4
+    else:
+        t = src.take(x0, axis=1).astype(np.int32)
+        t *= a0
+        if plan.use_x1:
+            t1 = src.take(x1, axis=1).astype(np.int32)
+            t1 *= a1
+            t += t1
+        t >>= 4
+    # Vertical pass with OpenCV's (SIMD) rounding:
+    # (((T0 >> 4) * b0 >> 16) + ((T1 >> 4) * b1 >> 16) + 2) >> 2. T >> 4 <= 32655 and
+    # b0 + b1 <= 2049, so the result is always within 0..255 (no clamp needed).
+    v = t[plan.r0]
+    v *= b0
+    v >>= 16
+    if plan.use_r1:
+        v1 = t[plan.r1]
+        v1 *= b1
+        v1 >>= 16
+        v += v1
+    v += 2
+    v >>= 2
+    np.copyto(dst.reshape(oh, ow * C), v, casting="unsafe")
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from slowfast_zoo.data import transforms as T
+from slowfast_zoo.data.bilinear import parallel_ranges
 from slowfast_zoo.data.sampling import sample_frames
 
 __all__ = ["TestTransform", "TrainTransform", "test_transform", "train_transform"]
@@ -92,17 +93,25 @@ def _check_out(out, shape):
     return out
 
 
-# Normalization and the final gather run in numpy: single-threaded copies are predictable,
-# while torch's multi-threaded copies of many mid-sized blocks stall badly when another
-# process holds a core (measured 2-10x slower on a loaded 2-core machine).
+# Normalization and the final gather run in numpy (frames / views split over a few host
+# threads by parallel_ranges): torch's intra-op threaded copies of many mid-sized blocks
+# stall badly when another process holds a core (measured 2-10x slower on a loaded 2-core
+# machine).
 
 def _normalize_chw(frames: torch.Tensor, mean, std) -> np.ndarray:
     """float32 ``(x - mean) / std`` of uint8 ``[U, h, w, 3]`` frames, channel-first ``[3, U, h, w]``."""
     src = frames.numpy()
     out = np.empty((3,) + src.shape[:3], dtype=np.float32)
-    for c in range(3):
-        np.subtract(src[..., c], np.float32(mean[c]), out=out[c], dtype=np.float32)
-        np.divide(out[c], np.float32(std[c]), out=out[c])
+    m = [np.float32(v) for v in mean]
+    s = [np.float32(v) for v in std]
+
+    def work(lo: int, hi: int) -> None:
+        for c in range(3):
+            dst = out[c, lo:hi]
+            np.subtract(src[lo:hi, ..., c], m[c], out=dst, dtype=np.float32)
+            np.divide(dst, s[c], out=dst)
+
+    parallel_ranges(work, src.shape[0], min_per_thread=8)
     return out
 
 
@@ -111,16 +120,26 @@ def _fill_views(out: torch.Tensor, norm: np.ndarray, boxes, inverse: torch.Tenso
     dst = out.numpy()
     inv = inverse.tolist()
     K = len(inv)
-    for c, (left, top, right, bottom) in enumerate(boxes):
-        src = norm[:, :, top:bottom, left:right]
-        for k, row in enumerate(inv):
-            view = dst[c * K + k]
-            for t, u in enumerate(row):
+    srcs = [norm[:, :, top:bottom, left:right] for left, top, right, bottom in boxes]
+
+    def work(lo: int, hi: int) -> None:
+        for v in range(lo, hi):  # view v = crop c, clip k
+            c, k = divmod(v, K)
+            view, src = dst[v], srcs[c]
+            for t, u in enumerate(inv[k]):
                 np.copyto(view[:, t], src[:, u])
 
+    parallel_ranges(work, len(boxes) * K)
+
 def _open_reader(source):
+    """``(reader, first frame number)`` for a reader, a video file or a rawframe folder."""
     if hasattr(source, "read") and hasattr(source, "num_frames"):
-        return source, 0 if not hasattr(source, "start_index") else int(source.start_index)
+        return source, int(getattr(source, "start_index", 0))
+    if os.path.isdir(source):
+        from slowfast_zoo.data.rawframes import RawframeReader
+
+        reader = RawframeReader(source)  # img_00001.jpg ..., counted from the folder
+        return reader, reader.start_index
     from slowfast_zoo.data.decode import VideoReader
 
     return VideoReader(source), 0
@@ -138,10 +157,6 @@ class _Base:
         """Frames a transform call takes: ``num_clips * clip_len``."""
         return self.num_clips * self.clip_len
 
-    def _norm_tensors(self):
-        m = torch.tensor(self.mean, dtype=torch.float32)
-        s = torch.tensor(self.std, dtype=torch.float32)
-        return m, s
 
 
 class TestTransform(_Base):
@@ -240,8 +255,9 @@ class TestTransform(_Base):
         """Sample, decode and transform one video.
 
         Args:
-            source: a video path, a ``VideoReader`` or a ``RawframeReader`` (anything with
-                ``num_frames`` and ``read``; a reader's ``start_index`` is honoured).
+            source: a video file, a rawframe folder (``img_00001.jpg``...), or a reader
+                (``VideoReader``, ``RawframeReader``: anything with ``num_frames`` and
+                ``read``; a reader's ``start_index`` is honoured).
             start_index: override of the reader's first frame number.
         """
         reader, first = _open_reader(source)
