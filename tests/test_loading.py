@@ -7,11 +7,14 @@ generated weights, so the golden outputs recorded by running MMAction2 itself ap
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import pickle
 import shutil
+import socket
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -428,6 +431,52 @@ def test_http_404(http_server) -> None:
     url = f"{http_server.base_url}/missing/model_20200101-0123abcd.pth"
     with pytest.raises(DownloadError, match="HTTP 404") as e:
         sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert url in str(e.value)
+    assert cache_listing() == []
+
+
+@pytest.fixture
+def raw_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A one-shot TCP server; the test puts the raw reply in the list (empty: never answer)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    reply: list[bytes] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(65536)
+                if reply:
+                    conn.sendall(reply[0])
+                else:
+                    done.wait(5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield srv.getsockname()[1], reply
+    done.set()
+    srv.close()
+    thread.join(5)
+
+
+def test_short_transfer_is_a_download_error(raw_server) -> None:
+    port, reply = raw_server
+    reply.append(b"HTTP/1.0 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
+    url = f"http://127.0.0.1:{port}/m_20200101-0123abcd.pth"
+    with pytest.raises(DownloadError, match="after 10 (of 100000 )?bytes") as e:
+        download_mod.download_file(url, get_cache_dir() / "m_20200101-0123abcd.pth")
+    assert url in str(e.value)
+    assert cache_listing() == []
+
+
+def test_stalled_server_times_out(raw_server) -> None:
+    port, _ = raw_server
+    url = f"http://127.0.0.1:{port}/m_20200101-0123abcd.pth"
+    with pytest.raises(DownloadError, match="timed out") as e:
+        download_mod.download_file(url, get_cache_dir() / "m.pth", timeout=0.5)
     assert url in str(e.value)
     assert cache_listing() == []
 
