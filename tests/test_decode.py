@@ -180,6 +180,12 @@ def test_metadata_and_index_types(synthetic) -> None:
         reader.read([40])
     with pytest.raises(ValueError, match="strategy"):
         reader.read([0], strategy="fast")
+    # A caller-owned output buffer is filled and returned (no allocation per video).
+    buf = torch.zeros((4, 48, 64, 3), dtype=torch.uint8)
+    assert reader.read([5, 1, 5, 0], out=buf) is buf
+    np.testing.assert_array_equal(buf.numpy(), ref[[5, 1, 5, 0]])
+    with pytest.raises(ValueError, match="out must be"):
+        reader.read([5, 1], out=buf)
 
 
 def test_packet_count_is_verified_by_decoding(synthetic) -> None:
