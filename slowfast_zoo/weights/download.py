@@ -39,7 +39,7 @@ from slowfast_zoo.progress import ProgressBar
 __all__ = [
     "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "url_file_name",
     "hash_prefix_from_name", "sha256_file", "verify_file_hash", "download_file",
-    "download_verified",
+    "download_verified", "required_hash_prefix",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,26 @@ def hash_prefix_from_name(name: str) -> str | None:
     """
     m = _HASH_RE.search(name)
     return m[1] if m else None
+
+
+def required_hash_prefix(url: str) -> str:
+    """The sha256 prefix in a URL's file name; refuse URLs without one.
+
+    Raises:
+        CheckpointError: the file name carries no ``-<hex>.pth`` / ``.safetensors`` prefix.
+
+    Example:
+        >>> required_hash_prefix("http://h/x_20200728-145f1097.pth")
+        '145f1097'
+    """
+    prefix = hash_prefix_from_name(url_file_name(url))
+    if not prefix:
+        raise CheckpointError(
+            f"Refusing to download {url}: its file name carries no sha256 prefix "
+            f"('<name>-<8 hex digits>.pth', as MMAction2 publishes them), so the download "
+            f"cannot be verified. Download it yourself and pass the local path as checkpoint_path, "
+            f"or rename it on the server to include the first 8 hex digits of its sha256.")
+    return prefix
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -220,14 +240,7 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str | None = Non
                       progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S) -> str:
     """Like :func:`download_file`, but return the full sha256 hex of the downloaded file."""
     url = resolve_url(url)
-    if expected_prefix is None:
-        expected_prefix = hash_prefix_from_name(url_file_name(url))
-    if not expected_prefix:
-        raise CheckpointError(
-            f"Refusing to download {url}: its file name carries no sha256 prefix "
-            f"('<name>-<8 hex digits>.pth', as MMAction2 publishes them), so the download "
-            f"cannot be verified. Download it yourself and pass the local path as checkpoint_path, "
-            f"or rename it on the server to include the first 8 hex digits of its sha256.")
+    expected_prefix = expected_prefix or required_hash_prefix(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     log.info("Downloading %s to %s", url, dest)
     # Same directory as dest: os.replace is then an atomic rename on one filesystem.

@@ -49,6 +49,7 @@ from slowfast_zoo.weights.download import (
     download_verified,
     get_cache_dir,
     hash_prefix_from_name,
+    required_hash_prefix,
     url_file_name,
     verify_file_hash,
 )
@@ -223,9 +224,23 @@ def _ignore_classifier(sd: Mapping[str, torch.Tensor], model: torch.nn.Module,
     return True
 
 
-def _to_ours(raw: Mapping[str, torch.Tensor]) -> StateDict:
-    """MMAction2 names -> ours, for the keys that map (used for the classifier only)."""
-    return {ours: v for k, v in raw.items() if (ours := mmaction2_key_to_ours(k)) is not None}
+def _classes(sd: Mapping[str, torch.Tensor]) -> int | None:
+    """Rows of the classifier in a state dict with our keys (``None``: no classifier)."""
+    return int(sd["fc.weight"].shape[0]) if "fc.weight" in sd else None
+
+
+def _convert(raw: Mapping[str, torch.Tensor], model: torch.nn.Module, cfg: PretrainedCfg,
+             source: str) -> tuple[StateDict, StateDict, bool]:
+    """MMAction2 state dict -> ``(weights for the model, the file's classifier, ignore_classifier)``.
+
+    The file's classifier is returned apart (our keys) because it is dropped from the weights
+    when the model keeps a fresh one, yet belongs in the converted cache.
+    """
+    classifier = {ours: v for k, v in raw.items()
+                  if (ours := mmaction2_key_to_ours(k)) is not None and ours.startswith("fc.")}
+    ignore = _ignore_classifier(classifier, model, cfg, source)
+    converted = convert_mmaction2_state_dict(raw, model, source=source, ignore_classifier=ignore)
+    return converted, classifier, ignore
 
 
 def _apply(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], *, ignore_classifier: bool,
@@ -315,12 +330,7 @@ def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool) -> str:
 def _load_via_cache(model: torch.nn.Module, cfg: PretrainedCfg, url: str, *,
                     expected_prefix: str | None, progress: bool) -> None:
     file_name = url_file_name(url)
-    prefix = expected_prefix or hash_prefix_from_name(file_name)
-    if not prefix:
-        raise CheckpointError(
-            f"Refusing to download {url}: its file name carries no sha256 prefix "
-            f"('<name>-<8 hex digits>.pth'), so it cannot be verified. Download it yourself and "
-            f"pass the local path as checkpoint_path.")
+    prefix = expected_prefix or required_hash_prefix(url)  # refused before any request
     dest = get_cache_dir() / file_name
     if file_name.endswith(".safetensors"):  # one of ours: verified, then loaded as a local file
         _ensure_cached(url, dest, prefix, progress)
@@ -339,13 +349,10 @@ def _load_via_cache(model: torch.nn.Module, cfg: PretrainedCfg, url: str, *,
         else:
             log.debug("Loading converted weights from %s", converted_path)
             _apply(model, sd, ignore_classifier=ignore, source=str(converted_path),
-                   file_classes=sd["fc.weight"].shape[0] if "fc.weight" in sd else None)
+                   file_classes=_classes(sd))
             return
     full_sha = _ensure_cached(url, dest, prefix, progress)
-    raw = read_mmaction2_checkpoint(dest)
-    classifier = {k: v for k, v in _to_ours(raw).items() if k.startswith("fc.")}
-    ignore = _ignore_classifier(classifier, model, cfg, source)
-    converted = convert_mmaction2_state_dict(raw, model, source=source, ignore_classifier=ignore)
+    converted, classifier, ignore = _convert(read_mmaction2_checkpoint(dest), model, cfg, source)
     # The cache keeps the file's classifier even when this model replaces it, so the same
     # converted file serves every num_classes.
     _write_converted(converted_path, {**converted, **classifier}, {
@@ -355,7 +362,7 @@ def _load_via_cache(model: torch.nn.Module, cfg: PretrainedCfg, url: str, *,
         "fusion_kernel": str(model.spec.fusion_kernel),
     })
     _apply(model, converted, ignore_classifier=ignore, source=source,
-           file_classes=classifier["fc.weight"].shape[0] if "fc.weight" in classifier else None)
+           file_classes=_classes(classifier))
 
 
 def _load_ours(model: torch.nn.Module, cfg: PretrainedCfg, path: Path, *, source: str) -> None:
@@ -367,7 +374,7 @@ def _load_ours(model: torch.nn.Module, cfg: PretrainedCfg, path: Path, *, source
     ignore = _ignore_classifier(sd, model, cfg, source)
     check_state_dict(sd, model, source=source, ignore_classifier=ignore)
     _apply(model, sd, ignore_classifier=ignore, source=source,
-           file_classes=sd["fc.weight"].shape[0] if "fc.weight" in sd else None)
+           file_classes=_classes(sd))
 
 
 def _load_local(model: torch.nn.Module, cfg: PretrainedCfg, path: Path) -> None:
@@ -378,12 +385,9 @@ def _load_local(model: torch.nn.Module, cfg: PretrainedCfg, path: Path) -> None:
     if path.suffix == ".safetensors":
         _load_ours(model, cfg, path, source=str(path))
         return
-    raw = read_mmaction2_checkpoint(path)
-    classifier = {k: v for k, v in _to_ours(raw).items() if k.startswith("fc.")}
-    ignore = _ignore_classifier(classifier, model, cfg, str(path))
-    converted = convert_mmaction2_state_dict(raw, model, source=str(path), ignore_classifier=ignore)
+    converted, classifier, ignore = _convert(read_mmaction2_checkpoint(path), model, cfg, str(path))
     _apply(model, converted, ignore_classifier=ignore, source=str(path),
-           file_classes=classifier["fc.weight"].shape[0] if "fc.weight" in classifier else None)
+           file_classes=_classes(classifier))
 
 
 def _is_url(s: str) -> bool:
