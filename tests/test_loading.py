@@ -8,6 +8,7 @@ generated weights, so the golden outputs recorded by running MMAction2 itself ap
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -505,6 +506,17 @@ def test_mirror_env_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert hash_prefix_from_name("a_20200728-145f1097.pth") == "145f1097"
     assert hash_prefix_from_name("a_20200728-145f1097.slowfast_zoo.safetensors") is None
     assert hash_prefix_from_name("model.pth") is None
+
+
+def test_file_mirror_for_air_gapped_machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = b"not a checkpoint, just bytes to copy"
+    name = f"x_20200101-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    (tmp_path / "mirror" / "mmaction").mkdir(parents=True)
+    (tmp_path / "mirror" / "mmaction" / name).write_bytes(payload)
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", (tmp_path / "mirror").as_uri())
+    dest = download_mod.download_file(f"https://download.openmmlab.com/mmaction/{name}",
+                                      get_cache_dir() / name)
+    assert dest.read_bytes() == payload and cache_listing() == [name]
 
 
 # --------------------------------------------------------------------------- classifier
