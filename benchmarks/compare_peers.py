@@ -1,0 +1,145 @@
+"""Our SlowFast r50 4x16x1 / 8x8x1 against PyTorchVideo's SlowFast R50, same input, alternating runs.
+
+PyTorchVideo is a peer, never a dependency: ``pip install pytorchvideo==0.1.5`` into the
+benchmark environment. Both sides get random weights and the same normalized input
+``[B, 3, 32, S, S]`` (PyTorchVideo as its ``[slow, fast]`` list, built by the same frame
+selection); each round times every variant once, in order, and the medians and per-round
+ratios (peer time / our time, > 1 = we are faster) are reported.
+
+    python benchmarks/compare_peers.py --rounds 5 --threads 2 [--batch 1 3] [--json]
+
+Variants: ``ours`` = the library default (``prepare_model``: BatchNorm folded, oneDNN
+conv+add+ReLU, channels_last_3d), ``ours-eager`` (``--with-eager``) = plain eval model,
+``ptv`` = PyTorchVideo's ``create_slowfast`` as its documentation builds it (eval, contiguous).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+try:
+    import slowfast_zoo as sz
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    import slowfast_zoo as sz
+from slowfast_zoo.benchmark import load_average, machine_info, matmul_peak_gflops
+from slowfast_zoo.inference import prepare_model
+from slowfast_zoo.registry import ARCHS, get_pretrained_cfg
+
+# (tau, alpha, fusion kernel) per MMAction2 config: slow frames = 32 / tau, fast = 32.
+_ARCHS = ("slowfast_r50_4x16x1", "slowfast_r50_8x8x1")
+
+
+def _import_ptv():
+    import torchvision
+
+    # pytorchvideo 0.1.5 imports a module torchvision renamed (only its transforms need it).
+    ft = getattr(torchvision.transforms, "_functional_tensor", None)
+    if ft is not None:
+        sys.modules.setdefault("torchvision.transforms.functional_tensor", ft)
+    from pytorchvideo.models.slowfast import create_slowfast
+
+    return create_slowfast
+
+
+def build_ptv(arch: str, size: int, clip_len: int = 32) -> torch.nn.Module:
+    """PyTorchVideo's SlowFast R50 with the same tau/alpha/fusion kernel and input size as ``arch``."""
+    spec = ARCHS[arch]
+    create_slowfast = _import_ptv()
+    slow_t = clip_len // spec.tau
+    s = size // 32
+    model = create_slowfast(
+        model_depth=50, model_num_class=400,
+        slowfast_fusion_conv_kernel_size=(spec.fusion_kernel, 1, 1),
+        slowfast_fusion_conv_stride=(spec.alpha, 1, 1),
+        head_pool_kernel_sizes=((slow_t, s, s), (clip_len, s, s)),
+    )
+    return model.eval()
+
+
+def ptv_inputs(x: torch.Tensor, tau: int, alpha: int) -> list[torch.Tensor]:
+    """``[slow, fast]`` as our model selects them (nearest temporal resampling, strided)."""
+    return [x[:, :, ::tau].contiguous(), x[:, :, :: tau // alpha].contiguous()]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--batch", type=int, nargs="+", default=[1], help="views per forward (each a variant)")
+    p.add_argument("--models", nargs="+", default=list(_ARCHS), choices=_ARCHS)
+    p.add_argument("--with-eager", action="store_true", help="also time our unfused eager model")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = load_average()
+    peak = matmul_peak_gflops(torch.device("cpu"))
+    torch.manual_seed(0)
+    variants = []  # (label, arch, batch, callable, input)
+    for arch in args.models:
+        spec = ARCHS[arch]
+        ours = prepare_model(sz.create_model(arch), device="cpu")
+        eager = sz.create_model(arch).eval() if args.with_eager else None
+        ptv = build_ptv(arch, args.size)
+        for b in args.batch:
+            x = torch.randn(b, 3, 32, args.size, args.size)
+            x_cl = x.contiguous(memory_format=torch.channels_last_3d)
+            xs = ptv_inputs(x, spec.tau, spec.alpha)
+            variants.append(("ours", arch, b, lambda m=ours, v=x_cl: m(v)))
+            if eager is not None:
+                variants.append(("ours-eager", arch, b, lambda m=eager, v=x: m(v)))
+            variants.append(("ptv", arch, b, lambda m=ptv, v=xs: m(list(v))))  # it mutates its list
+    times: dict[tuple, list[float]] = {(v[0], v[1], v[2]): [] for v in variants}
+    with torch.inference_mode():
+        for r in range(args.warmup + args.rounds):
+            for label, arch, b, fn in variants:
+                t = time.perf_counter()
+                fn()
+                dt = (time.perf_counter() - t) / b
+                if r >= args.warmup:
+                    times[(label, arch, b)].append(dt)
+            if not args.json:
+                print(f"round {r}{' (warm-up)' if r < args.warmup else ''}: load {load_average()}",
+                      file=sys.stderr, flush=True)
+    rows = []
+    for (label, arch, b), ts in times.items():
+        gflops = get_pretrained_cfg(arch).gflops * (args.size / 256) ** 2
+        med = statistics.median(ts)
+        row = {"variant": label, "model": arch, "batch": b, "per_view_s": ts, "median_per_view_s": med,
+               "attained_gflops": gflops / med, "percent_of_peak": 100 * gflops / med / peak}
+        if label != "ptv":
+            peer = times[("ptv", arch, b)]
+            ratios = [pt / ot for pt, ot in zip(peer, ts)]
+            row["speedup_vs_ptv_median_of_rounds"] = statistics.median(ratios)
+            row["speedup_vs_ptv_of_medians"] = statistics.median(peer) / med
+        rows.append(row)
+    out = {"machine": machine_info(torch.device("cpu")), "threads": torch.get_num_threads(),
+           "size": args.size, "rounds": args.rounds, "matmul_peak_gflops": peak,
+           "loadavg_before": load_before, "loadavg_after": load_average(), "results": rows}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{out['machine']['cpu']}, {out['threads']} threads, torch {out['machine']['torch']}, "
+          f"input 32x{args.size}x{args.size}, {args.rounds} rounds, matmul peak {peak:.0f} GFLOP/s, "
+          f"load {load_before} -> {out['loadavg_after']}")
+    print(f"{'model':22s} {'variant':11s} {'batch':>5s} {'s/view':>8s} {'GFLOP/s':>8s} {'%peak':>6s} "
+          f"{'vs ptv':>7s}")
+    for row in rows:
+        sp = row.get("speedup_vs_ptv_median_of_rounds")
+        print(f"{row['model']:22s} {row['variant']:11s} {row['batch']:5d} {row['median_per_view_s']:8.3f} "
+              f"{row['attained_gflops']:8.1f} {row['percent_of_peak']:6.1f} "
+              f"{'' if sp is None else f'{sp:6.2f}x':>7s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
