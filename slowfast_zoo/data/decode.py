@@ -288,7 +288,8 @@ class VideoReader:
         self._num_frames, self._count_method, self._verified = len(pts), "decode", True
         ok = all(p is not None for p in pts)
         self._pts = [int(p) for p in pts if p is not None] if ok else None  # type: ignore[arg-type]
-        self._keys = keys if keys and keys[0] == 0 else [0]
+        # The start of the file is always a valid seek target, flagged or not.
+        self._keys = [0] + [k for k in keys if k != 0]
 
     def _pts_monotonic(self) -> bool:
         p = self._pts
