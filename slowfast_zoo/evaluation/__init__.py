@@ -7,4 +7,22 @@ from slowfast_zoo.evaluation.metrics import (
     top_k_accuracy,
 )
 
-__all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views"]
+__all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views",
+           "evaluate", "EvalResult", "compute_metrics", "VideoRecord", "ResultWriter", "load_records",
+           "init_distributed", "DistInfo", "shard"]
+
+_LAZY = {
+    "evaluate": "evaluate", "EvalResult": "evaluate", "compute_metrics": "evaluate",
+    "VideoRecord": "results", "ResultWriter": "results", "load_records": "results",
+    "init_distributed": "distributed", "DistInfo": "distributed", "shard": "distributed",
+}
+
+
+def __getattr__(name: str):
+    # evaluate() pulls in the data package (PyAV) and the model: import it on first use so the
+    # metrics stay importable on their own.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"slowfast_zoo.evaluation.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'slowfast_zoo.evaluation' has no attribute {name!r}")

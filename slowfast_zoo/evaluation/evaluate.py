@@ -1,0 +1,298 @@
+# Multi-view evaluation of a video dataset.
+#
+# Reproduces the test procedure of MMAction2 0.x's ``tools/test.py`` (OpenMMLab, Apache-2.0,
+# https://github.com/open-mmlab/mmaction2, v0.13.0) as written down in SPEC.md sections 3, 5
+# and 7: every view of a video through the model, ``average_clips`` over the views, then
+# top-k accuracy and mean class accuracy over the video scores. An independent
+# re-implementation; no MMAction2 code is copied.
+"""``evaluate(model, dataset)``: accuracy of a model on a dataset, single- or multi-process.
+
+Typical use::
+
+    import slowfast_zoo as sz
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True)
+    tf = sz.data.test_transform(model.pretrained_cfg)              # 30 views per video
+    ds = sz.data.VideoDataset("val_list.txt", "videos_val/", tf, on_error="skip")
+    result = sz.evaluation.evaluate(model, ds)
+    print(result.metrics)              # {'top1_acc': ..., 'top5_acc': ..., 'mean_class_accuracy': ...}
+
+Under ``torchrun --nproc_per_node N`` the same call shards the videos over the N processes
+and gathers the scores on rank 0 (see :mod:`slowfast_zoo.evaluation.distributed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from slowfast_zoo.data.datasets import Failure, collate_skip_failures
+from slowfast_zoo.evaluation.distributed import DistInfo, gather_to_main, init_distributed, shard
+from slowfast_zoo.evaluation.metrics import average_views, mean_class_accuracy, top_k_accuracy
+from slowfast_zoo.evaluation.results import VideoRecord
+from slowfast_zoo.inference import prepare_model, resolve_device, run_views
+from slowfast_zoo.models import SlowFast
+from slowfast_zoo.progress import ProgressBar
+
+__all__ = ["EvalResult", "evaluate", "compute_metrics"]
+
+log = logging.getLogger(__name__)
+
+_AVERAGES = ("prob", "score")
+
+
+def compute_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """MMAction2's test metrics of video scores: ``top1_acc``, ``top5_acc`` (when there are
+    at least 5 classes) and ``mean_class_accuracy``, as fractions.
+
+    Returns an empty dict when there is no video.
+
+    Example:
+        >>> compute_metrics(np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([1, 1]))
+        {'top1_acc': 0.5, 'mean_class_accuracy': 0.25}
+    """
+    scores = np.asarray(scores)
+    labels = np.asarray(labels)
+    if len(scores) == 0:
+        return {}
+    ks = (1, 5) if scores.shape[1] >= 5 else (1,)
+    metrics = {f"top{k}_acc": v for k, v in zip(ks, top_k_accuracy(scores, labels, ks))}
+    metrics["mean_class_accuracy"] = mean_class_accuracy(scores, labels)
+    return metrics
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` found.
+
+    Attributes:
+        records: one :class:`VideoRecord` per selected video, in dataset order (evaluated and
+            skipped ones; on ranks other than 0 of a distributed run: this rank's share only).
+        metrics: ``top1_acc``, ``top5_acc`` (K >= 5), ``mean_class_accuracy`` over the
+            evaluated videos (skipped videos excluded); empty on ranks other than 0.
+        num_selected: videos asked for (dataset length, or the given ``indices``).
+        is_main: False on ranks other than 0 of a distributed run.
+    """
+
+    records: list[VideoRecord]
+    metrics: dict[str, float] = field(default_factory=dict)
+    num_selected: int = 0
+    is_main: bool = True
+
+    @property
+    def evaluated(self) -> list[VideoRecord]:
+        return [r for r in self.records if r.ok]
+
+    @property
+    def indices(self) -> list[int]:
+        """Dataset indices of the evaluated videos (rows of :attr:`scores`)."""
+        return [r.index for r in self.evaluated]
+
+    @property
+    def scores(self) -> np.ndarray:
+        """float32 ``[num_evaluated, num_classes]`` video scores, dataset order."""
+        ok = self.evaluated
+        if not ok:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([r.scores for r in ok]).astype(np.float32, copy=False)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """int64 ``[num_evaluated]`` labels of the evaluated videos."""
+        return np.asarray([r.label for r in self.evaluated], dtype=np.int64)
+
+    @property
+    def failures(self) -> list[Failure]:
+        """The skipped videos: ``Failure(index, path, reason)``."""
+        return [Failure(r.index, r.video, r.reason or "") for r in self.records if not r.ok]
+
+    @property
+    def num_evaluated(self) -> int:
+        return sum(1 for r in self.records if r.ok)
+
+    @property
+    def num_skipped(self) -> int:
+        return sum(1 for r in self.records if not r.ok)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """``{"selected", "evaluated", "skipped"}``."""
+        return {"selected": self.num_selected, "evaluated": self.num_evaluated,
+                "skipped": self.num_skipped}
+
+
+class _VideoBar(ProgressBar):
+    """The byte progress bar, counting videos instead of bytes."""
+
+    def _draw(self, now: float) -> None:
+        rate = self.n / max(now - self._start, 1e-6)
+        total = self.total or 0
+        frac = min(self.n / total, 1.0) if total else 0.0
+        filled = int(frac * 30)
+        eta = (total - self.n) / rate if rate > 0 and total else 0.0
+        self.stream.write(f"\r{self.desc} [{'#' * filled}{'-' * (30 - filled)}] {self.n}/{total} videos "
+                          f"{rate:.2f} video/s, {eta / 60:.0f} min left ")
+        self.stream.flush()
+
+
+def _record_path(dataset: Dataset, index: int) -> str:
+    """The file of item ``index`` as the dataset would name it, without opening it."""
+    resolve = getattr(dataset, "resolve", None)
+    if resolve is not None:
+        try:
+            return str(resolve(index))
+        except Exception:  # noqa: BLE001 - a missing file is reported by the loader itself
+            pass
+    records = getattr(dataset, "records", None)
+    full = getattr(dataset, "_full", None)
+    if records is not None and full is not None:
+        return str(full(records[index].path))
+    return str(index)
+
+
+def _labels_of(dataset: Dataset) -> Sequence[int]:
+    labels = getattr(dataset, "labels", None)
+    if labels is None:
+        raise TypeError("dataset must expose .labels (one int per item), like VideoDataset / RawframeDataset")
+    return labels
+
+
+def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_per_batch: int | None = None,
+             device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+             progress: bool = True, num_workers: int = 0, indices: Iterable[int] | None = None,
+             resume_from: Mapping[int, VideoRecord] | None = None,
+             on_result: Callable[[VideoRecord], None] | None = None,
+             prepare: bool = True) -> EvalResult:
+    """Evaluate ``model`` on every video of ``dataset`` with multi-view testing.
+
+    Each video's views (e.g. 30 = 10 clips x 3 crops) go through the model in chunks of
+    ``views_per_batch`` (bounded memory on any device), are averaged with ``average``
+    (MMAction2's ``average_clips``) and scored with MMAction2's metrics. Videos the dataset
+    cannot read (``on_error="skip"``) are reported in :attr:`EvalResult.failures` and left
+    out of the metrics. Under ``torchrun`` (``WORLD_SIZE > 1``) every rank evaluates a
+    disjoint share and rank 0 returns the gathered result; single- and multi-process runs
+    give the same numbers.
+
+    Args:
+        model: a SlowFast (e.g. from :func:`slowfast_zoo.create_model`); put in inference
+            mode in place (eval, BatchNorm folded, channels_last) unless ``prepare=False``.
+        dataset: items ``(views [V, 3, T, H, W], label, index)`` or ``Failure``, with a
+            ``labels`` attribute: :class:`~slowfast_zoo.data.VideoDataset` /
+            :class:`~slowfast_zoo.data.RawframeDataset` (use ``on_error="skip"`` to survive
+            damaged videos; with ``"raise"`` the first one stops the run).
+        average: ``"prob"`` (softmax then mean, all published numbers) or ``"score"``.
+        views_per_batch: views per forward pass (default: 3 on CPU, 10 on GPU).
+        device: compute device (default: CUDA when available; ``cuda:LOCAL_RANK`` under torchrun).
+        dtype: autocast dtype (``torch.float16`` / ``torch.bfloat16``), ``None`` for float32.
+        progress: show a progress bar (rank 0, and only when stderr is a terminal).
+        num_workers: DataLoader worker processes decoding videos ahead of the model.
+        indices: dataset positions to evaluate (default: all), e.g. ``range(100)``.
+        resume_from: records of videos already done (e.g. :func:`~slowfast_zoo.evaluation.
+            results.load_records`); they are not evaluated again but are part of the result.
+        on_result: called in this process with each new :class:`VideoRecord` as it finishes
+            (e.g. :meth:`ResultWriter.add <slowfast_zoo.evaluation.results.ResultWriter.add>`).
+        prepare: call :func:`~slowfast_zoo.inference.prepare_model` first.
+
+    Returns:
+        :class:`EvalResult`; on ranks other than 0 of a distributed run, that rank's share
+        and no metrics.
+
+    Example:
+        >>> result = evaluate(model, dataset, device="cuda")     # doctest: +SKIP
+        >>> result.metrics["top1_acc"], result.num_skipped        # doctest: +SKIP
+        (0.7564, 3)
+    """
+    if average not in _AVERAGES:
+        raise ValueError(f"average must be 'prob' or 'score' for evaluation, got {average!r}")
+    labels = _labels_of(dataset)
+    selection = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+    if len(set(selection)) != len(selection):
+        raise ValueError("indices must not repeat a video")
+    for i in selection:
+        if not 0 <= i < len(dataset):
+            raise IndexError(f"index {i} out of range for a dataset of {len(dataset)} items")
+    wanted = set(selection)
+    done = {i: r for i, r in (resume_from or {}).items() if i in wanted}
+
+    info = init_distributed(device)
+    if device is None and info.distributed and torch.cuda.is_available():
+        device = f"cuda:{info.local_rank}"
+    elif device is not None and info.distributed and str(device) == "cuda":
+        device = f"cuda:{info.local_rank}"
+    dev = resolve_device(device)
+    if prepare:
+        prepare_model(model, device=dev)
+
+    todo = [i for i in selection if i not in done]
+    mine = shard(todo, info.rank, info.world_size)
+    log.info("rank %d/%d: %d of %d selected videos to evaluate (%d already done)",
+             info.rank, info.world_size, len(mine), len(selection), len(done))
+    new = _run_shard(model, dataset, mine, labels, average=average, views_per_batch=views_per_batch,
+                     dtype=dtype, num_workers=num_workers, pin=dev.type == "cuda",
+                     progress=progress and info.is_main, on_result=on_result)
+    return _assemble(new, done, selection, info)
+
+
+def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Sequence[int], *,
+               average: str, views_per_batch: int | None, dtype: torch.dtype | None, num_workers: int,
+               pin: bool, progress: bool,
+               on_result: Callable[[VideoRecord], None] | None) -> list[VideoRecord]:
+    """Evaluate this process's videos, one video per loader batch."""
+    # One video per batch: a video's views already fill a chunk (30 views of 32x256x256 are
+    # 755 MB), and MMAction2's chunked testing (max_testing_views) assumes batch 1 too.
+    loader = DataLoader(Subset(dataset, mine), batch_size=1, shuffle=False, num_workers=num_workers,
+                        collate_fn=collate_skip_failures, pin_memory=pin,
+                        persistent_workers=False)
+    out: list[VideoRecord] = []
+    bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
+    start = time.monotonic()
+    try:
+        for views, _labels, idx, failures in loader:
+            for f in failures:
+                rec = VideoRecord(int(f.index), str(f.path), int(labels[f.index]), None, f.reason)
+                log.warning("skipped video %d (%s): %s", f.index, f.path, f.reason)
+                out.append(rec)
+                if on_result is not None:
+                    on_result(rec)
+                bar.update(1)
+            if views is None:
+                continue
+            i = int(idx[0])
+            logits = run_views(model, views[0], views_per_batch=views_per_batch, dtype=dtype)
+            scores = average_views(logits[None], average)[0].numpy().astype(np.float32, copy=False)
+            rec = VideoRecord(i, _record_path(dataset, i), int(labels[i]), scores, None)
+            out.append(rec)
+            if on_result is not None:
+                on_result(rec)
+            bar.update(1)
+    finally:
+        bar.close()
+    log.info("finished %d videos (evaluated or skipped) in %.1f s", len(out), time.monotonic() - start)
+    return out
+
+
+def _assemble(new: list[VideoRecord], done: Mapping[int, VideoRecord], selection: list[int],
+              info: DistInfo) -> EvalResult:
+    gathered = gather_to_main(new, info)
+    if gathered is None:  # not rank 0: keep the local share
+        return EvalResult(records=sorted(new, key=lambda r: r.index), num_selected=len(selection),
+                          is_main=False)
+    by_index = dict(done)
+    for part in gathered:
+        for rec in part:
+            by_index[rec.index] = rec
+    records = [by_index[i] for i in selection if i in by_index]
+    missing = len(selection) - len(records)
+    if missing:  # cannot happen unless a rank lost work; never report partial metrics silently
+        raise RuntimeError(f"{missing} selected videos have no result after gathering")
+    result = EvalResult(records=records, num_selected=len(selection))
+    if result.num_evaluated:
+        result.metrics = compute_metrics(result.scores, result.labels)
+    else:
+        log.warning("no video could be evaluated: no metrics")
+    return result

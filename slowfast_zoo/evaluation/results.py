@@ -1,0 +1,271 @@
+"""Per-video evaluation records and the ``--out`` JSON file: atomic, periodic, resumable.
+
+The file plays the role of MMAction2's ``tools/test.py --out result.json`` (MMAction2 is
+Apache-2.0, https://github.com/open-mmlab/mmaction2): per-video scores plus the metrics, and
+here also the model, the protocol and the videos that could not be read. It is rewritten
+atomically (temporary file + ``os.replace``) every ``every_s`` seconds while the run goes on
+(``"complete": false``), so an interrupted run loses at most that much work and
+``--resume`` continues from it. Under ``torchrun`` with more than one process every rank
+writes its own ``<out>.rank<r>.part`` file instead, and rank 0 merges them at the end.
+
+Schema (``"format": "slowfast_zoo.eval/1"``)::
+
+    {"format", "complete": bool,
+     "model": {...}, "protocol": {...}, "dataset": {...}, "dtype", "class_names",
+     "metrics": {"top1_acc", "top5_acc", "mean_class_accuracy"},   # fractions, as MMAction2
+     "counts": {"selected", "evaluated", "skipped"},
+     "failures": [{"index", "video", "label", "reason"}],
+     "results": [{"index", "video", "label", "pred", "scores": [K floats]}]}   # dataset order
+
+Scores are written as the shortest decimal that reads back to the same float32, so a
+resumed run computes its metrics from bit-identical scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slowfast_zoo.errors import SlowFastZooError
+
+__all__ = ["VideoRecord", "ResultWriter", "FORMAT", "atomic_write_text", "load_records",
+           "part_path", "record_to_json", "record_from_json"]
+
+log = logging.getLogger(__name__)
+
+#: Value of the file's ``"format"`` field.
+FORMAT = "slowfast_zoo.eval/1"
+
+# Header fields that must agree between a partial file and the run resuming it: anything
+# that changes the per-video numbers (the selection, e.g. --limit, may change).
+_MUST_MATCH = ("model", "protocol", "dtype")
+_DATASET_MUST_MATCH = ("ann_file", "data_format", "num_videos")
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """The outcome for one video of the dataset.
+
+    Attributes:
+        index: position in the dataset (annotation order).
+        video: the file or folder (as the dataset resolved it).
+        label: the annotated class.
+        scores: float32 ``[num_classes]`` video scores, or ``None`` when the video was skipped.
+        reason: why it was skipped (``None`` when evaluated).
+    """
+
+    index: int
+    video: str
+    label: int
+    scores: np.ndarray | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the video was evaluated."""
+        return self.scores is not None
+
+
+def _float32_text(values: np.ndarray) -> str:
+    """JSON array of float32 values, each the shortest text that round-trips to float32."""
+    v = np.asarray(values, dtype=np.float32)
+    if not np.all(np.isfinite(v)):
+        # Python's json reads NaN / Infinity back; numpy's str() ('nan') would not be JSON.
+        return json.dumps([float(x) for x in v.tolist()])
+    return "[" + ", ".join(str(x) for x in v) + "]"
+
+
+def _dumps(obj: Any, level: int = 0) -> str:
+    """JSON with dicts indented and lists of plain values on one line (class names, mean/std)."""
+    if isinstance(obj, dict) and obj:
+        pad = "  " * (level + 1)
+        items = [f"{pad}{json.dumps(str(k))}: {_dumps(v, level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    return json.dumps(obj)
+
+
+def record_to_json(rec: VideoRecord) -> str:
+    """One record as a JSON object (text), in the ``results`` or ``failures`` form."""
+    head = f'{{"index": {rec.index}, "video": {json.dumps(rec.video)}, "label": {rec.label}, '
+    if rec.scores is None:
+        return head + f'"reason": {json.dumps(rec.reason)}}}'
+    return head + f'"pred": {int(np.argmax(rec.scores))}, "scores": {_float32_text(rec.scores)}}}'
+
+
+def record_from_json(obj: Mapping[str, Any]) -> VideoRecord:
+    """Inverse of :func:`record_to_json` (on the parsed object)."""
+    scores = obj.get("scores")
+    return VideoRecord(int(obj["index"]), str(obj["video"]), int(obj["label"]),
+                       None if scores is None else np.asarray(scores, dtype=np.float32),
+                       obj.get("reason"))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    Readers see the old file or the new one, never a half-written one, even if the process
+    is killed mid-write.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def part_path(out: str | os.PathLike, rank: int) -> Path:
+    """The partial file of ``rank`` in a multi-process run writing to ``out``."""
+    return Path(f"{os.fspath(out)}.rank{rank}.part")
+
+
+def _compatible(header: Mapping[str, Any], other: Mapping[str, Any], source: str) -> None:
+    for key in _MUST_MATCH:
+        if header.get(key) != other.get(key):
+            raise SlowFastZooError(
+                f"cannot resume from {source}: its {key!r} differs from this run's\n"
+                f"  file: {json.dumps(other.get(key), sort_keys=True)}\n"
+                f"  run:  {json.dumps(header.get(key), sort_keys=True)}\n"
+                "Use another --out, or the options that produced the file.")
+    a, b = header.get("dataset", {}), other.get("dataset", {})
+    for key in _DATASET_MUST_MATCH:
+        if a.get(key) != b.get(key):
+            raise SlowFastZooError(f"cannot resume from {source}: dataset {key} is {b.get(key)!r} "
+                                   f"there and {a.get(key)!r} in this run")
+
+
+def load_records(out: str | os.PathLike, header: Mapping[str, Any] | None = None) -> dict[int, VideoRecord]:
+    """Records already finished by an earlier (possibly interrupted) run writing to ``out``.
+
+    Reads ``out`` and every ``out.rank*.part`` file next to it (any world size). With
+    ``header``, refuses files made with another model, protocol, dtype or annotation list.
+
+    Returns:
+        ``{dataset index: record}`` (empty when nothing exists yet).
+
+    Raises:
+        SlowFastZooError: an unreadable file or one from an incompatible run.
+    """
+    paths = [Path(out)] + sorted(Path(p) for p in glob.glob(glob.escape(os.fspath(out)) + ".rank*.part"))
+    records: dict[int, VideoRecord] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SlowFastZooError(f"cannot resume from {path}: not a readable result file ({exc})") from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise SlowFastZooError(f"cannot resume from {path}: not a slowfast_zoo result file "
+                                   f"(format {data.get('format') if isinstance(data, dict) else None!r})")
+        if header is not None:
+            _compatible(header, data, str(path))
+        for obj in list(data.get("results", [])) + list(data.get("failures", [])):
+            rec = record_from_json(obj)
+            records[rec.index] = rec
+    if records:
+        log.info("resuming: %d videos already done in %s", len(records), out)
+    return records
+
+
+class ResultWriter:
+    """Collects :class:`VideoRecord` s (use :meth:`add` as ``evaluate(on_result=...)``) and
+    keeps the result file up to date.
+
+    Args:
+        out: the final JSON file.
+        header: the run description (model, protocol, dataset, ...) written at the top.
+        records: records carried over from an earlier run (``--resume``).
+        every_s: seconds between periodic rewrites (0: after every video).
+        rank, world_size: this process in a ``torchrun`` job; with ``world_size > 1`` the
+            periodic writes go to :func:`part_path` and only rank 0 writes ``out``.
+
+    Example:
+        >>> w = ResultWriter("/tmp/r.json", {"model": {"name": "m"}}, every_s=60)
+        >>> w.add(VideoRecord(0, "a.mp4", 3, reason="VideoDecodeError: empty file"))
+    """
+
+    def __init__(self, out: str | os.PathLike, header: Mapping[str, Any], *,
+                 records: Mapping[int, VideoRecord] | None = None, every_s: float = 60.0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        self.out = Path(out)
+        self.header = dict(header)
+        self.every_s = float(every_s)
+        self.rank = rank
+        self.world_size = world_size
+        # Encoded once per video: a periodic rewrite is then a join, not 20k re-encodings.
+        self._text: dict[int, tuple[bool, str]] = {}
+        self._new = 0
+        self._last = time.monotonic()
+        for rec in (records or {}).values():
+            self._text[rec.index] = (rec.ok, record_to_json(rec))
+
+    @property
+    def path(self) -> Path:
+        """Where this process's periodic writes go."""
+        return self.out if self.world_size == 1 else part_path(self.out, self.rank)
+
+    def add(self, rec: VideoRecord) -> None:
+        """Record one finished video; rewrite the partial file if ``every_s`` has passed."""
+        self._text[rec.index] = (rec.ok, record_to_json(rec))
+        self._new += 1
+        if time.monotonic() - self._last >= self.every_s:
+            self.flush()
+
+    def _render(self, *, complete: bool, metrics: Mapping[str, float] | None,
+                counts: Mapping[str, int] | None, only: Iterable[int] | None = None) -> str:
+        keys = sorted(self._text if only is None else (i for i in only if i in self._text))
+        results = [self._text[i][1] for i in keys if self._text[i][0]]
+        failures = [self._text[i][1] for i in keys if not self._text[i][0]]
+        head = {"format": FORMAT, "complete": complete, **self.header,
+                "metrics": dict(metrics or {}), "counts": dict(counts or {})}
+        body = _dumps(head)[:-2]  # drop the closing "\n}" to append the lists
+
+        def block(name: str, items: list[str]) -> str:
+            if not items:
+                return f',\n  "{name}": []'
+            return f',\n  "{name}": [\n    ' + ",\n    ".join(items) + "\n  ]"
+
+        return body + block("failures", failures) + block("results", results) + "\n}\n"
+
+    def flush(self) -> None:
+        """Rewrite this process's partial file now (``"complete": false``)."""
+        atomic_write_text(self.path, self._render(complete=False, metrics=None, counts=None))
+        self._last = time.monotonic()
+        log.debug("wrote %d records to %s", len(self._text), self.path)
+
+    def finish(self, records: Iterable[VideoRecord], metrics: Mapping[str, float],
+               counts: Mapping[str, int], selection: Iterable[int]) -> None:
+        """Write the final file (rank 0) from the gathered records and drop the partial files.
+
+        Args:
+            records: every record of the run (all ranks, resumed ones included).
+            metrics, counts: as computed by :func:`~slowfast_zoo.evaluation.evaluate`.
+            selection: the dataset indices of this run; records outside it are not written.
+        """
+        for rec in records:
+            if rec.index not in self._text:
+                self._text[rec.index] = (rec.ok, record_to_json(rec))
+        text = self._render(complete=True, metrics=metrics, counts=counts, only=selection)
+        atomic_write_text(self.out, text)
+        for part in glob.glob(glob.escape(os.fspath(self.out)) + ".rank*.part"):
+            with contextlib.suppress(OSError):
+                os.unlink(part)
