@@ -19,7 +19,9 @@ Frame counting (``VideoReader.num_frames``, memoised):
   AMD EPYC): 5 ms (340x256) and 7 ms (640x360), against 180 ms / 450 ms for decoding every
   frame without RGB conversion (13 / 22 ms against 313 / 561 ms with the cores shared, load
   3.5) -- a decode-based count would add 60-90 % to reading the 320 test-mode frames.
-* **decode** -- otherwise decode every frame (no RGB conversion) and count them.
+* **decode** -- otherwise decode every frame (no RGB conversion) and count them. The decoded
+  frames (YUV, up to 256 MB) are kept for the next ``read`` only, which converts them instead of
+  decoding again: 53 vs 71 ms (Force_constante.avi), 63 vs 86 ms (alea.mpg) for count + test read.
 
 A packet count is checked again whenever ``read`` decodes sequentially: frame ``k`` must carry
 the ``k``-th smallest packet pts. On a mismatch the count is redone by decoding; if it changes,
@@ -88,6 +90,8 @@ _ONE_FRAME_PER_PACKET = frozenset(
 #: Seek only when the keyframe before the next needed frame is this many frames ahead of the
 #: decoder (measured: seek + first frame = 6-9 frame decodes; see module docstring).
 _SEEK_COST_FRAMES = 16
+#: Frames kept from a counting decode for the next read (decoded YUV, before RGB conversion).
+_CACHE_BYTES = 256 << 20
 _OPEN_OPTIONS = {"rw_timeout": "10000000"}  # 10 s in microseconds; local files never hit it
 
 
@@ -151,6 +155,7 @@ class VideoReader:
         self._last_error: BaseException | None = None  # why the last decode pass stopped early
         self._last_strategy: str | None = None  # what the last read() did (for tests/benchmarks)
         self._seeks = 0  # seeks done by the last seeking read
+        self._cache: list[av.VideoFrame] | None = None  # frames of a counting decode, for one read
         with self._open() as container:
             stream = self._stream(container)
             ctx = stream.codec_context
@@ -168,6 +173,12 @@ class VideoReader:
                 cause = f" ({self._last_error})" if self._last_error else ""
                 raise VideoDecodeError(f"{self.path}: no decodable video frame{cause}")
             self.size: tuple[int, int] = (first.height, first.width)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = None  # decoded frames are not picklable (and are big)
+        state["_last_error"] = None
+        return state
 
     def __len__(self) -> int:
         return self.num_frames
@@ -215,7 +226,7 @@ class VideoReader:
         """Frames a full decode yields (what sampling must use); memoised."""
         if self._num_frames is None:
             if not self._count_packets():
-                self._count_decoded()
+                self._count_decoded(keep=True)
         assert self._num_frames is not None
         return self._num_frames
 
@@ -272,10 +283,16 @@ class VideoReader:
         self._num_frames, self._count_method, self._verified = len(pts), "packets", False
         return True
 
-    def _count_decoded(self) -> None:
-        """Count by decoding every frame without converting it."""
+    def _count_decoded(self, keep: bool = False) -> None:
+        """Count by decoding every frame without converting it.
+
+        With ``keep``, the decoded frames (YUV, up to ``_CACHE_BYTES``) are kept for the next
+        :meth:`read`, which then converts them instead of decoding the file a second time.
+        """
         pts: list[int | None] = []
         keys: list[int] = []
+        kept: list[av.VideoFrame] | None = [] if keep else None
+        kept_bytes = 0
         with self._open() as container:
             stream = self._stream(container)
             self._threaded(stream)
@@ -283,6 +300,13 @@ class VideoReader:
                 if frame.key_frame:
                     keys.append(len(pts))
                 pts.append(frame.pts)
+                if kept is not None:
+                    kept_bytes += sum(plane.buffer_size for plane in frame.planes)
+                    if kept_bytes <= _CACHE_BYTES:
+                        kept.append(frame)
+                    else:
+                        kept = None  # too big to keep: the read decodes again
+        self._cache = kept
         if not pts:
             raise VideoDecodeError(f"{self.path}: zero decodable frames")
         self._num_frames, self._count_method, self._verified = len(pts), "decode", True
@@ -344,7 +368,11 @@ class VideoReader:
         rows = [buf[r] for r in first.tolist()]
         seek = strategy == "seek" or (strategy == "auto" and self._plan_seeks(unique))
         done = False
-        if seek and self._pts_monotonic():
+        if self._cache is not None:
+            cache, self._cache = self._cache, None  # one read only: memory is freed after it
+            self._read_cached(cache, unique, rows)
+            self._last_strategy, done = "cache", True
+        elif seek and self._pts_monotonic():
             try:
                 self._read_seeking(unique, rows, _SEEK_COST_FRAMES if strategy == "auto" else 0)
                 self._last_strategy, done = "seek", True
@@ -390,6 +418,13 @@ class VideoReader:
         rgb = reformatter.reformat(frame, width=width, height=height, format="rgb24", threads=1)
         dst[...] = rgb.to_ndarray()
 
+    def _read_cached(self, cache: list[av.VideoFrame], unique: np.ndarray, rows: list[np.ndarray]) -> None:
+        reformatter = VideoReformatter()
+        for j, k in enumerate(unique.tolist()):
+            if cache[k].is_corrupt:
+                raise VideoDecodeError(f"{self.path}: frame {k} decodes with errors (corrupt data)")
+            self._convert(reformatter, cache[k], rows[j])
+
     def _read_sequential(self, unique: np.ndarray, rows: list[np.ndarray]) -> None:
         targets = unique.tolist()
         check = None if self._verified else self._pts
@@ -421,13 +456,16 @@ class VideoReader:
     def _recount_and_retry(self, unique: np.ndarray, rows: list[np.ndarray], why: str) -> None:
         """The packet-based table disagreed with the decoder: recount by decoding."""
         claimed = self._num_frames
-        self._count_decoded()
+        self._count_decoded(keep=True)
         if self._num_frames != claimed:
             raise VideoDecodeError(
                 f"{self.path}: the container lists {claimed} frames but {self._num_frames} decode "
                 f"({why}); num_frames is now {self._num_frames}: sample the indices again")
         if int(unique[-1]) >= self._num_frames:  # pragma: no cover - count unchanged
             raise FrameIndexError(f"{self.path}: frame index {int(unique[-1])} out of range")
+        if self._cache is not None:
+            cache, self._cache = self._cache, None
+            return self._read_cached(cache, unique, rows)
         self._read_sequential(unique, rows)  # the table is now verified: no recursion beyond this
 
     def _read_seeking(self, unique: np.ndarray, rows: list[np.ndarray], cost: int) -> None:
