@@ -362,3 +362,20 @@ def test_result_writer_round_trip_and_refusal(tmp_path):
     final = json.loads(out.read_text())
     assert final["complete"] and [r["index"] for r in final["results"]] == [1, 2]
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_progress_bar_counts_videos_on_a_terminal():
+    from slowfast_zoo.evaluation.evaluate import _VideoBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = _VideoBar(total=4, desc="evaluating", enabled=True, stream=stream)
+    bar.update(1)
+    bar.close()
+    assert "1/4 videos" in stream.getvalue() and stream.getvalue().endswith("\n")
+    quiet = io.StringIO()  # not a terminal: nothing drawn
+    _VideoBar(total=4, desc="evaluating", enabled=True, stream=quiet).close()
+    assert quiet.getvalue() == ""

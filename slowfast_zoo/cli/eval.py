@@ -20,6 +20,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -220,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
                          progress=info.is_main and not args.no_progress)
     writer = (ResultWriter(args.out, header, records=done, every_s=args.save_every, rank=info.rank,
                            world_size=info.world_size) if args.out else None)
+    if writer is not None and not args.resume:
+        writer.discard_stale()
     try:
         result = evaluate(model, dataset, average=protocol["average_clips"],
                           views_per_batch=args.views_per_batch, device=device, dtype=dtype,
@@ -231,6 +234,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"interrupted: finished videos saved in {writer.path}; rerun with --resume",
                   file=sys.stderr)
         return 130
+    except BaseException:
+        if writer is not None:  # e.g. out of memory: still keep what is finished
+            with contextlib.suppress(Exception):
+                writer.flush()
+        raise
     finally:
         if info.distributed:
             destroy_distributed()

@@ -245,9 +245,11 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
     """Evaluate this process's videos, one video per loader batch."""
     # One video per batch: a video's views already fill a chunk (30 views of 32x256x256 are
     # 755 MB), and MMAction2's chunked testing (max_testing_views) assumes batch 1 too.
+    # prefetch_factor 1: each worker holds one decoded video ahead (755 MB at the published
+    # protocol); more would multiply host memory by the ranks on a machine for no gain.
+    extra = {"prefetch_factor": 1} if num_workers > 0 else {}
     loader = DataLoader(Subset(dataset, mine), batch_size=1, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_skip_failures, pin_memory=pin,
-                        persistent_workers=False)
+                        collate_fn=collate_skip_failures, pin_memory=pin, **extra)
     out: list[VideoRecord] = []
     bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
     start = time.monotonic()

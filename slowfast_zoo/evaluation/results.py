@@ -125,6 +125,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); a result file is an ordinary output.
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -222,6 +224,21 @@ class ResultWriter:
     def path(self) -> Path:
         """Where this process's periodic writes go."""
         return self.out if self.world_size == 1 else part_path(self.out, self.rank)
+
+    def discard_stale(self) -> None:
+        """Remove partial files an earlier run left next to ``out`` (call when not resuming).
+
+        Every rank removes its own part file; rank 0 also those of ranks beyond this world size.
+        """
+        stale = [part_path(self.out, self.rank)]
+        if self.rank == 0:
+            for p in glob.glob(glob.escape(os.fspath(self.out)) + ".rank*.part"):
+                r = p.rsplit(".rank", 1)[1][: -len(".part")]
+                if r.isdigit() and int(r) >= self.world_size:
+                    stale.append(Path(p))
+        for p in stale:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
 
     def add(self, rec: VideoRecord) -> None:
         """Record one finished video; rewrite the partial file if ``every_s`` has passed."""
