@@ -205,7 +205,8 @@ def test_video_dataset_skip_and_raise(videos, tmp_path):
     assert [f.index for f in failures] == [1]
     assert collate_skip_failures([items[1]])[0] is None
     # A DataLoader with a worker process: failures come back through collate.
-    loader = torch.utils.data.DataLoader(ds, batch_size=5, num_workers=1, collate_fn=collate_skip_failures)
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, num_workers=1, collate_fn=collate_skip_failures,
+                                         timeout=120)  # a hung worker fails instead of blocking CI
     (views, labels, indices, failures), = list(loader)
     assert indices.tolist() == [0, 2] and [f.index for f in failures] == [1, 3, 4]
     # on_error="raise": the typed error naming the file.

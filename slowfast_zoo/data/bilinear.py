@@ -223,6 +223,9 @@ def parallel_ranges(fn, n: int, *, min_per_thread: int = 1) -> None:
 
 
 def _resize_cv2(frames, hw, box, out):
+    # Note: never call cv2.setNumThreads() in a forked DataLoader worker after the parent
+    # used OpenCV: it waits for pool threads that did not survive fork() (a hang, seen in
+    # tests). OpenCV's own parallel_for is used as is.
     import cv2
 
     h, w = hw
