@@ -126,12 +126,14 @@ def test_resize_identity_and_backend_switch():
     assert torch.equal(resize(x, (10, 12)), x)
     assert torch.equal(resize(x, (10, 12), box=(2, 1, 8, 9)), x[:, 1:9, 2:8])
     assert resize_backend() in ("builtin", "cv2")
-    before = resize_backend()
+    from slowfast_zoo.data import bilinear
+
+    before, choice = resize_backend(), bilinear._backend_choice
     try:
         set_resize_backend("builtin")
         assert resize_backend() == "builtin"
     finally:
-        set_resize_backend("auto")
+        set_resize_backend(choice)
     assert resize_backend() == before
     with pytest.raises(ValueError):
         set_resize_backend("pil")
