@@ -146,6 +146,12 @@ def _check_box(box, h: int, w: int, what: str = "box") -> Box:
 # SLOWFAST_ZOO_RESIZE_BACKEND=builtin|cv2|auto.
 _BACKENDS = ("auto", "builtin", "cv2")
 _backend_choice = os.environ.get("SLOWFAST_ZOO_RESIZE_BACKEND", "auto").strip().lower() or "auto"
+if _backend_choice not in _BACKENDS:
+    import warnings
+
+    warnings.warn(f"SLOWFAST_ZOO_RESIZE_BACKEND={_backend_choice!r} is not one of {_BACKENDS}; "
+                  "using 'auto'", RuntimeWarning, stacklevel=2)
+    _backend_choice = "auto"
 _cv2_ok: bool | None = None
 
 
