@@ -379,3 +379,14 @@ def test_progress_bar_counts_videos_on_a_terminal():
     quiet = io.StringIO()  # not a terminal: nothing drawn
     _VideoBar(total=4, desc="evaluating", enabled=True, stream=quiet).close()
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("opt,value,match", [("--clip-len", "4", "tau"), ("--crop-size", "16", ">= 32"),
+                                             ("--num-clips", "0", ">= 1")])
+def test_bad_protocol_overrides_fail_early(k400, opt, value, match):
+    argv = _argv(k400, None)
+    argv[argv.index(opt) + 1] = value
+    if opt == "--crop-size":
+        argv[argv.index("--short-side") + 1] = "16"
+    with pytest.raises(SystemExit, match=match):
+        _load_example().main(argv)

@@ -105,6 +105,13 @@ def _protocol(cfg, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
         raise SystemExit("eval: --clip-len, --frame-interval and --num-clips must be >= 1")
     if values["crop_size"] > values["resize_short_side"]:
         raise SystemExit("eval: --crop-size must not exceed --short-side")
+    # Fail before loading weights and decoding, not on the first forward pass.
+    from slowfast_zoo.registry import get_arch_spec
+
+    tau = get_arch_spec(cfg.name).tau
+    if values["clip_len"] < tau or values["crop_size"] < 32:
+        raise SystemExit(f"eval: {cfg.architecture} needs --clip-len >= {tau} (tau) and --crop-size >= 32, "
+                         f"got {values['clip_len']} and {values['crop_size']}")
     average = args.average_clips or pub.average_clips
     if average != pub.average_clips:
         overrides["average_clips"] = average
