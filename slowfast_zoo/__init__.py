@@ -16,6 +16,7 @@ from slowfast_zoo.errors import (
     VideoDecodeError,
 )
 from slowfast_zoo.factory import create_model
+from slowfast_zoo.hub import push_to_hub, save_pretrained
 from slowfast_zoo.models import SlowFast
 from slowfast_zoo.predict import Prediction, predict
 from slowfast_zoo.registry import (
@@ -31,7 +32,8 @@ __version__ = "0.1.0"
 
 # Subpackages reached as attributes (``sz.data.test_transform``) are imported on first use, so
 # ``import slowfast_zoo`` stays light and has no side effects.
-_LAZY_SUBMODULES = ("data", "evaluation", "inference", "registry", "weights", "models")
+_LAZY_SUBMODULES = ("data", "evaluation", "inference", "registry", "weights", "models", "features",
+                    "training")
 
 
 def __getattr__(name: str):
@@ -39,10 +41,15 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"slowfast_zoo.{name}")
+    if name == "extract_features":  # lazy: pulls in the data pipeline
+        from slowfast_zoo.features import extract_features
+
+        return extract_features
     raise AttributeError(f"module 'slowfast_zoo' has no attribute {name!r}")
 
 __all__ = [
     "create_model", "list_models", "predict", "Prediction", "get_pretrained_cfg", "SlowFast", "ArchSpec", "PretrainedCfg",
     "TestProtocol", "TrainProtocol", "SlowFastZooError", "UnknownModelError", "CheckpointError",
-    "HashMismatchError", "DownloadError", "VideoDecodeError", "__version__",
+    "HashMismatchError", "DownloadError", "VideoDecodeError", "__version__", "extract_features",
+    "save_pretrained", "push_to_hub",
 ]

@@ -20,7 +20,9 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
 
     Args:
         name: ``"arch"`` or ``"arch.tag"`` (see :func:`list_models`); a bare architecture
-            name means its default weight tag.
+            name means its default weight tag. ``"hf-hub:ORG/REPO[@revision]"`` or
+            ``"local-dir:PATH"`` load a model saved by :func:`slowfast_zoo.save_pretrained`
+            (weights always loaded, ``pretrained`` is not needed).
         pretrained: load weights: from ``checkpoint_path`` if given, else the local cache,
             else the published URL (verified against the sha256 prefix in its file name).
         num_classes: classifier size; when it differs from 400 with ``pretrained=True``,
@@ -38,6 +40,14 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     """
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
         raise ValueError(f"num_classes must be a non-negative int, got {num_classes!r}")
+    if isinstance(name, str) and name.startswith(("hf-hub:", "local-dir:")):
+        # A saved model (slowfast_zoo.save_pretrained): bypasses the registry, always loads
+        # its own weights. See slowfast_zoo.hub.
+        if checkpoint_path is not None:
+            raise ValueError("checkpoint_path cannot be combined with an hf-hub:/local-dir: name")
+        from slowfast_zoo.hub import load_prefixed
+
+        return load_prefixed(name, num_classes=num_classes)
     spec = get_arch_spec(name)
     cfg = get_pretrained_cfg(name)
     model = SlowFast(spec, num_classes=num_classes, pretrained_cfg=cfg)

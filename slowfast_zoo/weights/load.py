@@ -419,6 +419,11 @@ def load_pretrained(model: torch.nn.Module, cfg: PretrainedCfg, *,
         >>> load_pretrained(model, model.pretrained_cfg)  # doctest: +SKIP
     """
     if checkpoint_path is None:
+        if cfg.hf_hub_id:  # a Hub mirror of this weight is tried first (see slowfast_zoo.hub)
+            from slowfast_zoo.hub import try_registry_hub_weights
+
+            if try_registry_hub_weights(model, cfg, progress=progress):
+                return
         _load_via_cache(model, cfg, cfg.url, expected_prefix=cfg.sha256_prefix, progress=progress)
         return
     location = os.fspath(checkpoint_path)
