@@ -8,8 +8,8 @@ ratios (peer time / our time, > 1 = we are faster) are reported.
 
     python benchmarks/compare_peers.py --rounds 5 --threads 2 [--batch 1 3] [--json]
 
-Variants: ``ours`` = the library default (``prepare_model``: BatchNorm folded, oneDNN
-conv+add+ReLU, channels_last_3d), ``ours-eager`` (``--with-eager``) = plain eval model,
+Variants: ``ours`` = the library default (``prepare_model``: BatchNorm folded,
+channels_last_3d), ``ours-eager`` (``--with-eager``) = plain eval model,
 ``ptv`` = PyTorchVideo's ``create_slowfast`` as its documentation builds it (eval, contiguous).
 """
 

@@ -322,7 +322,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(device), "device": str(device), "dtype": cfg.dtype,
         "threads": torch.get_num_threads(), "channels_last": cfg.channels_last,
-        "fuse": cfg.fuse, "fused_kernels": bool(getattr(model, "fused_kernels", False)),
+        "fuse": cfg.fuse,
         "compile": cfg.compile, "views_per_batch": vpb, "views_per_video": num_views,
         "input_shape": [num_views, 3, clip_len, size, size], "warmup_videos": cfg.warmup,
         "timed_videos": len(times), "video_times_s": times,
@@ -364,7 +364,7 @@ def format_report(r: dict[str, Any]) -> str:
     rows = [
         ("model", f"{r['model']} (random weights)"),
         ("device", f"{r['device']} - {hw}, {r['threads']} threads, torch {m['torch']}"),
-        ("settings", f"dtype {r['dtype']}, fuse {r['fuse']} (oneDNN kernels {r['fused_kernels']}), "
+        ("settings", f"dtype {r['dtype']}, fuse {r['fuse']}, "
                      f"channels_last {r['channels_last']}, compile {r['compile']}, "
                      f"{r['views_per_batch']} views/batch"),
         ("input per video", "x".join(map(str, r["input_shape"]))),

@@ -1,9 +1,9 @@
 """Running a model over many views: the one inference loop shared by predict, evaluate and features.
 
 Views are run in chunks (bounded memory on any device), under ``torch.inference_mode``, with the
-fast path on by default: BatchNorm folded into convs, conv (+ residual add) + ReLU run as single
-oneDNN calls on CPU (``SlowFast.fuse``), and channels_last_3d memory format. Outputs stay within
-1e-4 of the golden logits; the measured speed-ups are in benchmarks/RESULTS.md ("Model speed").
+fast path on by default: BatchNorm folded into convs (``SlowFast.fuse``) and channels_last_3d
+memory format, 3 views per forward on CPU. Outputs stay within 1e-4 of the golden logits; the
+measured speed-ups are in benchmarks/RESULTS.md ("Model speed").
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ def default_views_per_batch(device: torch.device) -> int:
 def prepare_model(model: SlowFast, *, device: str | torch.device | None = None, fuse: bool = True,
                   channels_last: bool = True) -> SlowFast:
     """Put ``model`` in eval mode on ``device``, folded and channels_last unless disabled (in place).
-
-    ``fuse`` folds BatchNorm into the convs and, for float32 CPU inference, runs conv + add +
-    ReLU as one oneDNN call (``model.set_fused_kernels(False)`` turns only the latter off).
 
     Example:
         >>> model = prepare_model(sz.create_model("slowfast_r50_4x16x1"), device="cpu")  # doctest: +SKIP

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="channels_last_3d memory format (default: on)")
     p.add_argument("--fuse", action=argparse.BooleanOptionalAction, default=True,
-                   help="fold BatchNorm into convs, oneDNN conv+add+ReLU on CPU (default: on)")
+                   help="fold BatchNorm into convs (default: on)")
     p.add_argument("--compile", action="store_true", help="torch.compile the backbone")
     p.add_argument("--views-per-batch", type=int, default=None,
                    help="views per forward pass (default: 3 on CPU, 10 on GPU)")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from slowfast_zoo.models import onednn
-
 __all__ = ["ConvBn", "Bottleneck", "make_stage", "STAGE_BLOCKS"]
 
 #: Bottleneck blocks per stage for each ResNet depth.
@@ -56,8 +54,6 @@ class Bottleneck(nn.Module):
     """
 
     expansion = 4
-    #: Set by :meth:`SlowFast.fuse`: run conv (+ add) + ReLU as one oneDNN call where exact.
-    fused_kernels: bool = False
 
     def __init__(self, in_channels: int, planes: int, spatial_stride: int = 1,
                  inflate: bool = False) -> None:
@@ -77,11 +73,6 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused_kernels and onednn.usable(x):
-            identity = x if self.shortcut is None else onednn.conv_act(self.shortcut.conv, x, relu=False)
-            out = onednn.conv_act(self.conv_a.conv, x)
-            out = onednn.conv_act(self.conv_b.conv, out)
-            return onednn.conv_act(self.conv_c.conv, out, add=identity)
         identity = x if self.shortcut is None else self.shortcut(x)
         out = self.relu(self.conv_a(x))
         out = self.relu(self.conv_b(out))

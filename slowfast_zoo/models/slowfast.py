@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slowfast_zoo.models import onednn
-from slowfast_zoo.models.layers import STAGE_BLOCKS, Bottleneck, ConvBn, make_stage
+from slowfast_zoo.models.layers import STAGE_BLOCKS, ConvBn, make_stage
 from slowfast_zoo.registry.specs import ArchSpec, PretrainedCfg
 
 __all__ = ["Pathway", "SlowFast"]
@@ -149,8 +148,6 @@ class SlowFast(nn.Module):
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone: returns the unpooled maps ``(slow [N,2048,T/tau,h,w], fast [N,256,T,h,w])``."""
         self._check_input(x)
-        if self.is_fused and self.fused_kernels and onednn.usable(x):
-            return self._forward_features_onednn(x)
         slow = self.slow.forward_stem(self._resample(x, self.tau))
         fast = self.fast.forward_stem(self._resample(x, self.tau // self.alpha))
         # Lateral output goes after the slow channels (MMAction2 cat order).
@@ -160,19 +157,6 @@ class SlowFast(nn.Module):
             fast = self.fast.stages[i](fast)
             if i < 3:
                 slow = torch.cat([slow, self.laterals[i + 1](fast)], dim=1)
-        return slow, fast
-
-    def _forward_features_onednn(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # Same graph as forward_features with conv+ReLU fused (the blocks fuse themselves).
-        conv = onednn.conv_act
-        slow = self.slow.pool(conv(self.slow.stem.conv, self._resample(x, self.tau)))
-        fast = self.fast.pool(conv(self.fast.stem.conv, self._resample(x, self.tau // self.alpha)))
-        slow = torch.cat([slow, conv(self.laterals[0], fast, relu=False)], dim=1)
-        for i in range(4):
-            slow = self.slow.stages[i](slow)
-            fast = self.fast.stages[i](fast)
-            if i < 3:
-                slow = torch.cat([slow, conv(self.laterals[i + 1], fast, relu=False)], dim=1)
         return slow, fast
 
     def forward_head(self, features: tuple[torch.Tensor, torch.Tensor],
@@ -206,23 +190,16 @@ class SlowFast(nn.Module):
         self.fc = self._new_classifier(num_classes).to(device)
 
     # ------------------------------------------------------------- inference
-    #: With a fused model on CPU (float32, no autograd): conv + add + ReLU as single oneDNN calls.
-    fused_kernels: bool = False
-
     @property
     def is_fused(self) -> bool:
         """True once :meth:`fuse` has folded the BatchNorms (inference only)."""
         return getattr(self, "_fused", False)
 
-    def fuse(self, fused_kernels: bool = True) -> "SlowFast":
+    def fuse(self) -> "SlowFast":
         """Fold every BatchNorm into its convolution, for faster inference (in place).
 
         The model must be in eval mode and stays inference-only: ``train()`` raises afterwards.
         Outputs match the unfused model within ~1e-5 (float rounding of the folded weights).
-
-        Args:
-            fused_kernels: also run conv (+ residual add) + ReLU as one oneDNN call on CPU
-                (float32, under ``no_grad``/``inference_mode``); see :meth:`set_fused_kernels`.
 
         Example:
             >>> model = sz.create_model("slowfast_r50_4x16x1").eval().fuse()  # doctest: +SKIP
@@ -231,20 +208,6 @@ class SlowFast(nn.Module):
 
         fuse_model(self)
         self._fused = True
-        return self.set_fused_kernels(fused_kernels)
-
-    def set_fused_kernels(self, enabled: bool = True) -> "SlowFast":
-        """Turn the oneDNN conv+add+ReLU kernels of a fused model on or off (in place).
-
-        They only act on float32 CPU inputs without autograd or autocast; elsewhere the eager
-        path runs. No parameters change, so ``state_dict()`` is unaffected.
-        """
-        if enabled and not self.is_fused:
-            raise RuntimeError("fused kernels need the BatchNorms folded first: call model.fuse()")
-        self.fused_kernels = bool(enabled)
-        for m in self.modules():
-            if isinstance(m, Bottleneck):
-                m.fused_kernels = bool(enabled)
         return self
 
     def train(self, mode: bool = True) -> "SlowFast":
