@@ -16,9 +16,13 @@ _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    if args.stride is not None and args.window is None:
+        raise SystemExit("slowfast-zoo predict: error: --stride needs --window")
     video = args.video or str(sample_video_path())
     model = create_model(args.model, pretrained=True, checkpoint_path=args.weights,
                          progress=not args.json)
+    if args.window is not None:
+        return _predict_windows(args, model, video)
     preds = predict(model, video, topk=args.topk, views=args.views, device=args.device,
                     views_per_batch=args.views_per_batch, dtype=_DTYPES[args.dtype])
     if args.json:
@@ -31,6 +35,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{video}  ({model.pretrained_cfg.name})")
         for p in preds:
             print(f"  {p.probability:7.2%}  {p.label}")
+    return 0
+
+
+def _predict_windows(args: argparse.Namespace, model, video: str) -> int:
+    """One line (or JSON line) per window, printed as soon as the window is done."""
+    from slowfast_zoo.windows import predict_windows
+
+    if not args.json:
+        print(f"{video}  ({model.pretrained_cfg.name}, windows of {args.window:g} s every "
+              f"{(args.stride or args.window):g} s)", flush=True)
+    for w in predict_windows(model, video, window=args.window, stride=args.stride, topk=args.topk,
+                             views=args.views, device=args.device,
+                             views_per_batch=args.views_per_batch, dtype=_DTYPES[args.dtype],
+                             progress=not args.no_progress):
+        if args.json:
+            print(json.dumps({"video": video, **w.to_dict()}), flush=True)
+        else:
+            best = "  ".join(f"{p.probability:6.1%} {p.label}" for p in w.topk)
+            print(f"  {w.start:8.2f}-{w.end:8.2f}s  {best}", flush=True)
     return 0
 
 
@@ -47,5 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--views-per-batch", type=int, default=None, help="views per forward pass")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--dtype", choices=tuple(_DTYPES), default="fp32", help="autocast dtype (GPU)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON (with --window: one JSON object per line, per window)")
+    p.add_argument("--window", type=float, default=None, metavar="SECONDS",
+                   help="long videos: one prediction per window of this many seconds, streamed")
+    p.add_argument("--stride", type=float, default=None, metavar="SECONDS",
+                   help="seconds between window starts (default: --window, no overlap)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only draws on a terminal)")
     p.set_defaults(func=_cmd_predict)
