@@ -17,7 +17,7 @@ from slowfast_zoo.errors import SlowFastZooError
 __all__ = ["main", "build_parser"]
 
 # Subcommand modules, in help order.
-_COMMANDS = ("models", "predict", "benchmark", "eval")
+_COMMANDS = ("models", "predict", "export", "benchmark", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,69 @@
+"""``slowfast-zoo export NAME --format onnx|torchscript -o FILE``: deployable files, parity-checked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["register"]
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from slowfast_zoo import export as ex
+    from slowfast_zoo.factory import create_model
+    from slowfast_zoo.hub import is_prefixed
+
+    if is_prefixed(args.name):
+        model = create_model(args.name)
+    else:
+        model = create_model(args.name, pretrained=True, checkpoint_path=args.weights,
+                             progress=not args.quiet)
+    model.eval()
+    if args.format == "onnx":
+        path = ex.export_onnx(model, args.output, size=args.size, dynamic_batch=args.dynamic_batch,
+                              fp16=args.fp16, opset=args.opset, exporter=args.exporter)
+    else:
+        path = ex.export_torchscript(model, args.output, size=args.size,
+                                     dynamic_batch=args.dynamic_batch, fp16=args.fp16)
+    report = {"file": str(path), "format": args.format, "model": model.pretrained_cfg.name,
+              "input": list(ex.example_input(model, size=args.size, batch=1).shape),
+              "dtype": "float16" if args.fp16 else "float32", "dynamic_batch": args.dynamic_batch}
+    if args.format == "onnx":
+        report["opset"] = args.opset or (ex.ONNX_OPSET if args.exporter == "dynamo" else ex.LEGACY_ONNX_OPSET)
+    if args.check and not args.fp16:
+        x = ex.example_input(model, size=args.size, batch=2 if args.dynamic_batch else 1, seed=1)
+        try:
+            diff = (ex.check_onnx if args.format == "onnx" else ex.check_torchscript)(path, model, x)
+        except ImportError as e:
+            report["check"] = f"skipped: {e}"
+        else:
+            tol = ex.ONNX_ATOL if args.format == "onnx" else ex.TORCHSCRIPT_ATOL
+            report["max_abs_logit_diff"] = diff
+            if not diff <= tol:
+                print(json.dumps(report, indent=2))
+                raise SystemExit(f"slowfast-zoo export: error: exported logits differ by {diff:.3g} "
+                                 f"(tolerance {tol:g})")
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand."""
+    p = sub.add_parser("export", help="export a model to ONNX or TorchScript (parity-checked)")
+    p.add_argument("name", help="arch, arch.tag, hf-hub:ORG/REPO[@rev] or local-dir:PATH")
+    p.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    p.add_argument("-o", "--output", required=True, help="output file (.onnx / .pt)")
+    p.add_argument("--weights", help="local MMAction2 .pth / .safetensors file or URL "
+                                     "(default: the published weights)")
+    p.add_argument("--size", type=int, default=None,
+                   help="input height = width (default: the weight's test crop, 256)")
+    p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
+    p.add_argument("--fp16", action="store_true", help="float16 weights and input (GPU runtimes)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18; 17 with the "
+                                                            "legacy exporter)")
+    p.add_argument("--exporter", choices=("dynamo", "torchscript"), default="dynamo",
+                   help="ONNX exporter: torch.export based (default) or the legacy tracer")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="skip the parity check against PyTorch (onnxruntime / torch.jit.load)")
+    p.add_argument("--quiet", action="store_true", help="no download progress bar")
+    p.set_defaults(func=_cmd_export)

@@ -1,0 +1,73 @@
+"""ONNX (onnxruntime) and TorchScript exports match the PyTorch logits, with generated weights."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import slowfast_zoo as sz
+from slowfast_zoo import export as ex
+from slowfast_zoo.cli import main
+from weightgen import generate_state_dict, write_mmaction2_checkpoint
+
+ARCH = "slowfast_r50_4x16x1"
+SIZE = 32  # smallest input the network accepts: keeps export + check to seconds on 2 cores
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ckpt"),
+                                      "slowfast_r50_4x16x1_test")
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint: Path) -> torch.nn.Module:
+    return sz.create_model(ARCH, pretrained=True, checkpoint_path=checkpoint).eval()
+
+
+def test_torchscript_parity(model, tmp_path: Path) -> None:
+    path = ex.export_torchscript(model, tmp_path / "sf.pt", size=SIZE)
+    for batch in (1, 3):  # a traced SlowFast takes any batch size
+        x = ex.example_input(model, size=SIZE, batch=batch, seed=batch)
+        assert ex.check_torchscript(path, model, x) <= ex.TORCHSCRIPT_ATOL
+    assert not model.is_fused  # the unfused eager model was exported
+
+
+def test_export_refuses_fused_model_and_bad_format(model, tmp_path: Path) -> None:
+    fused = sz.create_model(ARCH).eval().fuse()
+    with pytest.raises(ValueError, match="unfused"):
+        ex.export_torchscript(fused, tmp_path / "x.pt", size=SIZE)
+    with pytest.raises(ValueError, match="format"):
+        ex.export_model(model, tmp_path / "x", "tflite")
+
+
+_HAVE_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "onnxscript"))
+
+
+@pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+def test_cli_onnx_export_parity(checkpoint: Path, model, tmp_path: Path, capsys) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    out = tmp_path / "sf.onnx"
+    assert main(["export", ARCH, "--weights", str(checkpoint), "--format", "onnx", "--size", str(SIZE),
+                 "--dynamic-batch", "-o", str(out), "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["opset"] == ex.ONNX_OPSET and report["input"] == [1, 3, 32, SIZE, SIZE]
+    assert report["max_abs_logit_diff"] <= ex.ONNX_ATOL
+    proto = onnx.load(str(out))
+    assert any(o.domain in ("", "ai.onnx") and o.version == ex.ONNX_OPSET for o in proto.opset_import)
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (inp,), (outp,) = sess.get_inputs(), sess.get_outputs()
+    assert (inp.name, outp.name) == ("video", "logits")
+    x = ex.example_input(model, size=SIZE, batch=3, seed=7)  # dynamic batch
+    got = torch.from_numpy(sess.run(None, {"video": x.numpy()})[0])
+    with torch.inference_mode():
+        ref = model(x)
+    assert got.shape == (3, 400)
+    torch.testing.assert_close(got, ref, atol=ex.ONNX_ATOL, rtol=0)
+    assert got.argmax(1).tolist() == ref.argmax(1).tolist()
