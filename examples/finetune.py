@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Fine-tune a SlowFast on your own ``path label`` lists (MMAction2's recipe, SPEC.md 4.7).
+
+One machine::
+
+    python examples/finetune.py --arch slowfast_r50_4x16x1 --train-list train.txt \
+        --val-list val.txt --data-root videos/ --out-dir runs/mine --epochs 30 --batch-size 8
+
+Many GPUs (DDP, one process per GPU; gloo on CPU)::
+
+    torchrun --nproc_per_node 8 examples/finetune.py ... same flags ...
+
+Continue a stopped run: add ``--resume``. Use the result::
+
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=K,
+                            checkpoint_path="runs/mine/latest.safetensors")
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from slowfast_zoo.training import FinetuneConfig, finetune
+
+
+def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--arch", default="slowfast_r50_4x16x1", help="model name (weights to start from)")
+    p.add_argument("--train-list", required=True, help="'path label' lines")
+    p.add_argument("--val-list", help="'path label' lines for validation")
+    p.add_argument("--data-root", help="folder the list paths are relative to")
+    p.add_argument("--classes", help="file with one class name per line (fixes the class count)")
+    p.add_argument("--num-classes", type=int, help="class count (default: largest train label + 1)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--checkpoint", help="start from this .pth/.safetensors instead of the published weights")
+    p.add_argument("--from-scratch", action="store_true", help="random initialisation")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=8, help="videos per process per micro-step")
+    p.add_argument("--accum-steps", type=int, default=1, help="gradient accumulation steps")
+    p.add_argument("--lr", type=float, help="default: 0.1 * total batch / 64")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup-epochs", type=float, help="default: 34/256 of the epochs")
+    p.add_argument("--freeze-stages", type=int, default=-1, help="-1: none, 0: stems, k: stems + stages 1..k")
+    p.add_argument("--norm-eval", action="store_true", help="keep BatchNorm statistics frozen")
+    p.add_argument("--linear-probe", action="store_true", help="train only the classifier")
+    p.add_argument("--clip-len", type=int, default=32)
+    p.add_argument("--frame-interval", type=int, default=2)
+    p.add_argument("--resize-short-side", type=int, default=256)
+    p.add_argument("--crop-size", type=int, default=224)
+    p.add_argument("--val-crop-size", type=int, help="default: --crop-size")
+    p.add_argument("--min-area", type=float, default=0.08, help="RandomResizedCrop smallest area fraction")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flip (direction-sensitive classes)")
+    p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--val-every", type=int, default=5, help="validate every N epochs (and after the last)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true")
+    p.add_argument("--resume", nargs="?", const=True, default=False,
+                   help="continue from OUT_DIR/training_state.pt (or the given state file)")
+    p.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
+    a = p.parse_args(argv)
+    names = None
+    if a.classes:
+        with open(a.classes, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+    return FinetuneConfig(
+        arch=a.arch, train_list=a.train_list, val_list=a.val_list, data_root=a.data_root,
+        class_names=names, num_classes=a.num_classes, out_dir=a.out_dir, pretrained=not a.from_scratch,
+        checkpoint_path=a.checkpoint, epochs=a.epochs, batch_size=a.batch_size, accum_steps=a.accum_steps,
+        lr=a.lr, weight_decay=a.weight_decay, warmup_epochs=a.warmup_epochs, freeze_stages=a.freeze_stages,
+        norm_eval=a.norm_eval, linear_probe=a.linear_probe, clip_len=a.clip_len,
+        frame_interval=a.frame_interval, resize_short_side=a.resize_short_side, crop_size=a.crop_size,
+        val_crop_size=a.val_crop_size or a.crop_size, area_range=(a.min_area, 1.0), flip=not a.no_flip,
+        amp=a.amp, num_workers=a.workers, val_every=a.val_every, seed=a.seed,
+        deterministic=a.deterministic, resume=a.resume, device=a.device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    summary = finetune(parse_args(argv))
+    if summary["history"]:
+        print(json.dumps(summary["history"][-1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Per-clip SlowFast embeddings of a video: ``extract_features(model, video)``.
+
+Layout of one embedding (``[2304]``, float32): the global average over time and space of the
+fast pathway's last stage (**channels 0-255**) followed by that of the slow pathway
+(**channels 256-2303**), i.e. exactly the vector the classifier sees
+(``model.forward_head(model.forward_features(x), pre_logits=True)``), MMAction2's
+``SlowFastHead`` order.
+
+Clips: by default the model's own test protocol (``clip_len`` frames every ``frame_interval``-th
+frame, ``num_clips`` evenly spread clips as MMAction2's test-mode ``SampleFrames``), each seen
+through one centre crop (``crop="center"``) after resizing the short side. With ``stride`` (in
+frames) the clips are dense instead: starting at frames ``0, stride, 2 * stride, ...`` as long as
+the clip's last frame is inside the video (a video shorter than one clip gives one clip from
+frame 0, wrapping around like MMAction2's loop rule). ``crop="three"`` averages the embeddings
+of the three ThreeCrop views of each clip.
+
+Example:
+    >>> import slowfast_zoo as sz
+    >>> model = sz.create_model("slowfast_r50_4x16x1", pretrained=True)      # doctest: +SKIP
+    >>> feats = sz.extract_features(model, "video.mp4", stride=32)           # doctest: +SKIP
+    >>> feats.embeddings.shape, feats.timestamps[0]                          # doctest: +SKIP
+    (torch.Size([9, 2304]), tensor([0.0000, 2.1333]))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from slowfast_zoo.data.presets import TestTransform, _open_reader
+from slowfast_zoo.data.sampling import sample_frames
+from slowfast_zoo.inference import prepare_model, resolve_device, run_views
+from slowfast_zoo.models import SlowFast
+
+__all__ = ["ClipFeatures", "extract_features", "dense_clip_starts", "FAST_CHANNELS", "SLOW_CHANNELS"]
+
+log = logging.getLogger(__name__)
+
+#: Embedding channels ``[0, 256)`` come from the fast pathway, ``[256, 2304)`` from the slow one.
+FAST_CHANNELS = slice(0, 256)
+SLOW_CHANNELS = slice(256, 2304)
+
+_CROPS = ("center", "three")
+
+
+@dataclass
+class ClipFeatures:
+    """What :func:`extract_features` returns for one video.
+
+    Attributes:
+        embeddings: float32 ``[num_clips, 2304]`` (fast 256 channels, then slow 2048).
+        timestamps: float64 ``[num_clips, 2]``: start and end time in seconds of each clip
+            (first frame's time, last frame's time + one frame), from the stream's frame rate;
+            NaN when the rate is unknown.
+        frame_indices: int64 ``[num_clips, clip_len]``: the decoded frame numbers of each clip.
+        fps: the frame rate used for the timestamps (0.0 when unknown).
+        maps: with ``return_maps=True``, per-clip unpooled ``(slow, fast)`` maps
+            (``[num_clips, 2048, T/tau, h, w]`` and ``[num_clips, 256, T, h, w]``; averaged over
+            crops for ``crop="three"``); otherwise ``None``.
+    """
+
+    embeddings: torch.Tensor
+    timestamps: torch.Tensor
+    frame_indices: torch.Tensor
+    fps: float
+    maps: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+def dense_clip_starts(num_frames: int, clip_len: int, frame_interval: int, stride: int) -> np.ndarray:
+    """Start frames of dense sliding clips (see the module docstring).
+
+    Example:
+        >>> dense_clip_starts(100, 32, 2, 16).tolist()
+        [0, 16, 32]
+        >>> dense_clip_starts(10, 32, 2, 16).tolist()
+        [0]
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1 frame, got {stride}")
+    span = (clip_len - 1) * frame_interval + 1
+    last = num_frames - span
+    return np.arange(0, last + 1, stride, dtype=np.int64) if last >= 0 else np.zeros(1, np.int64)
+
+
+def _clip_indices(num_frames: int, clip_len: int, frame_interval: int, num_clips: int,
+                  stride: int | None) -> np.ndarray:
+    if stride is None:
+        return sample_frames(num_frames, clip_len, frame_interval, num_clips,
+                             test_mode=True).reshape(num_clips, clip_len)
+    starts = dense_clip_starts(num_frames, clip_len, frame_interval, stride)
+    idx = starts[:, None] + np.arange(clip_len, dtype=np.int64)[None, :] * frame_interval
+    return np.mod(idx, num_frames)  # only wraps when the video is shorter than one clip
+
+
+def _run(model: SlowFast, views: torch.Tensor, views_per_batch: int | None, dtype, maps: bool):
+    if not maps:
+        return run_views(model, views, views_per_batch=views_per_batch, dtype=dtype, pre_logits=True), None
+    # Maps are wanted too: one backbone pass gives both (run_views only returns the pooled vector).
+    device = next(model.parameters()).device
+    step = views_per_batch or 3
+    pooled, slows, fasts = [], [], []
+    ac = torch.autocast(device.type, dtype=dtype) if dtype not in (None, torch.float32) else None
+    with torch.inference_mode():
+        for lo in range(0, views.shape[0], step):
+            x = views[lo:lo + step].to(device)
+            if ac is not None:
+                with ac:
+                    feats = model.forward_features(x)
+            else:
+                feats = model.forward_features(x)
+            pooled.append(model.forward_head(feats, pre_logits=True).float().cpu())
+            slows.append(feats[0].float().cpu())
+            fasts.append(feats[1].float().cpu())
+    return torch.cat(pooled), (torch.cat(slows), torch.cat(fasts))
+
+
+def extract_features(model: SlowFast, video, *, clip_len: int | None = None,
+                     frame_interval: int | None = None, num_clips: int | None = None,
+                     stride: int | None = None, crop: str = "center", crop_size: int | None = None,
+                     resize_short_side: int | None = None, return_maps: bool = False,
+                     clips_per_chunk: int = 8, views_per_batch: int | None = None,
+                     device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                     prepare: bool = True) -> ClipFeatures:
+    """Pooled 2304-d SlowFast embeddings of the clips of one video.
+
+    Every option left ``None`` comes from the model's test protocol
+    (``model.pretrained_cfg.test``: 10 clips of 32 frames every 2nd frame, short side 256,
+    crop 256 for the published weights). Clips are decoded, transformed and run
+    ``clips_per_chunk`` at a time, so memory does not grow with the length of the video.
+
+    Args:
+        model: a SlowFast, e.g. ``create_model(name, pretrained=True)``.
+        video: a video file, a rawframe folder, or a reader (``VideoReader``...).
+        clip_len: frames per clip.
+        frame_interval: step between the frames of a clip.
+        num_clips: evenly spread clips (test-mode sampling); ignored when ``stride`` is given.
+        stride: dense sliding clips, one every ``stride`` frames, over the whole video.
+        crop: ``"center"`` (one centre crop per clip) or ``"three"`` (ThreeCrop, embeddings
+            averaged over the three crops).
+        crop_size: crop side in pixels (default: the protocol's).
+        resize_short_side: short side before cropping (default: the protocol's).
+        return_maps: also return the unpooled per-pathway maps (memory heavy; use short videos).
+        clips_per_chunk: clips decoded and transformed at once.
+        views_per_batch: views per forward pass (default: 3 on CPU, 10 on GPU).
+        device: compute device (default: CUDA when available).
+        dtype: autocast dtype (``torch.bfloat16``/``torch.float16``) or ``None`` for float32.
+        prepare: put the model in inference mode first (eval, BatchNorm folded, channels_last,
+            in place, see :func:`~slowfast_zoo.inference.prepare_model`); with ``False`` the
+            model is used as it is (it must be in eval mode and on ``device``).
+
+    Returns:
+        :class:`ClipFeatures` (embeddings ``[num_clips, 2304]``, timestamps, frame indices).
+
+    Example:
+        >>> feats = extract_features(model, "video.mp4", clip_len=32, frame_interval=2, stride=16)  # doctest: +SKIP
+    """
+    if crop not in _CROPS:
+        raise ValueError(f"crop must be one of {_CROPS}, got {crop!r}")
+    if clips_per_chunk < 1:
+        raise ValueError(f"clips_per_chunk must be >= 1, got {clips_per_chunk}")
+    proto = model.pretrained_cfg.test if model.pretrained_cfg is not None else None
+    def pick(value, attr, fallback):
+        return value if value is not None else (getattr(proto, attr) if proto is not None else fallback)
+    L = int(pick(clip_len, "clip_len", 32))
+    step = int(pick(frame_interval, "frame_interval", 2))
+    K = int(pick(num_clips, "num_clips", 10))
+    S = int(pick(crop_size, "crop_size", 256))
+    short = int(pick(resize_short_side, "resize_short_side", 256))
+    if prepare:
+        prepare_model(model, device=resolve_device(device), channels_last=not return_maps)
+    elif model.training:
+        raise ValueError("the model is in training mode: call model.eval() or use prepare=True")
+    mean = model.pretrained_cfg.mean if model.pretrained_cfg is not None else (123.675, 116.28, 103.53)
+    std = model.pretrained_cfg.std if model.pretrained_cfg is not None else (58.395, 57.12, 57.375)
+
+    reader, first = _open_reader(video)
+    n = int(reader.num_frames)
+    clips = _clip_indices(n, L, step, K, stride)  # [C, L], before start_index
+    crops = 3 if crop == "three" else 1
+    embeddings, slows, fasts = [], [], []
+    for lo in range(0, len(clips), clips_per_chunk):
+        part = clips[lo:lo + clips_per_chunk]
+        tf = TestTransform(clip_len=L, frame_interval=step, num_clips=len(part), resize_short_side=short,
+                           crop_size=S, num_crops=crops, mean=mean, std=std)
+        unique, inverse = np.unique(part.reshape(-1) + first, return_inverse=True)
+        views = tf.apply_unique(reader.read(unique), torch.from_numpy(inverse.reshape(-1)))
+        pooled, maps = _run(model, views, views_per_batch, dtype, return_maps)
+        # Views are crop-major: [crops * clips] -> mean over the crop axis.
+        embeddings.append(pooled.view(crops, len(part), -1).mean(0))
+        if maps is not None:
+            slows.append(maps[0].view(crops, len(part), *maps[0].shape[1:]).mean(0))
+            fasts.append(maps[1].view(crops, len(part), *maps[1].shape[1:]).mean(0))
+    fps = float(getattr(reader, "fps", 0.0) or 0.0)
+    starts = clips[:, 0].astype(np.float64)
+    ends = clips[:, -1].astype(np.float64) + 1.0
+    times = np.stack([starts, ends], 1) / fps if fps > 0 else np.full((len(clips), 2), np.nan)
+    return ClipFeatures(embeddings=torch.cat(embeddings), timestamps=torch.from_numpy(times),
+                        frame_indices=torch.from_numpy(clips + first), fps=fps,
+                        maps=(torch.cat(slows), torch.cat(fasts)) if return_maps else None)
