@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Write SlowFast clip embeddings for a folder (or list) of videos: one ``.safetensors`` each.
+
+    python examples/extract_features.py videos/ --out feats/ --model slowfast_r50_4x16x1 --stride 32
+
+Each ``feats/<relative path>.safetensors`` holds ``embeddings`` float32 ``[num_clips, 2304]``
+(channels 0-255: fast pathway, 256-2303: slow pathway), ``timestamps`` float64
+``[num_clips, 2]`` (clip start/end in seconds) and ``frame_indices`` int64
+``[num_clips, clip_len]``; metadata: model, fps, source path. Files are written atomically;
+``--resume`` skips videos whose file exists. Under ``torchrun --nproc_per_node N`` the videos
+are split over the N processes (``videos[rank::N]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from torch.utils.data import DataLoader, Dataset
+
+import slowfast_zoo as sz
+from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
+from slowfast_zoo.progress import ProgressBar
+from slowfast_zoo.training_utils import atomic_write
+
+log = logging.getLogger("extract_features")
+
+
+def list_videos(source: Path) -> tuple[Path, list[str]]:
+    """``(root, relative paths)`` of a folder's videos (recursive) or of a list file's lines."""
+    if source.is_dir():
+        return source, sorted(str(p.relative_to(source)) for p in source.rglob("*")
+                              if p.suffix.lower() in VIDEO_EXTENSIONS)
+    lines = [ln.split()[0] for ln in source.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return source.parent, lines
+
+
+class _Readers(Dataset):
+    """Opens each video in a worker (counting frames there), so decoding overlaps the model."""
+
+    def __init__(self, root: Path, rels: list[str]) -> None:
+        self.root, self.rels = root, rels
+
+    def __len__(self) -> int:
+        return len(self.rels)
+
+    def __getitem__(self, i: int):
+        reader = VideoReader(self.root / self.rels[i])
+        reader.num_frames  # noqa: B018 - decode the count in the worker
+        return self.rels[i], reader
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("source", type=Path, help="folder of videos, or a list file (first column: path)")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--model", default="slowfast_r50_4x16x1")
+    p.add_argument("--checkpoint", help="weights file instead of the published ones")
+    p.add_argument("--num-classes", type=int, help="class count of --checkpoint (fine-tuned files)")
+    p.add_argument("--clip-len", type=int)
+    p.add_argument("--frame-interval", type=int)
+    p.add_argument("--num-clips", type=int)
+    p.add_argument("--stride", type=int, help="dense clips every N frames (default: evenly spread clips)")
+    p.add_argument("--crop", choices=["center", "three"], default="center")
+    p.add_argument("--crop-size", type=int)
+    p.add_argument("--resize-short-side", type=int)
+    p.add_argument("--resume", action="store_true", help="skip videos whose output exists")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    root, rels = list_videos(a.source)
+    rels = rels[rank::world]
+    target = {r: a.out / (r + ".safetensors") for r in rels}
+    todo = [r for r in rels if not (a.resume and target[r].is_file())]
+    log.info("rank %d/%d: %d videos, %d to do", rank, world, len(rels), len(todo))
+    model = sz.create_model(a.model, pretrained=True, checkpoint_path=a.checkpoint, num_classes=a.num_classes)
+    device = a.device or (f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    sz.inference.prepare_model(model, device=device)
+    loader = DataLoader(_Readers(root, todo), batch_size=None, num_workers=a.workers)
+    bar = ProgressBar(total=len(todo), desc="features", enabled=rank == 0)
+    for rel, reader in loader:
+        f = sz.extract_features(model, reader, clip_len=a.clip_len, frame_interval=a.frame_interval,
+                                num_clips=a.num_clips, stride=a.stride, crop=a.crop, crop_size=a.crop_size,
+                                resize_short_side=a.resize_short_side, prepare=False)
+        tensors = {"embeddings": f.embeddings.contiguous(), "timestamps": f.timestamps.contiguous(),
+                   "frame_indices": f.frame_indices.contiguous()}
+        meta = {"model": a.model, "fps": repr(f.fps), "source": rel,
+                "layout": "fast[0:256] slow[256:2304]", "crop": a.crop,
+                "args": json.dumps({k: v for k, v in vars(a).items() if k in
+                                    ("clip_len", "frame_interval", "num_clips", "stride", "crop_size")})}
+        atomic_write(target[rel], lambda tmp: save_file(tensors, tmp, metadata=meta))
+        bar.update(1)
+    bar.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
