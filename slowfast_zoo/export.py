@@ -88,7 +88,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int | 
         path: output ``.onnx`` file (written atomically).
         size: input height = width (default: the weight's test crop, 256).
         dynamic_batch: make the batch dimension symbolic (``batch``).
-        fp16: export in float16 (for GPU runtimes; CPU runtimes may lack float16 Conv3d).
+        fp16: export in float16 (weights and input; onnxruntime's CPU provider runs it too).
         opset: ONNX opset (default 18 for ``"dynamo"``, 17 for ``"torchscript"``).
         exporter: ``"dynamo"`` (default, needs onnxscript) or ``"torchscript"`` (legacy).
 

@@ -259,7 +259,8 @@ def _build(config: dict[str, Any], num_classes: int | None, source: str):
     cfg = PRETRAINED[base]
     changes: dict[str, Any] = {}
     if "test" in config:
-        test = TestProtocol(**config["test"])
+        known = {f.name for f in dataclasses.fields(TestProtocol)}
+        test = TestProtocol(**{k: v for k, v in config["test"].items() if k in known})
         if test != cfg.test:
             changes["test"] = test
     for key in ("mean", "std"):

@@ -9,11 +9,16 @@ __all__ = ["register"]
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
     from slowfast_zoo import export as ex
     from slowfast_zoo.factory import create_model
     from slowfast_zoo.hub import is_prefixed
 
     if is_prefixed(args.name):
+        if args.weights:
+            raise SystemExit("slowfast-zoo export: error: --weights cannot be combined with an "
+                             "hf-hub:/local-dir: name (it already names the weights)")
         model = create_model(args.name)
     else:
         model = create_model(args.name, pretrained=True, checkpoint_path=args.weights,
@@ -30,8 +35,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
               "dtype": "float16" if args.fp16 else "float32", "dynamic_batch": args.dynamic_batch}
     if args.format == "onnx":
         report["opset"] = args.opset or (ex.ONNX_OPSET if args.exporter == "dynamo" else ex.LEGACY_ONNX_OPSET)
-    if args.check and not args.fp16:
-        x = ex.example_input(model, size=args.size, batch=2 if args.dynamic_batch else 1, seed=1)
+    if args.check:
+        dtype = torch.float16 if args.fp16 else torch.float32
+        x = ex.example_input(model, size=args.size, batch=2 if args.dynamic_batch else 1, seed=1,
+                             dtype=dtype)
         try:
             diff = (ex.check_onnx if args.format == "onnx" else ex.check_torchscript)(path, model, x)
         except ImportError as e:
@@ -39,7 +46,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         else:
             tol = ex.ONNX_ATOL if args.format == "onnx" else ex.TORCHSCRIPT_ATOL
             report["max_abs_logit_diff"] = diff
-            if not diff <= tol:
+            # float16: reported, not enforced (the error scales with the logits' magnitude).
+            if not args.fp16 and not diff <= tol:
                 print(json.dumps(report, indent=2))
                 raise SystemExit(f"slowfast-zoo export: error: exported logits differ by {diff:.3g} "
                                  f"(tolerance {tol:g})")
