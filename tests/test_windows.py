@@ -100,3 +100,23 @@ def test_cli_window_json_lines(model, video: Path, tmp_path: Path, capsys) -> No
     text = capsys.readouterr().out.strip().splitlines()
     assert len(text) == 1 + 3  # header + windows [0,8] [6,14] [12,20]
     assert "12.00-   20.00s" in text[-1]
+
+
+def test_window_counter_bar_draws_only_on_a_terminal() -> None:
+    import io
+
+    from slowfast_zoo.windows import _CountBar
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = _CountBar(total=4, desc="windows", stream=stream)
+        bar.update(1)
+        bar.clear_line()
+        bar.update(3)
+        bar.close()
+    assert "windows [" in tty.getvalue() and "4/4" in tty.getvalue() and "\x1b[K" in tty.getvalue()
+    assert pipe.getvalue() == ""

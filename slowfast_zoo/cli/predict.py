@@ -27,7 +27,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                     views_per_batch=args.views_per_batch, dtype=_DTYPES[args.dtype])
     if args.json:
         print(json.dumps({"video": video, "model": model.pretrained_cfg.name,
-                          "weights": args.weights or model.pretrained_cfg.url,
+                          "weights": (args.weights or getattr(model, "hub_source", None)
+                                      or model.pretrained_cfg.url),
                           "views": args.views or model.pretrained_cfg.test.num_views,
                           "topk": [{"index": p.index, "label": p.label, "probability": p.probability}
                                    for p in preds]}, indent=2))
