@@ -83,3 +83,16 @@ def test_class_names_follow_the_classifier():
     model = sz.create_model("slowfast_r50_4x16x1", num_classes=3)
     assert class_names_of(model) == ("class_0", "class_1", "class_2")
     assert class_names_of(sz.create_model("slowfast_r50_4x16x1"))[0] == "abseiling"
+
+
+def test_fine_tuned_class_names_travel_with_the_weights(tmp_path):
+    from slowfast_zoo.training_utils import save_weights
+
+    model = sz.create_model("slowfast_r50_4x16x1", num_classes=3)
+    save_weights(model, tmp_path / "ft.safetensors", class_names=["left", "right", "up"])
+    again = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=3,
+                            checkpoint_path=tmp_path / "ft.safetensors")
+    assert class_names_of(again) == ("left", "right", "up")
+    fresh_head = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=5,
+                                 checkpoint_path=tmp_path / "ft.safetensors")
+    assert class_names_of(fresh_head)[0] == "class_0"

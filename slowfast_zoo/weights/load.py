@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -375,6 +376,11 @@ def _load_ours(model: torch.nn.Module, cfg: PretrainedCfg, path: Path, *, source
     check_state_dict(sd, model, source=source, ignore_classifier=ignore)
     _apply(model, sd, ignore_classifier=ignore, source=source,
            file_classes=_classes(sd))
+    # A fine-tuned file carries its own label names (training_utils.save_weights); they only
+    # describe the classifier they were saved with.
+    names = json.loads(meta["class_names"]) if "class_names" in meta else None
+    if not ignore and names and len(names) == getattr(model, "num_classes", -1):
+        model.class_names = tuple(str(n) for n in names)
 
 
 def _load_local(model: torch.nn.Module, cfg: PretrainedCfg, path: Path) -> None:
