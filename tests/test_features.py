@@ -38,8 +38,13 @@ def _model(checkpoint: Path) -> sz.SlowFast:
     return sz.create_model(ARCH, pretrained=True, checkpoint_path=checkpoint).eval()
 
 
-def test_matches_forward_head_step_by_step(checkpoint: Path, video: Path) -> None:
-    model = _model(checkpoint)
+@pytest.fixture(scope="module")
+def model(checkpoint: Path) -> sz.SlowFast:
+    """One unfused eval model shared by the tests that use ``prepare=False`` (never modified)."""
+    return _model(checkpoint)
+
+
+def test_matches_forward_head_step_by_step(model: sz.SlowFast, video: Path) -> None:
     feats = sz.extract_features(model, video, num_clips=3, prepare=False, **SMALL)
     # The same views built by hand: test-mode sampling, resize, centre crop, normalise.
     tf = TestTransform(num_clips=3, num_crops=1, **SMALL)
@@ -56,8 +61,8 @@ def test_matches_forward_head_step_by_step(checkpoint: Path, video: Path) -> Non
     np.testing.assert_allclose(feats.timestamps[:, 1].numpy(), (starts + 15) / 25.0)
 
 
-def test_dense_stride_prepared_model_and_maps(checkpoint: Path, video: Path) -> None:
-    reference = _model(checkpoint)
+def test_dense_stride_prepared_model_and_maps(model: sz.SlowFast, checkpoint: Path, video: Path) -> None:
+    reference = model
     starts = dense_clip_starts(40, 8, 2, 10)
     assert starts.tolist() == [0, 10, 20]  # last frame 20 + 14 = 34 < 40; 30 would overrun
     feats = sz.extract_features(_model(checkpoint), video, stride=10, clips_per_chunk=2,
@@ -78,8 +83,7 @@ def test_dense_stride_prepared_model_and_maps(checkpoint: Path, video: Path) -> 
     torch.testing.assert_close(slow.mean((2, 3, 4)), feats.embeddings[:, 256:], rtol=1e-4, atol=1e-5)
 
 
-def test_three_crops_average_and_bad_options(checkpoint: Path, video: Path) -> None:
-    model = _model(checkpoint)
+def test_three_crops_average_and_bad_options(model: sz.SlowFast, video: Path) -> None:
     three = sz.extract_features(model, video, num_clips=2, crop="three", prepare=False,
                                 **{**SMALL, "crop_size": 40})
     tf = TestTransform(num_clips=2, num_crops=3, **{**SMALL, "crop_size": 40})

@@ -3,10 +3,12 @@
 The dataset: a bright square on a dark background moving left, right, up or down (classes 0-3),
 encoded with PyAV; a single frame does not tell the classes apart, only motion does, so the
 horizontal flip is disabled. The run starts from the generated-weights MMAction2 checkpoint
-(tests/weightgen.py) with ``num_classes=4`` at a tiny input (8 frames of 32x32). Training the
-whole network does not fit the CI budget on 2 CPU cores (about 2 s per step of 8 clips), so
-only the last stage of both pathways, the last lateral conv and the classifier are trained
-(``freeze_stages=3``).
+(tests/weightgen.py) with ``num_classes=4`` at a tiny input (8 frames of 32x32). The stems and
+the first stage stay frozen (``freeze_stages=1``: stages 2-4 of both pathways, their lateral
+convs and the classifier train) to fit the CI budget; measured on this setup: 24 steps in about
+17 s on 2 idle cores, validation top-1 0.92. Training fewer layers does not work from these
+generated weights: a linear probe stays at chance (their eval-mode BatchNorm statistics make
+badly conditioned features) and ``freeze_stages=3`` reaches only ~0.54.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 
 import slowfast_zoo as sz
 from slowfast_zoo.data import TestTransform, VideoDataset
-from slowfast_zoo.evaluation import evaluate
+from slowfast_zoo.evaluation.evaluate import evaluate
 from slowfast_zoo.training import LATEST_WEIGHTS, LOG_FILE, STATE_FILE, FinetuneConfig, finetune
 from slowfast_zoo.training_utils import (
     ListFileError,
@@ -93,7 +95,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _config(ds: dict[str, Path], out: Path, **kw) -> FinetuneConfig:
     base = dict(arch=ARCH, train_list=str(ds["train"]), val_list=str(ds["val"]), data_root=str(ds["root"]),
                 out_dir=str(out), checkpoint_path=str(ds["ckpt"]), class_names=CLASSES, epochs=6,
-                batch_size=8, lr=0.01, warmup_epochs=0.5, freeze_stages=3, clip_len=8, frame_interval=3,
+                batch_size=8, lr=0.01, warmup_epochs=0.5, freeze_stages=1, clip_len=8, frame_interval=3,
                 resize_short_side=32, crop_size=32, val_crop_size=32, area_range=(0.5, 1.0), flip=False,
                 num_workers=0, val_every=100, seed=0)
     base.update(kw)
@@ -107,9 +109,10 @@ def test_finetune_learns_motion_and_checkpoint_reloads(dataset: dict[str, Path],
     history = summary["history"]
     assert [h["epoch"] for h in history] == list(range(1, 7))
     val = history[-1]["val"]
-    # Chance is 0.25 (4 balanced classes, 24 videos). P(top-1 >= 0.5 | guessing) =
-    # P(Binomial(24, 0.25) >= 12) ~ 0.003, so 0.5 is clearly above chance; seeds are fixed.
-    assert val["top1_acc"] >= 0.5, history
+    # Chance is 0.25 (4 balanced classes, 24 videos): P(Binomial(24, 0.25) >= 15) ~ 1e-4, so
+    # 0.6 is clearly above chance, and far enough below the measured 0.92 (fixed seeds) that
+    # thread-count rounding differences cannot flip the test.
+    assert val["top1_acc"] >= 0.6, history
     assert set(val) == {"top1_acc", "mean_class_accuracy"}  # no top-5 with K = 4
     log_lines = [json.loads(x) for x in (out / LOG_FILE).read_text().splitlines()]
     assert log_lines == history and all(x["peak_memory_mb"] > 0 for x in log_lines)
