@@ -60,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--resume", nargs="?", const=True, default=False,
                    help="continue from OUT_DIR/training_state.pt (or the given state file)")
+    p.add_argument("--stop-after", type=int, help="end this job after epoch N (schedule still spans --epochs)")
     p.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
     a = p.parse_args(argv)
     names = None
@@ -75,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
         frame_interval=a.frame_interval, resize_short_side=a.resize_short_side, crop_size=a.crop_size,
         val_crop_size=a.val_crop_size or a.crop_size, area_range=(a.min_area, 1.0), flip=not a.no_flip,
         amp=a.amp, num_workers=a.workers, val_every=a.val_every, seed=a.seed,
-        deterministic=a.deterministic, resume=a.resume, device=a.device)
+        deterministic=a.deterministic, resume=a.resume, stop_after=a.stop_after, device=a.device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,9 @@ class FinetuneConfig:
     ``clip_len``, ``frame_interval``, ``resize_short_side``, ``crop_size`` (train) and
     ``val_crop_size``; ``area_range`` of RandomResizedCrop; ``flip`` = random horizontal flip.
 
+    ``stop_after``: end this job after that epoch (the schedule still spans ``epochs``), for
+    runs split over time-limited jobs; continue with ``resume=True``.
+
     Optimisation: ``lr=None`` means ``0.1 * batch_size * world_size * accum_steps / 64``;
     ``warmup_epochs=None`` means ``34/256`` of the run, like the recipe's 34 of 256 epochs.
     """
@@ -124,6 +127,7 @@ class FinetuneConfig:
     seed: int = 0
     deterministic: bool = False
     resume: bool | str = False
+    stop_after: int | None = None
     device: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -247,7 +251,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
              info.rank, info.world_size, len(train_ds), steps_per_epoch, total_batch, lr,
              start_epoch + 1, cfg.epochs)
 
-    for epoch in range(start_epoch, cfg.epochs):
+    last = cfg.epochs if cfg.stop_after is None else min(cfg.epochs, cfg.stop_after)
+    for epoch in range(start_epoch, last):
         sampler.set_epoch(epoch)
         # A fresh, epoch- and rank-specific crop/flip seed: reproducible on resume, different
         # per epoch (TrainTransform mixes in the DataLoader worker id).
@@ -326,7 +331,13 @@ def _resume(path: Path, cfg, model, optimizer, scheduler, scaler, info, k: int):
                          f"{state.get('num_classes')} classes, this one {cfg.arch} with {k}")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
+    schedule = dict(scheduler.lr_lambdas[0].__dict__)
     scheduler.load_state_dict(state["scheduler"])
+    if scheduler.lr_lambdas[0].__dict__ != schedule:
+        # The saved lambda describes the old run length; the schedule follows this run's options
+        # (e.g. more --epochs) from the saved step on.
+        log.warning("schedule changed on resume: %s -> %s", scheduler.lr_lambdas[0].__dict__, schedule)
+        scheduler.lr_lambdas[0].__dict__.update(schedule)
     scaler.load_state_dict(state["scaler"])
     rngs = state["rng"]
     if len(rngs) == info.world_size:

@@ -203,3 +203,23 @@ def test_freezing_and_schedule() -> None:
     f = WarmupCosine(total_iters=100, warmup_iters=10, warmup_ratio=0.1)
     assert f(0) == pytest.approx(0.1) and f(10) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.1)))
     assert f(5) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.05)) * 0.55) and f(100) == 0.0
+
+
+def test_resume_continues_exactly(dataset: dict[str, Path], tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    small = tmp_path / "small.txt"
+    small.write_text("\n".join(dataset["train"].read_text().splitlines()[0::4]) + "\n")  # 8 videos
+    kw = dict(train_list=str(small), val_list=None, linear_probe=True, freeze_stages=-1, batch_size=4,
+              seed=3)
+    finetune(_config(dataset, tmp_path / "straight", epochs=2, **kw))
+    finetune(_config(dataset, tmp_path / "split", epochs=2, stop_after=1, **kw))  # "interrupted"
+    finetune(_config(dataset, tmp_path / "split", epochs=2, resume=True, **kw))
+    a = load_file(str(tmp_path / "straight" / LATEST_WEIGHTS))
+    b = load_file(str(tmp_path / "split" / LATEST_WEIGHTS))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    la = [json.loads(x) for x in (tmp_path / "straight" / LOG_FILE).read_text().splitlines()]
+    lb = [json.loads(x) for x in (tmp_path / "split" / LOG_FILE).read_text().splitlines()]
+    assert [(x["epoch"], x["lr"], x["loss"]) for x in la] == [(x["epoch"], x["lr"], x["loss"]) for x in lb]
