@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import numpy as np

@@ -223,3 +223,14 @@ def test_resume_continues_exactly(dataset: dict[str, Path], tmp_path: Path) -> N
     la = [json.loads(x) for x in (tmp_path / "straight" / LOG_FILE).read_text().splitlines()]
     lb = [json.loads(x) for x in (tmp_path / "split" / LOG_FILE).read_text().splitlines()]
     assert [(x["epoch"], x["lr"], x["loss"]) for x in la] == [(x["epoch"], x["lr"], x["loss"]) for x in lb]
+
+
+def test_bf16_autocast_and_accumulation_smoke(dataset: dict[str, Path], tmp_path: Path) -> None:
+    small = tmp_path / "small.txt"
+    small.write_text("\n".join(dataset["train"].read_text().splitlines()[0::4]) + "\n")  # 8 videos
+    summary = finetune(_config(dataset, tmp_path / "amp", train_list=str(small), val_list=None, epochs=1,
+                               linear_probe=True, batch_size=2, accum_steps=2, amp="bf16", lr=None))
+    (line,) = summary["history"]
+    assert line["iters"] == 2 and np.isfinite(line["loss"])  # 8 videos / (2 x 2) = 2 steps
+    state = load_training_state(tmp_path / "amp" / STATE_FILE)
+    assert state["optimizer"]["param_groups"][0]["initial_lr"] == pytest.approx(0.1 * 4 / 64)
