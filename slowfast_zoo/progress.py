@@ -1,4 +1,4 @@
-"""A tiny, dependency-free download progress bar written to stderr.
+"""A tiny, dependency-free progress bar written to stderr (downloads, evaluation, windows).
 
 It draws only when asked *and* the stream is a terminal: in logs, CI and notebooks
 that capture stderr a carriage-return bar is noise, so it stays silent there.
@@ -25,13 +25,15 @@ def _human(n: float) -> str:
 
 
 class ProgressBar:
-    """Byte counter with an optional one-line bar on a terminal.
+    """Counter (bytes by default) with an optional one-line bar on a terminal.
 
     Args:
-        total: expected number of bytes, or ``None`` when the server sent no length.
+        total: expected count, or ``None`` when unknown (e.g. no length from the server).
         desc: short label shown before the bar (e.g. the file name).
         enabled: the caller's wish (``progress=True``); the bar still draws only on a TTY.
         stream: where to draw; defaults to ``sys.stderr`` (looked up at construction time).
+        unit: ``"B"`` counts bytes (human-readable sizes); any other word counts items,
+            e.g. ``"videos"``, and the bar also shows the time left.
 
     Example:
         >>> bar = ProgressBar(total=10, desc="demo", enabled=False)
@@ -41,7 +43,8 @@ class ProgressBar:
     """
 
     def __init__(self, total: int | None, desc: str = "", enabled: bool = True,
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, unit: str = "B") -> None:
+        self.unit = unit
         self.total = total if total and total > 0 else None
         self.desc = desc
         self.n = 0
@@ -63,16 +66,26 @@ class ProgressBar:
 
     def _draw(self, now: float) -> None:
         rate = self.n / max(now - self._start, 1e-6)
-        if self.total:
-            frac = min(self.n / self.total, 1.0)
-            filled = int(frac * _WIDTH)
-            bar = "#" * filled + "-" * (_WIDTH - filled)
-            text = (f"\r{self.desc} [{bar}] {frac * 100:5.1f}% "
-                    f"{_human(self.n)}/{_human(self.total)} {_human(rate)}/s")
+        if self.unit == "B":
+            done, total, speed = _human(self.n), _human(self.total or 0), f"{_human(rate)}/s"
         else:
-            text = f"\r{self.desc} {_human(self.n)} {_human(rate)}/s"
+            done, total = str(self.n), f"{self.total} {self.unit}"
+            left = (self.total - self.n) / rate if rate > 0 and self.total else 0.0
+            speed = f"{rate:.2f} {self.unit}/s, {left / 60:.0f} min left "
+        if self.total:
+            filled = int(min(self.n / self.total, 1.0) * _WIDTH)
+            bar = "#" * filled + "-" * (_WIDTH - filled)
+            text = f"\r{self.desc} [{bar}] {min(self.n / self.total, 1.0) * 100:5.1f}% {done}/{total} {speed}"
+        else:
+            text = f"\r{self.desc} {done} {speed}"
         self.stream.write(text)
         self.stream.flush()
+
+    def clear_line(self) -> None:
+        """Erase the bar so that a result line can be printed in its place."""
+        if self.active:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
 
     def close(self) -> None:
         """Draw the final state and end the line (only if anything was drawn)."""

@@ -24,6 +24,7 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -87,24 +88,11 @@ def window_ranges(duration: float, window: float, stride: float) -> list[tuple[f
 
 
 class _CountBar(ProgressBar):
-    """The package's progress bar, counting windows instead of bytes."""
+    """The package's progress bar, counting windows."""
 
-    def _draw(self, now: float) -> None:
-        elapsed = max(now - self._start, 1e-6)
-        if self.total:
-            frac = min(self.n / self.total, 1.0)
-            filled = int(frac * 30)
-            text = (f"\r{self.desc} [{'#' * filled}{'-' * (30 - filled)}] {frac * 100:5.1f}% "
-                    f"{self.n}/{self.total} {elapsed:.0f}s")
-        else:
-            text = f"\r{self.desc} {self.n} {elapsed:.0f}s"
-        self.stream.write(text)
-        self.stream.flush()
-
-    def clear_line(self) -> None:
-        if self.active:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+    def __init__(self, total: int | None, desc: str = "", enabled: bool = True,
+                 stream: TextIO | None = None) -> None:
+        super().__init__(total, desc, enabled, stream, unit="windows")
 
 
 def predict_windows(model: SlowFast, video: str | os.PathLike, *, window: float, stride: float | None = None,

@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -127,17 +128,11 @@ class EvalResult:
 
 
 class _VideoBar(ProgressBar):
-    """The byte progress bar, counting videos instead of bytes."""
+    """The package's progress bar, counting videos."""
 
-    def _draw(self, now: float) -> None:
-        rate = self.n / max(now - self._start, 1e-6)
-        total = self.total or 0
-        frac = min(self.n / total, 1.0) if total else 0.0
-        filled = int(frac * 30)
-        eta = (total - self.n) / rate if rate > 0 and total else 0.0
-        self.stream.write(f"\r{self.desc} [{'#' * filled}{'-' * (30 - filled)}] {self.n}/{total} videos "
-                          f"{rate:.2f} video/s, {eta / 60:.0f} min left ")
-        self.stream.flush()
+    def __init__(self, total: int | None, desc: str = "", enabled: bool = True,
+                 stream: TextIO | None = None) -> None:
+        super().__init__(total, desc, enabled, stream, unit="videos")
 
 
 def _record_path(dataset: Dataset, index: int) -> str:
