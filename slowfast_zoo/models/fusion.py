@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from slowfast_zoo.models.layers import ConvBn
+from slowfast_zoo.models.layers import Conv3d, ConvBn
 
 __all__ = ["fold_conv_bn", "fuse_model"]
 
@@ -27,8 +27,8 @@ def fold_conv_bn(unit: ConvBn) -> None:
     bias = bn.bias.double() - bn.running_mean.double() * scale
     if conv.bias is not None:
         bias = bias + conv.bias.double() * scale
-    fused = nn.Conv3d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                      conv.padding, bias=True).to(device=conv.weight.device)
+    fused = Conv3d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                   conv.padding, bias=True).to(device=conv.weight.device)
     fused.weight.copy_(weight.to(conv.weight.dtype))
     fused.bias.copy_(bias.to(conv.weight.dtype))
     unit.conv = fused

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slowfast_zoo.models.layers import STAGE_BLOCKS, ConvBn, make_stage
+from slowfast_zoo.models.layers import STAGE_BLOCKS, Conv3d, ConvBn, make_stage
 from slowfast_zoo.registry.specs import ArchSpec, PretrainedCfg
 
 __all__ = ["Pathway", "SlowFast"]
@@ -92,8 +92,8 @@ class SlowFast(nn.Module):
         self.fast = Pathway(spec.fast_depth, fast_base, 5, (True, True, True, True))
         k = spec.fusion_kernel
         self.laterals = nn.ModuleList(
-            nn.Conv3d(c, c * _LATERAL_EXPANSION, (k, 1, 1), stride=(spec.alpha, 1, 1),
-                      padding=((k - 1) // 2, 0, 0), bias=False)
+            Conv3d(c, c * _LATERAL_EXPANSION, (k, 1, 1), stride=(spec.alpha, 1, 1),
+                   padding=((k - 1) // 2, 0, 0), bias=False)
             for c in fast_widths
         )
         self.num_features = self.slow.out_channels + self.fast.out_channels  # 2048 + 256
@@ -142,7 +142,27 @@ class SlowFast(nn.Module):
         if stride == 1:
             return x
         keep = math.floor(x.shape[2] * (1.0 / stride))
-        return x[:, :, : keep * stride : stride]
+        view = x[:, :, : keep * stride : stride]
+        # A strided view of a channels_last_3d clip is no longer channels_last_3d; without this
+        # copy (a few frames) the whole pathway after it ran in the slower contiguous layout.
+        if x.is_contiguous(memory_format=torch.channels_last_3d):
+            return view.contiguous(memory_format=torch.channels_last_3d)
+        return view
+
+    @staticmethod
+    def _fuse_lateral(slow: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
+        # Lateral output goes after the slow channels (MMAction2 cat order).
+        if not (slow.is_contiguous(memory_format=torch.channels_last_3d) and not slow.is_contiguous()):
+            return torch.cat([slow, lateral], dim=1)
+        # channels_last_3d: write into a tensor of that layout. torch.cat infers the layout from
+        # strides, and with one clip a lateral's batch stride is arbitrary (size-1 dim), so it
+        # fell back to contiguous and every slow conv after it ran in the slow layout.
+        n, c, t, h, w = slow.shape
+        out = torch.empty((n, c + lateral.shape[1], t, h, w), dtype=slow.dtype, device=slow.device,
+                          memory_format=torch.channels_last_3d)
+        out[:, :c] = slow
+        out[:, c:] = lateral
+        return out
 
     # ------------------------------------------------------------ timm contract
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,13 +170,12 @@ class SlowFast(nn.Module):
         self._check_input(x)
         slow = self.slow.forward_stem(self._resample(x, self.tau))
         fast = self.fast.forward_stem(self._resample(x, self.tau // self.alpha))
-        # Lateral output goes after the slow channels (MMAction2 cat order).
-        slow = torch.cat([slow, self.laterals[0](fast)], dim=1)
+        slow = self._fuse_lateral(slow, self.laterals[0](fast))
         for i in range(4):
             slow = self.slow.stages[i](slow)
             fast = self.fast.stages[i](fast)
             if i < 3:
-                slow = torch.cat([slow, self.laterals[i + 1](fast)], dim=1)
+                slow = self._fuse_lateral(slow, self.laterals[i + 1](fast))
         return slow, fast
 
     def forward_head(self, features: tuple[torch.Tensor, torch.Tensor],
