@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     p.add_argument("--min-area", type=float, default=0.08, help="RandomResizedCrop smallest area fraction")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flip (direction-sensitive classes)")
     p.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="channels_last_3d training (default: on for CPU, off on GPU)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--val-every", type=int, default=5, help="validate every N epochs (and after the last)")
     p.add_argument("--seed", type=int, default=0)
@@ -75,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
         norm_eval=a.norm_eval, linear_probe=a.linear_probe, clip_len=a.clip_len,
         frame_interval=a.frame_interval, resize_short_side=a.resize_short_side, crop_size=a.crop_size,
         val_crop_size=a.val_crop_size or a.crop_size, area_range=(a.min_area, 1.0), flip=not a.no_flip,
-        amp=a.amp, num_workers=a.workers, val_every=a.val_every, seed=a.seed,
+        amp=a.amp, channels_last=a.channels_last, num_workers=a.workers, val_every=a.val_every, seed=a.seed,
         deterministic=a.deterministic, resume=a.resume, stop_after=a.stop_after, device=a.device)
 
 

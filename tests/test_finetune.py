@@ -229,7 +229,8 @@ def test_bf16_autocast_and_accumulation_smoke(dataset: dict[str, Path], tmp_path
     small = tmp_path / "small.txt"
     small.write_text("\n".join(dataset["train"].read_text().splitlines()[0::4]) + "\n")  # 8 videos
     summary = finetune(_config(dataset, tmp_path / "amp", train_list=str(small), val_list=None, epochs=1,
-                               linear_probe=True, batch_size=2, accum_steps=2, amp="bf16", lr=None))
+                               linear_probe=True, batch_size=2, accum_steps=2, amp="bf16", lr=None,
+                               channels_last=False))  # the contiguous path (CPU default: channels_last)
     (line,) = summary["history"]
     assert line["iters"] == 2 and np.isfinite(line["loss"])  # 8 videos / (2 x 2) = 2 steps
     state = load_training_state(tmp_path / "amp" / STATE_FILE)
