@@ -143,8 +143,8 @@ class SlowFast(nn.Module):
             return x
         keep = math.floor(x.shape[2] * (1.0 / stride))
         view = x[:, :, : keep * stride : stride]
-        # A strided view of a channels_last_3d clip is no longer channels_last_3d; without this
-        # copy (a few frames) the whole pathway after it ran in the slower contiguous layout.
+        # A strided view of a channels_last_3d clip is no longer channels_last_3d: copy these few
+        # frames so that the slow stem (and, with one clip, the convs after it) keeps the layout.
         if x.is_contiguous(memory_format=torch.channels_last_3d):
             return view.contiguous(memory_format=torch.channels_last_3d)
         return view
