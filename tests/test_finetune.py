@@ -17,10 +17,8 @@ import json
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -36,6 +34,7 @@ from slowfast_zoo.training_utils import (
     load_training_state,
     read_weights_metadata,
 )
+from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,24 +52,16 @@ def make_motion_video(path: Path, direction: int, seed: int, num_frames: int = 2
     y0 = rng.integers(0, hi + 1) if dy == 0 else (0 if dy > 0 else hi)
     x0 = rng.integers(0, hi + 1) if dx == 0 else (0 if dx > 0 else hi)
     colour = rng.integers(150, 256, 3)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, 25)
-        stream.options = {"preset": "ultrafast", "crf": "12"}
-        for i in range(num_frames):
-            img = np.full((size, size, 3), 20, np.uint8)
-            t = i * hi / (num_frames - 1)
-            y, x = int(round(y0 + dy * t)), int(round(x0 + dx * t))
-            img[y:y + square, x:x + square] = colour
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+
+    def frame(i: int, height: int, width: int) -> np.ndarray:
+        img = np.full((height, width, 3), 20, np.uint8)
+        t = i * hi / (num_frames - 1)
+        y, x = int(round(y0 + dy * t)), int(round(x0 + dx * t))
+        img[y:y + square, x:x + square] = colour
+        return img
+
+    return make_video(path, num_frames, size, size, fps=25, gop=None, frames=frame,
+                      options={"preset": "ultrafast", "crf": "12"})
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ that returns the wrong frame (off by one, duplicated, blank) fails a pixel compa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -60,12 +61,13 @@ def make_video(
     *,
     codec: str = "libx264",
     fps: int = 30,
-    gop: int = 12,
+    gop: int | None = 12,
     bit_rate: int | None = None,
     one_slice_per_frame: bool = False,
     options: dict[str, str] | None = None,
+    frames: Callable[[int, int, int], np.ndarray] = frame_pattern,
 ) -> Path:
-    """Encode ``num_frames`` frames of :func:`frame_pattern` into ``path`` and return it.
+    """Encode ``num_frames`` frames (``frames(index, height, width)``, RGB uint8) into ``path``.
 
     Args:
         path: output file; the container follows the extension (.mp4, .mkv, .webm, .avi).
@@ -73,11 +75,13 @@ def make_video(
         width, height: frame size (even numbers for 4:2:0 codecs).
         codec: FFmpeg encoder name (``libx264``, ``mpeg4``, ``libvpx-vp9``...).
         fps: constant frame rate.
-        gop: keyframe interval, so seeking is exercised in long videos.
+        gop: keyframe interval, so seeking is exercised in long videos; ``None`` leaves it
+            (and libx264's keyint parameters) to the encoder.
         bit_rate: fixed bit rate in bit/s; ``None`` lets the encoder pick (CRF/quality).
         one_slice_per_frame: set ``thread_type = "FRAME"`` before encoding; libx264 otherwise
             writes several slices per frame, which decodes unrealistically fast (benchmarks).
         options: extra encoder options.
+        frames: the image of each frame; default :func:`frame_pattern`.
     """
     path = Path(path)
     with av.open(str(path), mode="w") as container:
@@ -86,7 +90,8 @@ def make_video(
         stream.height = height
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, fps)
-        stream.codec_context.gop_size = gop
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         if bit_rate is not None:
             stream.bit_rate = bit_rate
         if one_slice_per_frame:
@@ -94,15 +99,16 @@ def make_video(
         opts = dict(options or {})
         if codec == "libx264":
             opts.setdefault("preset", "veryfast")
-            # keyint_min = gop makes the keyframe spacing regular (seek tests rely on it).
-            opts.setdefault("x264-params", f"keyint={gop}:min-keyint={gop}:scenecut=0")
+            if gop is not None:
+                # keyint_min = gop makes the keyframe spacing regular (seek tests rely on it).
+                opts.setdefault("x264-params", f"keyint={gop}:min-keyint={gop}:scenecut=0")
         elif codec == "libvpx-vp9":
             opts.setdefault("deadline", "realtime")
             opts.setdefault("cpu-used", "8")
         if opts:
             stream.options = opts
         for i in range(num_frames):
-            frame = av.VideoFrame.from_ndarray(frame_pattern(i, height, width), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(frames(i, height, width), format="rgb24")
             frame.pts = i
             for packet in stream.encode(frame):
                 container.mux(packet)
