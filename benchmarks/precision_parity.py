@@ -85,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     rows = [run(a, d, device, args.extra_views) for a in args.archs for d in args.dtypes]
+    machine = machine_info(device)
     if args.json:
-        print(json.dumps({"machine": machine_info(device), "rows": rows}, indent=2))
+        print(json.dumps({"machine": machine, "rows": rows}, indent=2))
         return 0
-    print(f"device {device} ({machine_info(device).get('gpu') or machine_info(device)['cpu']})")
+    print(f"device {device} ({machine.get('gpu') or machine['cpu']})")
     print(f"{'arch':18} {'dtype':5} {'vs golden: max abs':>19} {'rel':>8} {'top-1':>6} {'top-5':>6}"
           f"   {'vs fp32 (extra): top-1':>22} {'rel':>8}  time")
     for r in rows:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 
 from slowfast_zoo.models import SlowFast
+from slowfast_zoo.models.layers import is_channels_last_3d
 
 __all__ = ["prepare_model", "run_views", "default_views_per_batch", "resolve_device"]
 
@@ -83,8 +84,7 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
     step = default_views_per_batch(device) if views_per_batch is None else views_per_batch
     if step < 1:
         raise ValueError(f"views_per_batch must be >= 1, got {step}")
-    channels_last = param.dim() == 5 and param.is_contiguous(memory_format=torch.channels_last_3d) \
-        and not param.is_contiguous()
+    channels_last = is_channels_last_3d(param)
     outputs = []
     with torch.inference_mode(), _autocast(device, dtype):
         for part in _chunks(views.shape[0], step):

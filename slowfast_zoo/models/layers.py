@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Conv3d", "ConvBn", "Bottleneck", "make_stage", "STAGE_BLOCKS"]
+__all__ = ["is_channels_last_3d", "Conv3d", "ConvBn", "Bottleneck", "make_stage", "STAGE_BLOCKS"]
 
 #: Bottleneck blocks per stage for each ResNet depth.
 STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
@@ -23,6 +23,12 @@ STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
 
 def _triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
     return (v, v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
+
+
+def is_channels_last_3d(t: torch.Tensor) -> bool:
+    """``t`` is laid out channels_last_3d (and is not also plain contiguous, i.e. unambiguous)."""
+    return t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) \
+        and not t.is_contiguous()
 
 
 class Conv3d(nn.Conv3d):

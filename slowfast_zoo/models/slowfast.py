@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slowfast_zoo.models.layers import STAGE_BLOCKS, Conv3d, ConvBn, make_stage
+from slowfast_zoo.models.layers import STAGE_BLOCKS, Conv3d, ConvBn, is_channels_last_3d, make_stage
 from slowfast_zoo.registry.specs import ArchSpec, PretrainedCfg
 
 __all__ = ["Pathway", "SlowFast"]
@@ -145,14 +145,14 @@ class SlowFast(nn.Module):
         view = x[:, :, : keep * stride : stride]
         # A strided view of a channels_last_3d clip is no longer channels_last_3d: copy these few
         # frames so that the slow stem (and, with one clip, the convs after it) keeps the layout.
-        if x.is_contiguous(memory_format=torch.channels_last_3d):
+        if is_channels_last_3d(x):
             return view.contiguous(memory_format=torch.channels_last_3d)
         return view
 
     @staticmethod
     def _fuse_lateral(slow: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
         # Lateral output goes after the slow channels (MMAction2 cat order).
-        if not (slow.is_contiguous(memory_format=torch.channels_last_3d) and not slow.is_contiguous()):
+        if not is_channels_last_3d(slow):
             return torch.cat([slow, lateral], dim=1)
         # channels_last_3d: write into a tensor of that layout. torch.cat infers the layout from
         # strides, and with one clip a lateral's batch stride is arbitrary (size-1 dim), so it
