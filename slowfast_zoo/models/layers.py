@@ -39,9 +39,9 @@ class Conv3d(nn.Conv3d):
     2-D convolutions over free views: fold T into the batch (``[N*T, C, H, W]``, channels_last)
     for the spatial ones, fold H and W together (``[N, C, T, H*W]``) for the temporal ones.
     Same weights, same sums (outputs equal to float rounding), but oneDNN's 2-D kernels are much
-    faster on CPU: with one clip per forward its 3-D kernels ran these convs at 4-21 GFLOP/s
-    against 45-74 as 2-D (whole r50 4x16x1, one clip per forward: 1.7x faster; with 3 clips
-    equal; benchmarks/RESULTS.md). Contiguous inputs, and kernels that mix time and space (the
+    faster on CPU: with one clip per forward its 3-D kernels ran these convs at 4-31 GFLOP/s
+    against 29-72 as 2-D (whole r50 4x16x1, one clip per forward: 1.7x faster; with 3 clips
+    equal; benchmarks/bench_conv2d_path.py, RESULTS.md). Contiguous inputs, and kernels that mix time and space (the
     fast stem), take the ordinary 3-D path.
     """
 
