@@ -27,7 +27,7 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import slowfast_zoo as sz
-from slowfast_zoo.inference import prepare_model
+from slowfast_zoo.inference.engine import prepare_model
 from slowfast_zoo.models import layers
 
 CL = torch.channels_last_3d

@@ -15,7 +15,7 @@ Variants, timed in alternation (A B C A B C ...) inside one process, medians rep
 
 * ``ours``: ``VideoReader(path)`` + ``num_frames`` + ``read(indices)`` (fresh reader per run;
   also with a reused ``out=`` buffer);
-* ``(a) mmaction2-pyav``: MMAction2's ``PyAVInit``/``PyAVDecode`` (SPEC.md 4.3): header frame
+* ``(a) mmaction2-pyav``: MMAction2's ``PyAVInit``/``PyAVDecode`` (docs/SPEC.md 4.3): header frame
   count, decode every frame from the start through the last needed one, converting each to RGB
   (``frame.to_rgb().to_ndarray()``), pick ``frames[i % len(frames)]``;
 * ``(b) decord``: ``decord.VideoReader(path, num_threads=0)``, ``len()``, ``get_batch`` on the
@@ -71,7 +71,7 @@ def _transform():
 
 
 def test_indices(n: int) -> np.ndarray:
-    """SampleFrames(32, 2, 10, test_mode=True) indices (SPEC.md 4.2), start_index 0."""
+    """SampleFrames(32, 2, 10, test_mode=True) indices (docs/SPEC.md 4.2), start_index 0."""
     if n > 63:
         avg = (n - 64 + 1) / 10
         starts = [int(k * avg + avg / 2) for k in range(10)]

@@ -28,8 +28,8 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     import slowfast_zoo as sz
-from slowfast_zoo.benchmark import load_average, machine_info, matmul_peak_gflops
-from slowfast_zoo.inference import prepare_model
+from slowfast_zoo.tools.benchmark import load_average, machine_info, matmul_peak_gflops
+from slowfast_zoo.inference.engine import prepare_model
 from slowfast_zoo.registry import ARCHS, get_pretrained_cfg
 
 # (tau, alpha, fusion kernel) per MMAction2 config: slow frames = 32 / tau, fast = 32.

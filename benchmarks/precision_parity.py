@@ -33,8 +33,8 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT))
     import slowfast_zoo as sz
-from slowfast_zoo.benchmark import machine_info
-from slowfast_zoo.inference import prepare_model, run_views
+from slowfast_zoo.tools.benchmark import machine_info
+from slowfast_zoo.inference.engine import prepare_model, run_views
 from slowfast_zoo.weights.convert import convert_mmaction2_state_dict
 from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
 

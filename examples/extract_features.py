@@ -14,20 +14,17 @@ are split over the N processes (``videos[rank::N]``).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Dataset
 
 import slowfast_zoo as sz
 from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
-from slowfast_zoo.progress import ProgressBar
-from slowfast_zoo.training_utils import atomic_write
+from slowfast_zoo._progress import ProgressBar
 
 log = logging.getLogger("extract_features")
 
@@ -91,13 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         f = sz.extract_features(model, reader, clip_len=a.clip_len, frame_interval=a.frame_interval,
                                 num_clips=a.num_clips, stride=a.stride, crop=a.crop, crop_size=a.crop_size,
                                 resize_short_side=a.resize_short_side, prepare=False)
-        tensors = {"embeddings": f.embeddings.contiguous(), "timestamps": f.timestamps.contiguous(),
-                   "frame_indices": f.frame_indices.contiguous()}
-        meta = {"model": a.model, "fps": repr(f.fps), "source": rel,
-                "layout": "fast[0:256] slow[256:2304]", "crop": a.crop,
-                "args": json.dumps({k: v for k, v in vars(a).items() if k in
-                                    ("clip_len", "frame_interval", "num_clips", "stride", "crop_size")})}
-        atomic_write(target[rel], lambda tmp: save_file(tensors, tmp, metadata=meta))
+        f.save(target[rel], model=a.model, source=rel, crop=a.crop,
+               args={k: v for k, v in vars(a).items()
+                     if k in ("clip_len", "frame_interval", "num_clips", "stride", "crop_size")})
         bar.update(1)
     bar.close()
     return 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fine-tune a SlowFast on your own ``path label`` lists (MMAction2's recipe, SPEC.md 4.7).
+"""Fine-tune a SlowFast on your own ``path label`` lists (MMAction2's recipe, docs/SPEC.md 4.7).
 
 One machine::
 
@@ -23,7 +23,7 @@ import json
 import logging
 import sys
 
-from slowfast_zoo.training import FinetuneConfig, finetune
+from slowfast_zoo.training.finetune import FinetuneConfig, finetune
 
 
 def parse_args(argv: list[str] | None = None) -> FinetuneConfig:

@@ -1,24 +1,38 @@
-"""Exception types raised by slowfast_zoo.
+"""Every exception type slowfast_zoo raises on purpose, in one place.
 
-Every failure a user can cause (a bad name, a bad file, no network, a damaged
-video) raises one of these, with a message that names the file, URL or
-argument at fault and what was expected.
+Every failure a user can cause (a bad name, a bad file, no network, a damaged video, an
+unusable setting) raises a subclass of :class:`SlowFastZooError`, with a message that names
+the file, URL or argument at fault and what was expected. Where a built-in type describes the
+failure too, the class also derives from it (``except ValueError`` keeps working). The command
+line prints any of them as one line, ``slowfast-zoo: error: ...``, and exits with code 2.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "SlowFastZooError",
+    "UsageError",
     "UnknownModelError",
     "CheckpointError",
     "HashMismatchError",
     "DownloadError",
     "VideoDecodeError",
+    "FrameIndexError",
+    "InputFileError",
+    "AnnotationError",
+    "ListFileError",
+    "ResultFileError",
+    "BenchmarkError",
 ]
 
 
 class SlowFastZooError(Exception):
     """Base class of every error raised on purpose by slowfast_zoo."""
+
+
+class UsageError(SlowFastZooError, ValueError):
+    """An argument, option or environment variable whose value cannot be used
+    (e.g. ``SLOWFAST_ZOO_MIRROR`` that is not a URL)."""
 
 
 class UnknownModelError(SlowFastZooError, ValueError):
@@ -41,3 +55,27 @@ class DownloadError(SlowFastZooError, OSError):
 class VideoDecodeError(SlowFastZooError):
     """A video (or rawframe folder) that cannot be decoded: missing, no video stream,
     zero decodable frames, truncated or corrupt data."""
+
+
+class FrameIndexError(VideoDecodeError, IndexError):
+    """A frame index outside ``[0, num_frames)`` (also catchable as ``IndexError``)."""
+
+
+class InputFileError(SlowFastZooError, FileNotFoundError):
+    """A file the user named (an annotation list, a label map) that does not exist or cannot be read."""
+
+
+class AnnotationError(SlowFastZooError, ValueError):
+    """A malformed annotation line (the message gives ``file:line``)."""
+
+
+class ListFileError(AnnotationError):
+    """A training/validation list that cannot be used (the message names ``file:line``)."""
+
+
+class ResultFileError(SlowFastZooError):
+    """An evaluation result file that cannot be resumed from (unreadable, or from another run)."""
+
+
+class BenchmarkError(SlowFastZooError, ValueError):
+    """A benchmark setting that cannot run (or should not, without ``force``)."""

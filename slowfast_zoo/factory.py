@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import os
 
-from slowfast_zoo.models import SlowFast
+from slowfast_zoo.errors import UsageError
+from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg
+from slowfast_zoo.weights.hub import is_prefixed, load_prefixed
+from slowfast_zoo.weights.sources import load_pretrained
 
 __all__ = ["create_model"]
 
@@ -39,22 +42,18 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         >>> model = sz.create_model("slowfast_r50_4x16x1", pretrained=True).eval()  # doctest: +SKIP
     """
     if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
-        raise ValueError(f"num_classes must be a non-negative int, got {num_classes!r}")
-    if isinstance(name, str) and name.startswith(("hf-hub:", "local-dir:")):
+        raise UsageError(f"num_classes must be a non-negative int, got {num_classes!r}")
+    if is_prefixed(name):
         # A saved model (slowfast_zoo.save_pretrained): bypasses the registry, always loads
-        # its own weights. See slowfast_zoo.hub.
+        # its own weights. See slowfast_zoo.weights.hub.
         if checkpoint_path is not None:
-            raise ValueError("checkpoint_path cannot be combined with an hf-hub:/local-dir: name")
-        from slowfast_zoo.hub import load_prefixed
-
+            raise UsageError("checkpoint_path cannot be combined with an hf-hub:/local-dir: name")
         return load_prefixed(name, num_classes=num_classes)
     spec = get_arch_spec(name)
     cfg = get_pretrained_cfg(name)
     model = SlowFast(spec, num_classes=num_classes, pretrained_cfg=cfg)
     if checkpoint_path is not None and not pretrained:
-        raise ValueError("checkpoint_path is only used with pretrained=True")
+        raise UsageError("checkpoint_path is only used with pretrained=True")
     if pretrained:
-        from slowfast_zoo.weights.load import load_pretrained
-
         load_pretrained(model, cfg, checkpoint_path=checkpoint_path, progress=progress)
     return model

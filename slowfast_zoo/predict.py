@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 
-from slowfast_zoo.evaluation.metrics import average_views
-from slowfast_zoo.inference import prepare_model, run_views
-from slowfast_zoo.models import SlowFast
+from slowfast_zoo.data.presets import TestTransform, views_transform
+from slowfast_zoo.inference.engine import Prediction, prepare_model, topk_predictions, video_scores
+from slowfast_zoo.models.slowfast import SlowFast
 
-__all__ = ["Prediction", "predict", "predict_scores", "sample_video_path", "class_names_of"]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One of the top-k classes of a video: its index, name and averaged probability."""
-
-    index: int
-    label: str
-    probability: float
+__all__ = ["Prediction", "predict", "predict_scores", "sample_video_path", "class_names_of",
+           "protocol_transform"]
 
 
 def sample_video_path() -> Path:
@@ -31,28 +22,19 @@ def sample_video_path() -> Path:
 
 
 def class_names_of(model: SlowFast) -> tuple[str, ...]:
-    """The model's class names: its weight's names when the class count matches, else ``class_<i>``."""
-    names = getattr(model, "class_names", None)
-    if names and len(names) == model.num_classes:
-        return tuple(names)
-    cfg = model.pretrained_cfg
-    if cfg is not None and len(cfg.class_names) == model.num_classes:
-        return cfg.class_names
-    return tuple(f"class_{i}" for i in range(model.num_classes))
+    """The model's class names (:attr:`SlowFast.class_names <slowfast_zoo.models.slowfast.SlowFast.class_names>`)."""
+    return model.class_names
 
 
-def _transform(model: SlowFast, views: int | None):
-    from slowfast_zoo import data
+def protocol_transform(model: SlowFast, views: int | None) -> TestTransform:
+    """The test transform of the model's weight: its own protocol, or 1 view (a quick look).
 
-    cfg = model.pretrained_cfg
-    if cfg is None:
-        raise ValueError("the model has no pretrained_cfg (test protocol); build it with create_model()")
-    if views is None or views == cfg.test.num_views:
-        return data.test_transform(cfg)
-    if views == 1:
-        return data.test_transform(cfg, views="val")
-    raise ValueError(f"views must be {cfg.test.num_views} (the weight's test protocol) or 1 "
-                     f"(one centre clip, a quick look), got {views}")
+    Args:
+        model: a model built by :func:`slowfast_zoo.create_model` (it has a ``pretrained_cfg``).
+        views: ``None`` or the protocol's view count for the published protocol, ``1`` for one
+            centre clip with a centre crop (MMAction2's validation pipeline).
+    """
+    return views_transform(model.pretrained_cfg, views)
 
 
 def predict_scores(model: SlowFast, video: str | os.PathLike, *, views: int | None = None,
@@ -63,11 +45,9 @@ def predict_scores(model: SlowFast, video: str | os.PathLike, *, views: int | No
     The model is put in inference mode in place (eval, BatchNorm folded, channels_last), see
     :func:`slowfast_zoo.inference.prepare_model`.
     """
-    transform = _transform(model, views)
-    clips = transform.load(os.fspath(video))
+    clips = protocol_transform(model, views).load(os.fspath(video))
     prepare_model(model, device=device)
-    logits = run_views(model, clips, views_per_batch=views_per_batch, dtype=dtype)
-    return average_views(logits[None], average)[0]
+    return video_scores(model, clips, average=average, views_per_batch=views_per_batch, dtype=dtype)
 
 
 def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: int | None = None,
@@ -95,6 +75,4 @@ def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: 
         raise ValueError(f"topk must be >= 1, got {topk}")
     probs = predict_scores(model, video, views=views, device=device,
                            views_per_batch=views_per_batch, dtype=dtype)
-    names = class_names_of(model)
-    values, indices = probs.topk(min(topk, probs.numel()))
-    return [Prediction(int(i), names[int(i)], float(v)) for v, i in zip(values, indices)]
+    return topk_predictions(probs, model.class_names, topk)

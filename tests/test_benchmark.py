@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from slowfast_zoo import benchmark as bm
+from slowfast_zoo.tools import benchmark as bm
 from slowfast_zoo.cli import main
 from video_factory import make_video
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slowfast_zoo.cards import main, render, render_card, reproduce_command
+from slowfast_zoo.tools.cards import main, render, render_card, reproduce_command
 from slowfast_zoo.registry import PRETRAINED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +17,7 @@ CARDS = ROOT / "MODEL_CARDS.md"
 
 def test_committed_file_equals_generator_output():
     assert CARDS.read_text(encoding="utf-8") == render(), \
-        "MODEL_CARDS.md is stale: run `python -m slowfast_zoo.cards` in the repository root"
+        "MODEL_CARDS.md is stale: run `python -m slowfast_zoo.tools.cards` in the repository root"
 
 
 def test_check_flag(tmp_path, capsys):
@@ -31,7 +31,7 @@ def test_check_flag(tmp_path, capsys):
 
 
 def test_module_entry_point(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "slowfast_zoo.cards", "--check", "--output", str(CARDS)],
+    proc = subprocess.run([sys.executable, "-m", "slowfast_zoo.tools.cards", "--check", "--output", str(CARDS)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
 

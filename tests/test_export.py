@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import slowfast_zoo as sz
-from slowfast_zoo import export as ex
+from slowfast_zoo.tools import export as ex
 from slowfast_zoo.cli import main
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 

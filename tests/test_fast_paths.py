@@ -47,7 +47,7 @@ def test_fuse_requires_eval_and_blocks_training():
 
 
 def test_run_views_chunks_match_one_forward():
-    from slowfast_zoo.inference import prepare_model, run_views
+    from slowfast_zoo.inference.engine import prepare_model, run_views
 
     torch.manual_seed(0)
     model = sz.create_model("slowfast_r50_4x16x1", num_classes=7).eval()
@@ -151,7 +151,7 @@ def test_reduced_precision_autocast_against_golden(dtype, max_rel):
     # checked on CPU where autocast emulates them. r101: its golden views have top-1 margins of
     # ~0.5, far above bf16's error, so top-1 agreement is a real check (r50 4x16's are 0.015).
     # Measured (benchmarks/RESULTS.md): bf16 3.5-4.4e-3, fp16 4.9-6.5e-4 of the largest logit.
-    from slowfast_zoo.inference import prepare_model, run_views
+    from slowfast_zoo.inference.engine import prepare_model, run_views
 
     arch = "r101_r50_4x16x1"
     golden = load_golden(arch)

@@ -13,7 +13,7 @@ from safetensors import safe_open
 
 import slowfast_zoo as sz
 from slowfast_zoo.data import TestTransform, VideoReader
-from slowfast_zoo.features import dense_clip_starts
+from slowfast_zoo.inference.features import dense_clip_starts
 from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 

@@ -26,14 +26,11 @@ import torch
 import slowfast_zoo as sz
 from slowfast_zoo.data import TestTransform, VideoDataset
 from slowfast_zoo.evaluation.evaluate import evaluate
-from slowfast_zoo.training import LATEST_WEIGHTS, LOG_FILE, STATE_FILE, FinetuneConfig, finetune
-from slowfast_zoo.training_utils import (
-    ListFileError,
-    WarmupCosine,
-    configure_finetune,
-    load_training_state,
-    read_weights_metadata,
-)
+from slowfast_zoo.training.finetune import LATEST_WEIGHTS, LOG_FILE, STATE_FILE, FinetuneConfig, finetune
+from slowfast_zoo.errors import ListFileError
+from slowfast_zoo.training.checkpoints import load_training_state, read_weights_metadata
+from slowfast_zoo.training.freezing import configure_finetune
+from slowfast_zoo.training.schedule import WarmupCosine
 from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 

@@ -215,7 +215,7 @@ def test_registry_hf_hub_id_tried_first(finetuned, fake_hub: FakeHub, monkeypatc
     # A mirror that fails falls back to the original URL (here dead: DownloadError).
     missing = dataclasses.replace(fake, hf_hub_id="mirror/absent")
     monkeypatch.setattr(factory, "get_pretrained_cfg", lambda name: missing)
-    with caplog.at_level(logging.WARNING, logger="slowfast_zoo.hub"), pytest.raises(DownloadError):
+    with caplog.at_level(logging.WARNING, logger="slowfast_zoo.weights.hub"), pytest.raises(DownloadError):
         sz.create_model(ARCH, pretrained=True)
     assert "mirror/absent" in caplog.text
 

@@ -27,7 +27,7 @@ from safetensors import safe_open
 
 import slowfast_zoo as sz
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UnknownModelError
-from slowfast_zoo.progress import ProgressBar
+from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.weights import (
     CONVERTER_VERSION,
     converted_cache_path,
@@ -38,7 +38,7 @@ from slowfast_zoo.weights import (
     sha256_file,
 )
 from slowfast_zoo.weights import download as download_mod
-from slowfast_zoo.weights import load as load_mod
+from slowfast_zoo.weights import sources as load_mod
 from weightgen import (
     ARCHS,
     generate_state_dict,

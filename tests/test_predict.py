@@ -86,7 +86,7 @@ def test_class_names_follow_the_classifier():
 
 
 def test_fine_tuned_class_names_travel_with_the_weights(tmp_path):
-    from slowfast_zoo.training_utils import save_weights
+    from slowfast_zoo.training.checkpoints import save_weights
 
     model = sz.create_model("slowfast_r50_4x16x1", num_classes=3)
     save_weights(model, tmp_path / "ft.safetensors", class_names=["left", "right", "up"])

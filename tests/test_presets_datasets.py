@@ -29,8 +29,8 @@ from slowfast_zoo.data import (
     three_crop_boxes,
     train_transform,
 )
-from slowfast_zoo.registry.specs import TestProtocol as _TestProtocol
-from slowfast_zoo.registry.specs import TrainProtocol
+from slowfast_zoo.registry.records import TestProtocol as _TestProtocol
+from slowfast_zoo.registry.records import TrainProtocol
 
 DATA = Path(__file__).parent / "data"
 CASES = json.loads((DATA / "pipeline_cases_public.json").read_text())

@@ -14,7 +14,7 @@ import torch
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main
 from slowfast_zoo.data import VideoReader, test_transform
-from slowfast_zoo.windows import predict_windows, window_ranges
+from slowfast_zoo.inference.windows import predict_windows, window_ranges
 from video_factory import make_video
 
 ARCH = "slowfast_r50_4x16x1"
@@ -105,7 +105,7 @@ def test_cli_window_json_lines(model, video: Path, tmp_path: Path, capsys) -> No
 def test_window_counter_bar_draws_only_on_a_terminal() -> None:
     import io
 
-    from slowfast_zoo.windows import _CountBar
+    from slowfast_zoo.inference.windows import _CountBar
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:

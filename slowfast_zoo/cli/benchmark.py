@@ -9,7 +9,7 @@ __all__ = ["register"]
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from slowfast_zoo.benchmark import BenchmarkConfig, benchmark, format_report
+    from slowfast_zoo.tools.benchmark import BenchmarkConfig, benchmark, format_report
 
     cfg = BenchmarkConfig(
         model=args.model, device=args.device, dtype=args.dtype, channels_last=args.channels_last,

@@ -3,7 +3,7 @@
 # The options follow MMAction2 0.x's ``tools/test.py CONFIG CKPT --eval top_k_accuracy
 # mean_class_accuracy --out result.json --average-clips prob`` (OpenMMLab, Apache-2.0,
 # https://github.com/open-mmlab/mmaction2, v0.13.0), with the config replaced by the weight's
-# registered test protocol (SPEC.md 4.1 and 7).
+# registered test protocol (docs/SPEC.md 4.1 and 7).
 """``slowfast-zoo eval``: accuracy of a weight on a Kinetics-400 copy, one or many processes.
 
 Examples::
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     from slowfast_zoo.evaluation.evaluate import evaluate
     from slowfast_zoo.evaluation.results import ResultWriter, load_records
     from slowfast_zoo.factory import create_model
-    from slowfast_zoo.inference import resolve_device
+    from slowfast_zoo.inference.device import resolve_device
     from slowfast_zoo.registry import get_pretrained_cfg
 
     cfg = get_pretrained_cfg(args.model)

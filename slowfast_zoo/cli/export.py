@@ -11,9 +11,9 @@ __all__ = ["register"]
 def _cmd_export(args: argparse.Namespace) -> int:
     import torch
 
-    from slowfast_zoo import export as ex
+    from slowfast_zoo.tools import export as ex
     from slowfast_zoo.factory import create_model
-    from slowfast_zoo.hub import is_prefixed
+    from slowfast_zoo.weights.hub import is_prefixed
 
     if is_prefixed(args.name):
         if args.weights:

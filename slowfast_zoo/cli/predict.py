@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
 
 from slowfast_zoo.factory import create_model
+from slowfast_zoo.inference.device import DTYPES, parse_dtype
 from slowfast_zoo.predict import predict, sample_video_path
 
 __all__ = ["register"]
 
-_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.window is not None:
         return _predict_windows(args, model, video)
     preds = predict(model, video, topk=args.topk, views=args.views, device=args.device,
-                    views_per_batch=args.views_per_batch, dtype=_DTYPES[args.dtype])
+                    views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype))
     if args.json:
         print(json.dumps({"video": video, "model": model.pretrained_cfg.name,
                           "weights": (args.weights or getattr(model, "hub_source", None)
@@ -41,14 +41,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _predict_windows(args: argparse.Namespace, model, video: str) -> int:
     """One line (or JSON line) per window, printed as soon as the window is done."""
-    from slowfast_zoo.windows import predict_windows
+    from slowfast_zoo.inference.windows import predict_windows
 
     if not args.json:
         print(f"{video}  ({model.pretrained_cfg.name}, windows of {args.window:g} s every "
               f"{(args.stride or args.window):g} s)", flush=True)
     for w in predict_windows(model, video, window=args.window, stride=args.stride, topk=args.topk,
                              views=args.views, device=args.device,
-                             views_per_batch=args.views_per_batch, dtype=_DTYPES[args.dtype],
+                             views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
                              progress=not args.no_progress):
         if args.json:
             print(json.dumps({"video": video, **w.to_dict()}), flush=True)
@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="30: the weight's test protocol (default); 1: one centre clip, quick look")
     p.add_argument("--views-per-batch", type=int, default=None, help="views per forward pass")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--dtype", choices=tuple(_DTYPES), default="fp32", help="autocast dtype (GPU)")
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="fp32", help="autocast dtype (GPU)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (with --window: one JSON object per line, per window)")
     p.add_argument("--window", type=float, default=None, metavar="SECONDS",

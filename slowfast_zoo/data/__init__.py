@@ -2,7 +2,7 @@
 #
 # The sampling, transforms, presets and datasets reproduce the data pipeline of MMAction2
 # (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0) as specified in
-# SPEC.md section 4; see each module's header.
+# docs/SPEC.md section 4; see each module's header.
 """Video input for slowfast_zoo.
 
 Typical use::
@@ -21,14 +21,13 @@ Building blocks: :class:`VideoReader` / :class:`RawframeReader` (decode),
 
 from slowfast_zoo.data.datasets import (
     VIDEO_EXTENSIONS,
-    AnnotationError,
     Failure,
     RawframeDataset,
     Record,
     VideoDataset,
     collate_skip_failures,
 )
-from slowfast_zoo.data.decode import FrameIndexError, VideoReader
+from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.presets import TestTransform, TrainTransform, test_transform, train_transform
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import clip_offsets, sample_frames
@@ -45,7 +44,7 @@ from slowfast_zoo.data.transforms import (
     set_resize_backend,
     three_crop_boxes,
 )
-from slowfast_zoo.errors import VideoDecodeError
+from slowfast_zoo.errors import AnnotationError, FrameIndexError, VideoDecodeError
 
 __all__ = [
     # decoding

@@ -1,7 +1,8 @@
 # OpenCV-exact bilinear resize of uint8 frames.
 #
 # Reproduces OpenCV's (Apache-2.0) fixed-point ``cv2.resize(..., INTER_LINEAR)`` on uint8
-# images, the resize MMAction2's ``Resize`` step uses (OpenMMLab, Apache-2.0; SPEC.md 4.4).
+# images, the resize MMAction2's ``Resize`` step uses (OpenMMLab, Apache-2.0; docs/SPEC.md
+# section 4.4).
 # An independent re-implementation from the documented algorithm; no code is copied.
 """Bilinear resize, bit-exact with OpenCV's ``INTER_LINEAR`` on uint8 (see :func:`resize`).
 
@@ -139,11 +140,11 @@ def _check_box(box, h: int, w: int, what: str = "box") -> Box:
 
 
 
-# Optional OpenCV backend. cv2 computes the reference pixels (it *is* the reference),
-# ~10x faster than the builtin numpy path; it is used only if importable and if it agrees
-# bit for bit with the builtin implementation on a self-check (so a cv2 build with other
-# rounding is never used silently). Environment override:
-# SLOWFAST_ZOO_RESIZE_BACKEND=builtin|cv2|auto.
+# Optional OpenCV backend. cv2 computes the reference pixels (it *is* the reference), much
+# faster than the builtin numpy path (measured: benchmarks/RESULTS.md, section "Measurements
+# quoted from the code"); it is used only if importable and if it agrees bit for bit with the
+# builtin implementation on a self-check (so a cv2 build with other rounding is never used
+# silently). Environment override: SLOWFAST_ZOO_RESIZE_BACKEND=builtin|cv2|auto.
 _BACKENDS = ("auto", "builtin", "cv2")
 _backend_choice = os.environ.get("SLOWFAST_ZOO_RESIZE_BACKEND", "auto").strip().lower() or "auto"
 if _backend_choice not in _BACKENDS:
@@ -313,9 +314,9 @@ def _resize_builtin(frames, hw, box, out):
     """OpenCV's fixed-point INTER_LINEAR in numpy int32, frames split over a few threads.
 
     numpy rather than torch ops: torch's intra-op threads add large overheads on the many
-    mid-sized ops of this per-frame loop (measured 8 ms a frame with 1 thread but 60 ms with
-    2 threads on a loaded 2-core machine); numpy takes 4-7 ms a frame for 640x360 -> 455x256
-    on one core, and the frames are spread over ``torch.get_num_threads()`` host threads.
+    mid-sized ops of this per-frame loop, worst on a loaded machine; numpy runs each frame on
+    one core, and the frames are spread over ``torch.get_num_threads()`` host threads
+    (measured: benchmarks/RESULTS.md, section "Measurements quoted from the code").
     """
     M, H, W, C = frames.shape
     h, w = hw

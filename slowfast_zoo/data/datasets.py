@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from slowfast_zoo.errors import VideoDecodeError
+from slowfast_zoo.errors import AnnotationError, InputFileError, VideoDecodeError
 
 __all__ = ["VideoDataset", "RawframeDataset", "Failure", "Record", "AnnotationError", "collate_skip_failures",
            "VIDEO_EXTENSIONS"]
@@ -64,10 +64,6 @@ class Record(NamedTuple):
     line: int          # 1-based line number in the annotation file
 
 
-class AnnotationError(ValueError):
-    """A malformed annotation line (the message gives ``file:line``)."""
-
-
 def _parse_int(tok: str, what: str, where: str) -> int:
     try:
         return int(tok)
@@ -80,7 +76,7 @@ def _read_lines(ann_file) -> list[tuple[int, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise FileNotFoundError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from exc
+        raise InputFileError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         raise AnnotationError(f"{path}: annotation file is not UTF-8 text ({exc})") from exc
     return [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
@@ -138,10 +134,8 @@ class _ClipDataset(Dataset):
     def _load(self, reader) -> torch.Tensor:
         tf = self.transform
         idx = np.asarray(tf.sample(reader.num_frames, self._start_index()), dtype=np.int64)
-        if hasattr(tf, "apply_unique"):
-            unique, inverse = np.unique(idx, return_inverse=True)
-            frames = reader.read(unique)
-            return tf.apply_unique(frames, torch.from_numpy(inverse.reshape(-1)))
+        if hasattr(tf, "read_views"):
+            return tf.read_views(reader, idx)
         return tf(reader.read(idx))
 
     def __getitem__(self, index: int):
@@ -179,7 +173,7 @@ class VideoDataset(_ClipDataset):
         ann_file: the annotation list.
         data_root: folder the paths are relative to (``None``: as written).
         transform: e.g. ``test_transform("slowfast_r50_4x16x1")``; its ``sample`` gives the
-            frame indices (start index 0), its ``apply_unique`` (or ``__call__``) the views.
+            frame indices (start index 0), its ``read_views`` (or ``__call__``) the views.
         test_mode: optional consistency check against the transform's sampling mode.
         on_error: ``"raise"`` or ``"skip"`` (see the module docstring).
         reader_kwargs: passed to ``VideoReader`` (e.g. ``{"num_threads": 1}`` in workers).

@@ -2,7 +2,7 @@
 #
 # Reproduces the test, validation and train pipelines of MMAction2's Kinetics-400 SlowFast
 # configs (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0) as
-# written down in SPEC.md sections 4.1-4.7: SampleFrames -> decode -> Resize -> ThreeCrop /
+# written down in docs/SPEC.md sections 4.1-4.7: SampleFrames -> decode -> Resize -> ThreeCrop /
 # CenterCrop / RandomResizedCrop -> Flip -> Normalize -> FormatShape('NCTHW'). An
 # independent re-implementation; no MMAction2 code is copied.
 """Ready-made preprocessing for each weight: ``test_transform(name)`` / ``train_transform(name)``.
@@ -32,116 +32,35 @@ import numpy as np
 import torch
 
 from slowfast_zoo.data import transforms as T
-from slowfast_zoo.data.bilinear import parallel_ranges
+from slowfast_zoo.data.decode import VideoReader
+from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import sample_frames
+from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
+from slowfast_zoo.registry import get_pretrained_cfg
+from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
-__all__ = ["TestTransform", "TrainTransform", "test_transform", "train_transform"]
+__all__ = ["TestTransform", "TrainTransform", "test_transform", "train_transform", "views_transform",
+           "open_reader"]
 
 _VIEWS = ("test", "val")
 
 
 def _resolve(name_or_cfg):
     """``(protocol record, mean, std)`` from a model name, a PretrainedCfg or a protocol."""
-    from slowfast_zoo.registry.specs import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
-
     if isinstance(name_or_cfg, str):
-        from slowfast_zoo.registry import get_pretrained_cfg
-
         name_or_cfg = get_pretrained_cfg(name_or_cfg)
     if isinstance(name_or_cfg, PretrainedCfg):
         return name_or_cfg, tuple(name_or_cfg.mean), tuple(name_or_cfg.std)
     return name_or_cfg, KINETICS_MEAN, KINETICS_STD
 
 
-def _as_frames(frames) -> torch.Tensor:
-    if isinstance(frames, np.ndarray):
-        frames = torch.from_numpy(frames)
-    if not isinstance(frames, torch.Tensor):
-        raise TypeError(f"frames must be a uint8 torch.Tensor [M, H, W, 3], got {type(frames).__name__}")
-    if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
-        raise ValueError(f"frames must be uint8 [M, H, W, 3] (RGB), got {frames.dtype} {tuple(frames.shape)}")
-    return frames
-
-
-def _dedupe(frames: torch.Tensor, indices, expected: int):
-    """Distinct frames and the map from each sampled position to one of them."""
-    if frames.shape[0] != expected:
-        raise ValueError(f"expected {expected} frames (num_clips * clip_len), got {frames.shape[0]}")
-    if indices is None:
-        return frames, torch.arange(expected)
-    idx = np.asarray(indices.tolist() if isinstance(indices, torch.Tensor) else indices, dtype=np.int64).reshape(-1)
-    if idx.size != expected:
-        raise ValueError(f"indices has {idx.size} entries, frames {expected}")
-    unique, first, inverse = np.unique(idx, return_index=True, return_inverse=True)
-    if len(unique) == expected:
-        return frames, torch.arange(expected)
-    # numpy's single-threaded copy: predictable on a loaded machine (see _normalize_chw).
-    picked = np.take(frames.numpy(), first, axis=0)
-    return torch.from_numpy(picked), torch.from_numpy(inverse.reshape(-1))
-
-
-
-def _check_out(out, shape):
-    if out is None:
-        # numpy allocates big arrays with madvise(MADV_HUGEPAGE): a fresh 755 MB output then
-        # costs far fewer page faults than torch.empty's (measured 0.2 s vs 0.4-0.5 s).
-        return torch.from_numpy(np.empty(shape, dtype=np.float32))
-    if tuple(out.shape) != tuple(shape) or out.dtype != torch.float32 or not out.is_contiguous() \
-            or out.device.type != "cpu":
-        raise ValueError(f"out must be a contiguous float32 CPU tensor of shape {tuple(shape)}, "
-                         f"got {out.dtype} {tuple(out.shape)}")
-    return out
-
-
-# Normalization and the final gather run in numpy (frames / views split over a few host
-# threads by parallel_ranges): torch's intra-op threaded copies of many mid-sized blocks
-# stall badly when another process holds a core (measured 2-10x slower on a loaded 2-core
-# machine).
-
-def _normalize_chw(frames: torch.Tensor, mean, std) -> np.ndarray:
-    """float32 ``(x - mean) / std`` of uint8 ``[U, h, w, 3]`` frames, channel-first ``[3, U, h, w]``."""
-    src = frames.numpy()
-    out = np.empty((3,) + src.shape[:3], dtype=np.float32)
-    m = [np.float32(v) for v in mean]
-    s = [np.float32(v) for v in std]
-
-    def work(lo: int, hi: int) -> None:
-        for c in range(3):
-            dst = out[c, lo:hi]
-            np.subtract(src[lo:hi, ..., c], m[c], out=dst, dtype=np.float32)
-            np.divide(dst, s[c], out=dst)
-
-    parallel_ranges(work, src.shape[0], min_per_thread=8)
-    return out
-
-
-def _fill_views(out: torch.Tensor, norm: np.ndarray, boxes, inverse: torch.Tensor) -> None:
-    """``out[crop * K + k, :, t] = norm[:, inverse[k, t], box]`` for every crop box."""
-    dst = out.numpy()
-    inv = inverse.tolist()
-    K = len(inv)
-    srcs = [norm[:, :, top:bottom, left:right] for left, top, right, bottom in boxes]
-
-    def work(lo: int, hi: int) -> None:
-        for v in range(lo, hi):  # view v = crop c, clip k
-            c, k = divmod(v, K)
-            view, src = dst[v], srcs[c]
-            for t, u in enumerate(inv[k]):
-                np.copyto(view[:, t], src[:, u])
-
-    parallel_ranges(work, len(boxes) * K)
-
-def _open_reader(source):
+def open_reader(source) -> tuple[Any, int]:
     """``(reader, first frame number)`` for a reader, a video file or a rawframe folder."""
     if hasattr(source, "read") and hasattr(source, "num_frames"):
         return source, int(getattr(source, "start_index", 0))
     if os.path.isdir(source):
-        from slowfast_zoo.data.rawframes import RawframeReader
-
         reader = RawframeReader(source)  # img_00001.jpg ..., counted from the folder
         return reader, reader.start_index
-    from slowfast_zoo.data.decode import VideoReader
-
     return VideoReader(source), 0
 
 
@@ -156,6 +75,25 @@ class _Base:
     def frames_per_video(self) -> int:
         """Frames a transform call takes: ``num_clips * clip_len``."""
         return self.num_clips * self.clip_len
+
+    @staticmethod
+    def read_frames(reader, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode each distinct frame of ``indices`` once: ``(frames [U, H, W, 3], inverse)``.
+
+        ``frames[inverse[k]]`` is the frame of ``indices[k]``; :meth:`apply_unique` takes both.
+        """
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
+        return reader.read(unique), torch.from_numpy(inverse.reshape(-1))
+
+    def read_views(self, reader, indices, **kwargs: Any) -> torch.Tensor:
+        """The views of the frames ``indices`` of ``reader``: the one view-reading path.
+
+        Every application (``load``, the datasets, windows, features, the benchmark) reads its
+        views through here: the sampled indices are decoded once per distinct frame, then
+        transformed (``kwargs`` go to :meth:`apply_unique`).
+        """
+        frames, inverse = self.read_frames(reader, indices)
+        return self.apply_unique(frames, inverse, **kwargs)
 
 
 
@@ -175,8 +113,8 @@ class TestTransform(_Base):
     __test__ = False  # not a pytest test class
 
     def __init__(self, *, clip_len: int, frame_interval: int, num_clips: int, resize_short_side: int,
-                 crop_size: int, num_crops: int = 3, mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375)):
+                 crop_size: int, num_crops: int = 3, mean: Sequence[float] = KINETICS_MEAN,
+                 std: Sequence[float] = KINETICS_STD):
         if num_crops not in (1, 3):
             raise ValueError(f"num_crops must be 1 (centre crop) or 3 (ThreeCrop), got {num_crops}")
         self.clip_len = int(clip_len)
@@ -224,14 +162,14 @@ class TestTransform(_Base):
             out: optional preallocated float32 output of shape ``output_shape`` (reusing
                 one saves the page faults of a fresh 755 MB tensor per video).
         """
-        frames = _as_frames(frames)
-        unique, inverse = _dedupe(frames, indices, self.frames_per_video)
+        frames = as_frames(frames)
+        unique, inverse = dedupe(frames, indices, self.frames_per_video)
         return self.apply_unique(unique, inverse, out=out)
 
     def apply_unique(self, unique: torch.Tensor, inverse: torch.Tensor, *,
                      out: torch.Tensor | None = None) -> torch.Tensor:
         """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
-        unique = _as_frames(unique)
+        unique = as_frames(unique)
         inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
         if inverse.numel() != self.frames_per_video:
             raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
@@ -244,11 +182,11 @@ class TestTransform(_Base):
         ur = max(b[2] for b in boxes)
         ub = max(b[3] for b in boxes)
         resized = T.resize(unique, new_hw, box=(ul, ut, ur, ub))  # [U, bh, bw, 3] uint8
-        norm = _normalize_chw(resized, self.mean, self.std)  # [3, U, bh, bw] float32
+        norm = normalize_chw(resized, self.mean, self.std)  # [3, U, bh, bw] float32
         L, K, S = self.clip_len, self.num_clips, self.crop_size
-        out = _check_out(out, (self.num_crops * K, 3, L, S, S))
+        out = check_out(out, (self.num_crops * K, 3, L, S, S))
         crops = [(left - ul, top - ut, right - ul, bottom - ut) for left, top, right, bottom in boxes]
-        _fill_views(out, norm, crops, inverse.view(K, L))
+        fill_views(out, norm, crops, inverse.view(K, L))
         return out
 
     def load(self, source, *, start_index: int | None = None) -> torch.Tensor:
@@ -260,11 +198,38 @@ class TestTransform(_Base):
                 ``read``; a reader's ``start_index`` is honoured).
             start_index: override of the reader's first frame number.
         """
-        reader, first = _open_reader(source)
+        reader, first = open_reader(source)
         idx = self.sample(reader.num_frames, first if start_index is None else start_index)
-        unique, inverse = np.unique(idx, return_inverse=True)
-        frames = reader.read(unique)
-        return self.apply_unique(frames, torch.from_numpy(inverse.reshape(-1)))
+        return self.read_views(reader, idx)
+
+    def view_frames(self, num_frames: int, view: int, frame_hw: tuple[int, int], *,
+                    start_index: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """Which frames and which crop make view ``view`` of a video, in one call.
+
+        Views are numbered as :meth:`load` returns them: crop-major,
+        ``view = crop * num_clips + clip``.
+
+        Args:
+            num_frames: frames of the video (``reader.num_frames``).
+            view: view number in ``[0, num_views)``.
+            frame_hw: ``(height, width)`` of the decoded frames.
+            start_index: first frame number (1 for rawframe folders).
+
+        Returns:
+            ``(frame_indices [clip_len], (left, top, right, bottom))``: the decoded frame
+            numbers of the view's clip and its crop box on the resized frame.
+
+        Example:
+            >>> tf = test_transform("slowfast_r50_4x16x1")
+            >>> idx, box = tf.view_frames(300, 17, (240, 320))
+            >>> idx[:3].tolist(), box
+            ([214, 216, 218], (85, 0, 341, 256))
+        """
+        if not 0 <= view < self.num_views:
+            raise ValueError(f"view must be in [0, {self.num_views}), got {view}")
+        crop, clip = divmod(int(view), self.num_clips)
+        idx = self.sample(num_frames, start_index).reshape(self.num_clips, self.clip_len)[clip]
+        return idx, self.crop_boxes(frame_hw)[crop]
 
 
 def _per_process_rng(seed):
@@ -278,7 +243,7 @@ def _per_process_rng(seed):
 
 
 class TrainTransform(_Base):
-    """MMAction2's training pipeline after decoding, for one video (SPEC.md 4.7).
+    """MMAction2's training pipeline after decoding, for one video (docs/SPEC.md 4.7).
 
     ``SampleFrames(test_mode=False)`` (via :meth:`sample`) -> ``Resize((-1, resize_short_side))``
     -> ``RandomResizedCrop(area_range, aspect_ratio_range)`` -> ``Resize((crop_size,
@@ -299,8 +264,8 @@ class TrainTransform(_Base):
     def __init__(self, *, clip_len: int = 32, frame_interval: int = 2, num_clips: int = 1,
                  resize_short_side: int = 256, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
                  crop_size: int = 224, flip_ratio: float = 0.5,
-                 mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375), rng=None):
+                 mean: Sequence[float] = KINETICS_MEAN,
+                 std: Sequence[float] = KINETICS_STD, rng=None):
         self.clip_len = int(clip_len)
         self.frame_interval = int(frame_interval)
         self.num_clips = int(num_clips)
@@ -355,8 +320,8 @@ class TrainTransform(_Base):
             indices: optional sampled indices; repeated frames are resized once.
             rng: override of the transform's random source for this call.
         """
-        frames = _as_frames(frames)
-        unique, inverse = _dedupe(frames, indices, self.frames_per_video)
+        frames = as_frames(frames)
+        unique, inverse = dedupe(frames, indices, self.frames_per_video)
         return self.apply_unique(unique, inverse, rng=rng, out=out)
 
     def crop_box(self, hw: Sequence[int], rng=None) -> tuple[int, int, int, int]:
@@ -370,7 +335,7 @@ class TrainTransform(_Base):
                      out: torch.Tensor | None = None) -> torch.Tensor:
         """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
         rng = self.rng if rng is None else rng
-        unique = _as_frames(unique)
+        unique = as_frames(unique)
         inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
         if inverse.numel() != self.frames_per_video:
             raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
@@ -384,20 +349,18 @@ class TrainTransform(_Base):
         draw = rng.random() if isinstance(rng, np.random.Generator) else rng.rand()
         if draw < self.flip_ratio:
             frames = frames.flip(2)
-        norm = _normalize_chw(frames, self.mean, self.std)
+        norm = normalize_chw(frames, self.mean, self.std)
         L, K = self.clip_len, self.num_clips
-        out = _check_out(out, (K, 3, L, S, S))
-        _fill_views(out, norm, [(0, 0, S, S)], inverse.view(K, L))
+        out = check_out(out, (K, 3, L, S, S))
+        fill_views(out, norm, [(0, 0, S, S)], inverse.view(K, L))
         return out
 
     def load(self, source, *, start_index: int | None = None, rng=None) -> torch.Tensor:
         """Sample (randomly), decode and transform one video (see ``TestTransform.load``)."""
         rng = self.rng if rng is None else rng
-        reader, first = _open_reader(source)
+        reader, first = open_reader(source)
         idx = self.sample(reader.num_frames, first if start_index is None else start_index, rng=rng)
-        unique, inverse = np.unique(idx, return_inverse=True)
-        frames = reader.read(unique)
-        return self.apply_unique(frames, torch.from_numpy(inverse.reshape(-1)), rng=rng)
+        return self.read_views(reader, idx, rng=rng)
 
 
 def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
@@ -421,8 +384,28 @@ def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
     return TestTransform(num_clips=p.val_num_clips, crop_size=p.val_crop_size, num_crops=1, **common)
 
 
+def views_transform(name_or_cfg: Any, views: int | None) -> TestTransform:
+    """The weight's test transform by view count: ``None`` (or the protocol's count) for the
+    published protocol, ``1`` for one centre clip with a centre crop (a quick look).
+
+    Example:
+        >>> views_transform("slowfast_r50_4x16x1", 1).num_views
+        1
+    """
+    if name_or_cfg is None:
+        raise ValueError("the model has no pretrained_cfg (test protocol); build it with create_model()")
+    cfg, _, _ = _resolve(name_or_cfg)
+    p = getattr(cfg, "test", cfg)
+    if views is None or views == p.num_views:
+        return test_transform(name_or_cfg)
+    if views == 1:
+        return test_transform(name_or_cfg, views="val")
+    raise ValueError(f"views must be {p.num_views} (the weight's test protocol) or 1 "
+                     f"(one centre clip, a quick look), got {views}")
+
+
 def train_transform(name_or_cfg: Any, *, flip: bool = True, rng=None) -> TrainTransform:
-    """The training preprocessing of a weight (SPEC.md 4.7), ``[1, 3, 32, 224, 224]`` per video.
+    """The training preprocessing of a weight (docs/SPEC.md 4.7), ``[1, 3, 32, 224, 224]`` per video.
 
     Args:
         name_or_cfg: a model name, a ``PretrainedCfg`` or a ``TrainProtocol``.

@@ -1,6 +1,6 @@
 """Rawframe folders as MMAction2 stores them: one image per frame, ``img_00001.jpg``...
 
-Reproduces MMAction2's ``RawFrameDecode`` (OpenMMLab, Apache-2.0; SPEC.md section 4.3): for each
+Reproduces MMAction2's ``RawFrameDecode`` (OpenMMLab, Apache-2.0; docs/SPEC.md section 4.3): for each
 frame index read ``frame_dir / filename_tmpl.format(index)`` and decode it to RGB uint8. MMAction2
 decodes with OpenCV; we decode with ``torchvision.io.decode_image`` (libjpeg-turbo / libpng), so
 PNG frames are bit-exact and JPEG frames can differ from OpenCV's libjpeg build by the IDCT's
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torchvision.io import ImageReadMode, decode_image
 
-from slowfast_zoo.data.decode import FrameIndexError
+from slowfast_zoo.errors import FrameIndexError
 from slowfast_zoo.errors import VideoDecodeError
 
 __all__ = ["RawframeReader"]

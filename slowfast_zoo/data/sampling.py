@@ -2,11 +2,11 @@
 #
 # Reproduces the behaviour of MMAction2's ``SampleFrames`` pipeline step
 # (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0),
-# as written down in SPEC.md section 4.2. This is an independent
+# as written down in docs/SPEC.md section 4.2. This is an independent
 # re-implementation from that specification; no MMAction2 code is copied.
 """Which frames of a video make up its clips (MMAction2 0.x ``SampleFrames``).
 
-Test mode is deterministic (SPEC.md 4.2)::
+Test mode is deterministic (docs/SPEC.md 4.2)::
 
     avg = (n - clip_len * frame_interval + 1) / num_clips     # real division
     start_k = int(k * avg + avg / 2)   if n > clip_len * frame_interval - 1 else 0

@@ -3,7 +3,7 @@
 # Reproduces the behaviour of MMAction2's pipeline steps Resize, CenterCrop, ThreeCrop,
 # RandomResizedCrop, Flip, Normalize and FormatShape (OpenMMLab, Apache-2.0,
 # https://github.com/open-mmlab/mmaction2, v0.13.0) and of mmcv's ``rescale_size``
-# (OpenMMLab, Apache-2.0), as written down in SPEC.md sections 4.4-4.6. The bilinear
+# (OpenMMLab, Apache-2.0), as written down in docs/SPEC.md sections 4.4-4.6. The bilinear
 # resize reproduces OpenCV's (Apache-2.0) fixed-point INTER_LINEAR for uint8 images.
 # All of it is an independent re-implementation (torch tensors in and out, numpy inside); no code is copied.
 """Transforms on uint8 video frames ``[M, H, W, C]`` (channel last, RGB) as torch tensors.

@@ -1,7 +1,7 @@
 # Multi-view evaluation of a video dataset.
 #
 # Reproduces the test procedure of MMAction2 0.x's ``tools/test.py`` (OpenMMLab, Apache-2.0,
-# https://github.com/open-mmlab/mmaction2, v0.13.0) as written down in SPEC.md sections 3, 5
+# https://github.com/open-mmlab/mmaction2, v0.13.0) as written down in docs/SPEC.md sections 3, 5
 # and 7: every view of a video through the model, ``average_clips`` over the views, then
 # top-k accuracy and mean class accuracy over the video scores. An independent
 # re-implementation; no MMAction2 code is copied.
@@ -34,11 +34,12 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from slowfast_zoo.data.datasets import Failure, collate_skip_failures
 from slowfast_zoo.evaluation.distributed import DistInfo, gather_to_main, init_distributed, shard
-from slowfast_zoo.evaluation.metrics import average_views, mean_class_accuracy, top_k_accuracy
+from slowfast_zoo.evaluation.metrics import mean_class_accuracy, top_k_accuracy
 from slowfast_zoo.evaluation.results import VideoRecord
-from slowfast_zoo.inference import prepare_model, resolve_device, run_views
-from slowfast_zoo.models import SlowFast
-from slowfast_zoo.progress import ProgressBar
+from slowfast_zoo.inference.device import resolve_device
+from slowfast_zoo.inference.engine import prepare_model, video_scores
+from slowfast_zoo.models.slowfast import SlowFast
+from slowfast_zoo._progress import ProgressBar
 
 __all__ = ["EvalResult", "evaluate", "compute_metrics"]
 
@@ -260,8 +261,8 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
             if views is None:
                 continue
             i = int(idx[0])
-            logits = run_views(model, views[0], views_per_batch=views_per_batch, dtype=dtype)
-            scores = average_views(logits[None], average)[0].numpy().astype(np.float32, copy=False)
+            scores = video_scores(model, views[0], average=average, views_per_batch=views_per_batch,
+                                  dtype=dtype).numpy().astype(np.float32, copy=False)
             rec = VideoRecord(i, _record_path(dataset, i), int(labels[i]), scores, None)
             out.append(rec)
             if on_result is not None:

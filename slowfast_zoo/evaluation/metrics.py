@@ -1,4 +1,4 @@
-"""Accuracy metrics and view averaging exactly as MMAction2 0.x computes them (SPEC.md 3 and 5).
+"""Accuracy metrics exactly as MMAction2 0.x computes them (docs/SPEC.md sections 3 and 5).
 
 Reproduces ``mmaction.core.evaluation`` (``top_k_accuracy``, ``mean_class_accuracy``,
 ``confusion_matrix``) and the recognizer's ``average_clips`` of MMAction2 (Apache-2.0).
@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+
+from slowfast_zoo.inference.engine import average_views  # re-exported: the one view averaging
 
 __all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views"]
 
@@ -85,7 +87,7 @@ def mean_class_accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
     """Mean per-class recall of the top-1 prediction, MMAction2-style.
 
     The mean runs over the union of classes that occur as labels **or** as predictions; a class
-    that is only predicted has no true sample and counts as 0 (SPEC.md 5). Classes that occur in
+    that is only predicted has no true sample and counts as 0 (docs/SPEC.md 5). Classes that occur in
     neither are ignored.
 
     Example:
@@ -97,26 +99,3 @@ def mean_class_accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
     counts = matrix.sum(axis=1)
     hits = np.diag(matrix)
     return float(np.mean([h / c if c else 0.0 for c, h in zip(counts, hits)]))
-
-
-def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tensor:
-    """Combine per-view logits ``[B, V, K]`` into video scores (MMAction2's ``average_clips``).
-
-    Args:
-        logits: raw per-view class scores.
-        mode: ``"prob"`` (mean of per-view softmax, what all eight weights were tested with),
-            ``"score"`` (mean of logits) or ``None`` (return the ``[B, V, K]`` logits unchanged).
-
-    Example:
-        >>> average_views(torch.zeros(1, 30, 400)).sum().item()
-        1.0
-    """
-    if logits.ndim != 3:
-        raise ValueError(f"logits must be [B, V, K], got shape {list(logits.shape)}")
-    if mode == "prob":
-        return logits.softmax(dim=2).mean(dim=1)
-    if mode == "score":
-        return logits.mean(dim=1)
-    if mode is None:
-        return logits
-    raise ValueError(f"average mode must be 'prob', 'score' or None, got {mode!r}")

@@ -28,7 +28,6 @@ import glob
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from slowfast_zoo.errors import SlowFastZooError
+from slowfast_zoo._io import atomic_write_text
+from slowfast_zoo.errors import ResultFileError
 
 __all__ = ["VideoRecord", "ResultWriter", "FORMAT", "atomic_write_text", "load_records",
            "part_path", "record_to_json", "record_from_json"]
@@ -111,29 +111,6 @@ def record_from_json(obj: Mapping[str, Any]) -> VideoRecord:
                        obj.get("reason"))
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Readers see the old file or the new one, never a half-written one, even if the process
-    is killed mid-write.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); a result file is an ordinary output.
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def part_path(out: str | os.PathLike, rank: int) -> Path:
     """The partial file of ``rank`` in a multi-process run writing to ``out``."""
     return Path(f"{os.fspath(out)}.rank{rank}.part")
@@ -142,7 +119,7 @@ def part_path(out: str | os.PathLike, rank: int) -> Path:
 def _compatible(header: Mapping[str, Any], other: Mapping[str, Any], source: str) -> None:
     for key in _MUST_MATCH:
         if header.get(key) != other.get(key):
-            raise SlowFastZooError(
+            raise ResultFileError(
                 f"cannot resume from {source}: its {key!r} differs from this run's\n"
                 f"  file: {json.dumps(other.get(key), sort_keys=True)}\n"
                 f"  run:  {json.dumps(header.get(key), sort_keys=True)}\n"
@@ -150,7 +127,7 @@ def _compatible(header: Mapping[str, Any], other: Mapping[str, Any], source: str
     a, b = header.get("dataset", {}), other.get("dataset", {})
     for key in _DATASET_MUST_MATCH:
         if a.get(key) != b.get(key):
-            raise SlowFastZooError(f"cannot resume from {source}: dataset {key} is {b.get(key)!r} "
+            raise ResultFileError(f"cannot resume from {source}: dataset {key} is {b.get(key)!r} "
                                    f"there and {a.get(key)!r} in this run")
 
 
@@ -164,7 +141,7 @@ def load_records(out: str | os.PathLike, header: Mapping[str, Any] | None = None
         ``{dataset index: record}`` (empty when nothing exists yet).
 
     Raises:
-        SlowFastZooError: an unreadable file or one from an incompatible run.
+        ResultFileError: an unreadable file or one from an incompatible run.
     """
     paths = [Path(out)] + sorted(Path(p) for p in glob.glob(glob.escape(os.fspath(out)) + ".rank*.part"))
     records: dict[int, VideoRecord] = {}
@@ -174,9 +151,9 @@ def load_records(out: str | os.PathLike, header: Mapping[str, Any] | None = None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SlowFastZooError(f"cannot resume from {path}: not a readable result file ({exc})") from exc
+            raise ResultFileError(f"cannot resume from {path}: not a readable result file ({exc})") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise SlowFastZooError(f"cannot resume from {path}: not a slowfast_zoo result file "
+            raise ResultFileError(f"cannot resume from {path}: not a slowfast_zoo result file "
                                    f"(format {data.get('format') if isinstance(data, dict) else None!r})")
         if header is not None:
             _compatible(header, data, str(path))

@@ -39,10 +39,10 @@ class Conv3d(nn.Conv3d):
     2-D convolutions over free views: fold T into the batch (``[N*T, C, H, W]``, channels_last)
     for the spatial ones, fold H and W together (``[N, C, T, H*W]``) for the temporal ones.
     Same weights, same sums (outputs equal to float rounding), but oneDNN's 2-D kernels are much
-    faster on CPU: with one clip per forward its 3-D kernels ran these convs at 4-31 GFLOP/s
-    against 29-72 as 2-D (whole r50 4x16x1, one clip per forward: 1.7x faster; with 3 clips
-    equal; benchmarks/bench_conv2d_path.py, RESULTS.md). Contiguous inputs, and kernels that mix time and space (the
-    fast stem), take the ordinary 3-D path.
+    faster on CPU with one clip per forward; with 3 clips per forward the two paths run about
+    equally fast (measured with benchmarks/bench_conv2d_path.py: benchmarks/RESULTS.md, sections
+    "What was tried, kept or dropped" and "Measurements quoted from the code"). Contiguous
+    inputs, and kernels that mix time and space (the fast stem), take the ordinary 3-D path.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +117,7 @@ class Bottleneck(nn.Module):
         out = self.relu(self.conv_a(x))
         out = self.relu(self.conv_b(out))
         out = self.conv_c(out)
-        out += identity  # in place: no new block-sized tensor (its allocation cost as much as the add)
+        out += identity  # in place: no new block-sized tensor to allocate (benchmarks/RESULTS.md)
         return self.relu(out)
 
 

@@ -2,24 +2,25 @@
 
 Design: Feichtenhofer, Fan, Malik, He, "SlowFast Networks for Video Recognition", ICCV 2019.
 Numerics and layout reproduce MMAction2's ``ResNet3dSlowFast`` + ``SlowFastHead`` (Apache-2.0),
-see SPEC.md section 2; module names are our own (``weights/convert.py`` maps MMAction2's keys).
+see docs/SPEC.md section 2; module names are our own (``weights/convert.py`` maps MMAction2's keys).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slowfast_zoo.models.fusion import fuse_model
 from slowfast_zoo.models.layers import STAGE_BLOCKS, Conv3d, ConvBn, is_channels_last_3d, make_stage
-from slowfast_zoo.registry.specs import ArchSpec, PretrainedCfg
+from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg
 
 __all__ = ["Pathway", "SlowFast"]
 
 _SPATIAL_STRIDES = (1, 2, 2, 2)
-_LATERAL_EXPANSION = 2  # a lateral conv maps C fast channels to 2C (time-strided conv fusion)
 
 
 class Pathway(nn.Module):
@@ -85,14 +86,16 @@ class SlowFast(nn.Module):
         self.alpha = spec.alpha
         if spec.tau % spec.alpha:
             raise ValueError(f"tau ({spec.tau}) must be a multiple of alpha ({spec.alpha})")
-        fast_base = 64 // spec.channel_ratio
+        fast_base = spec.slow_base_channels // spec.channel_ratio
         fast_widths = [fast_base] + [fast_base * 4 * 2**i for i in range(3)]  # 8, 32, 64, 128
-        lateral_out = tuple(c * _LATERAL_EXPANSION for c in fast_widths)
-        self.slow = Pathway(spec.slow_depth, 64, 1, (False, False, True, True), lateral_out)
-        self.fast = Pathway(spec.fast_depth, fast_base, 5, (True, True, True, True))
+        expand = spec.lateral_expansion
+        lateral_out = tuple(c * expand for c in fast_widths)
+        self.slow = Pathway(spec.slow_depth, spec.slow_base_channels, spec.slow_stem_kernel,
+                            spec.slow_inflate, lateral_out)
+        self.fast = Pathway(spec.fast_depth, fast_base, spec.fast_stem_kernel, spec.fast_inflate)
         k = spec.fusion_kernel
         self.laterals = nn.ModuleList(
-            Conv3d(c, c * _LATERAL_EXPANSION, (k, 1, 1), stride=(spec.alpha, 1, 1),
+            Conv3d(c, c * expand, (k, 1, 1), stride=(spec.alpha, 1, 1),
                    padding=((k - 1) // 2, 0, 0), bias=False)
             for c in fast_widths
         )
@@ -100,6 +103,14 @@ class SlowFast(nn.Module):
         self.num_classes = spec.num_classes if num_classes is None else num_classes
         self.head_dropout = nn.Dropout(spec.dropout)
         self.fc: nn.Module = self._new_classifier(self.num_classes)
+        #: Where the weights came from when loaded from a saved model (``hf-hub:...``, a folder).
+        self.hub_source: str | None = None
+        #: MMAction2's ``ResNet3d`` training state, honoured by :meth:`train` (see :meth:`freeze`).
+        self.frozen_stages = -1
+        self.norm_eval = False
+        self.freeze_backbone = False
+        self._class_names: tuple[str, ...] | None = None
+        self._fused = False
         self.init_weights()
 
     # ------------------------------------------------------------------ helpers
@@ -112,7 +123,7 @@ class SlowFast(nn.Module):
         return fc
 
     def init_weights(self) -> None:
-        """Training-from-scratch initialisation of MMAction2 (SPEC.md 2.10)."""
+        """Training-from-scratch initialisation of MMAction2 (docs/SPEC.md 2.10)."""
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -205,14 +216,36 @@ class SlowFast(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier by a fresh one (normal std 0.01, bias 0); 0 removes it."""
         self.num_classes = num_classes
+        self._class_names = None  # names describe the classifier they were loaded with
         device = next(self.parameters()).device
         self.fc = self._new_classifier(num_classes).to(device)
 
     # ------------------------------------------------------------- inference
     @property
+    def class_names(self) -> tuple[str, ...]:
+        """Names of the ``num_classes`` outputs: the loaded weight's own names when it carried
+        them (a fine-tuned file, a saved model), else the registry weight's names when the class
+        count matches, else ``class_0``, ``class_1``, ...
+        """
+        if self._class_names is not None and len(self._class_names) == self.num_classes:
+            return self._class_names
+        cfg = self.pretrained_cfg
+        if cfg is not None and len(cfg.class_names) == self.num_classes:
+            return cfg.class_names
+        return tuple(f"class_{i}" for i in range(self.num_classes))
+
+    @class_names.setter
+    def class_names(self, names: Sequence[str] | None) -> None:
+        if names is not None:
+            names = tuple(str(n) for n in names)
+            if len(names) != self.num_classes:
+                raise ValueError(f"{len(names)} class names for a {self.num_classes}-class model")
+        self._class_names = names
+
+    @property
     def is_fused(self) -> bool:
         """True once :meth:`fuse` has folded the BatchNorms (inference only)."""
-        return getattr(self, "_fused", False)
+        return self._fused
 
     def fuse(self) -> "SlowFast":
         """Fold every BatchNorm into its convolution, for faster inference (in place).
@@ -223,17 +256,73 @@ class SlowFast(nn.Module):
         Example:
             >>> model = sz.create_model("slowfast_r50_4x16x1").eval().fuse()  # doctest: +SKIP
         """
-        from slowfast_zoo.models.fusion import fuse_model
-
         fuse_model(self)
         self._fused = True
         return self
 
+    # ------------------------------------------------------------- training
+    def frozen_modules(self) -> list[nn.Module]:
+        """The modules :meth:`freeze` froze: MMAction2's ``frozen_stages`` for both pathways
+        (stems, then stages 1..k with the lateral conv feeding each), or the whole backbone."""
+        if self.freeze_backbone:
+            return [m for name, m in self.named_children() if name not in ("fc", "head_dropout")]
+        if self.frozen_stages < 0:
+            return []
+        mods: list[nn.Module] = [self.slow.stem, self.fast.stem]
+        for i in range(min(self.frozen_stages, 4)):
+            mods += [self.slow.stages[i], self.fast.stages[i], self.laterals[i]]
+        return mods
+
+    def freeze(self, frozen_stages: int = -1, *, norm_eval: bool = False,
+               backbone: bool = False) -> None:
+        """Choose what training updates, as MMAction2's ``ResNet3d(frozen_stages, norm_eval)``.
+
+        The choice is model state: :meth:`train` keeps frozen modules (and, with ``norm_eval``,
+        every BatchNorm) in eval mode, so their running statistics are not updated, and a copy
+        of the model (``copy.deepcopy``, a reloaded state) behaves the same way.
+
+        Args:
+            frozen_stages: -1 trains everything; 0 freezes both stems; k in 1..4 also freezes
+                stages 1..k of both pathways and the lateral convs feeding them.
+            norm_eval: keep every BatchNorm in eval mode (affine parameters still trained
+                unless frozen).
+            backbone: freeze everything but the classifier (a linear probe).
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> model = sz.create_model("slowfast_r50_4x16x1", num_classes=4)
+            >>> model.freeze(backbone=True)
+            >>> [n for n, p in model.named_parameters() if p.requires_grad]
+            ['fc.weight', 'fc.bias']
+        """
+        if not -1 <= frozen_stages <= 4:
+            raise ValueError(f"frozen_stages must be in -1..4, got {frozen_stages}")
+        if self.is_fused:
+            raise ValueError("cannot train a fused model: build it again with create_model()")
+        self.frozen_stages, self.norm_eval, self.freeze_backbone = frozen_stages, norm_eval, backbone
+        for p in self.parameters():
+            p.requires_grad_(True)
+        for m in self.frozen_modules():
+            for p in m.parameters():
+                p.requires_grad_(False)
+        self.train(self.training)
+
     def train(self, mode: bool = True) -> "SlowFast":
+        """Set training mode, keeping frozen modules and (``norm_eval``) BatchNorms in eval mode."""
         if mode and self.is_fused:
             raise RuntimeError("this model was fused for inference (BatchNorm folded into convs); "
                                "build a new one with create_model() to train")
-        return super().train(mode)
+        super().train(mode)
+        if mode:
+            # Frozen layers keep their pretrained BatchNorm statistics, as MMAction2's
+            # ResNet3d.train does.
+            for m in self.frozen_modules():
+                m.eval()
+            if self.norm_eval:
+                for m in self.modules():
+                    if isinstance(m, nn.BatchNorm3d):
+                        m.eval()
+        return self
 
     def extra_repr(self) -> str:
         s = self.spec

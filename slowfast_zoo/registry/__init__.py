@@ -12,7 +12,7 @@ import fnmatch
 from slowfast_zoo.errors import UnknownModelError
 from slowfast_zoo.registry.archs import ARCHS
 from slowfast_zoo.registry.pretrained import KINETICS400_CLASSES, PRETRAINED
-from slowfast_zoo.registry.specs import ArchSpec, PretrainedCfg, TestProtocol, TrainProtocol
+from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg, TestProtocol, TrainProtocol
 
 __all__ = [
     "ARCHS", "PRETRAINED", "KINETICS400_CLASSES", "ArchSpec", "PretrainedCfg", "TestProtocol",
@@ -58,7 +58,7 @@ def get_arch_spec(name: str) -> ArchSpec:
     """The :class:`ArchSpec` of an architecture (``"arch"`` or ``"arch.tag"``).
 
     The tag matters: ``slowfast_r50_8x8x1.k400_256p`` has fusion kernel 5, because its
-    published file was trained that way (SPEC.md section 1).
+    published file was trained that way (docs/SPEC.md section 1).
     """
     arch, tag = split_model_name(name)
     cfg = PRETRAINED[f"{arch}.{tag}"]

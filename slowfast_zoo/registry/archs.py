@@ -1,30 +1,42 @@
-"""The five SlowFast architectures of MMAction2's Kinetics-400 zoo (SPEC.md section 2.1).
+"""The SlowFast architectures of MMAction2's Kinetics-400 zoo (docs/SPEC.md section 2.1).
 
 Names follow MMAction2's configs: ``slowfast_<slow depth>[_<fast depth>]_<T>x<tau>x<clips>``,
 where "4x16" means the slow pathway sees 4 frames at a video stride of 16 (the network input
 is always 32 frames taken every 2nd frame). Design: Feichtenhofer et al., "SlowFast Networks
 for Video Recognition", ICCV 2019; hyper-parameters as in MMAction2 (Apache-2.0).
+
+This file alone says what layers an architecture has: each pathway is a 3-D ResNet
+(``slowfast_zoo.models.layers.STAGE_BLOCKS[depth]`` bottlenecks per stage) built from the
+recipe below, and :class:`~slowfast_zoo.models.slowfast.SlowFast` only assembles it.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-from slowfast_zoo.registry.specs import ArchSpec
+from slowfast_zoo.registry.records import ArchSpec
 
 __all__ = ["ARCHS"]
 
+# MMAction2's ResNet3dSlowFast pathways, shared by every architecture of the zoo: a 64-wide
+# slow pathway with a 1x7x7 stem and temporal (3x1x1) first convs in stages 3-4 only, a fast
+# pathway 1/channel_ratio as wide with a 5x7x7 stem and temporal first convs everywhere, and
+# time-strided lateral convs doubling the fast channels into the slow pathway.
+_RECIPE = dict(channel_ratio=8, slow_base_channels=64, slow_stem_kernel=1, fast_stem_kernel=5,
+               slow_inflate=(False, False, True, True), fast_inflate=(True, True, True, True),
+               lateral_expansion=2, dropout=0.5, num_classes=400)
+
 _SPECS = (
     ArchSpec("slowfast_r50_4x16x1", slow_depth=50, fast_depth=50, tau=8, alpha=8,
-             channel_ratio=8, fusion_kernel=5, default_tag="k400_320p"),
+             fusion_kernel=5, default_tag="k400_320p", **_RECIPE),
     ArchSpec("slowfast_r50_8x8x1", slow_depth=50, fast_depth=50, tau=4, alpha=4,
-             channel_ratio=8, fusion_kernel=7, default_tag="k400_320p"),
+             fusion_kernel=7, default_tag="k400_320p", **_RECIPE),
     ArchSpec("slowfast_r101_r50_4x16x1", slow_depth=101, fast_depth=50, tau=8, alpha=8,
-             channel_ratio=8, fusion_kernel=5, default_tag="k400_256p"),
+             fusion_kernel=5, default_tag="k400_256p", **_RECIPE),
     ArchSpec("slowfast_r101_8x8x1", slow_depth=101, fast_depth=101, tau=4, alpha=4,
-             channel_ratio=8, fusion_kernel=7, default_tag="k400_256p"),
+             fusion_kernel=7, default_tag="k400_256p", **_RECIPE),
     ArchSpec("slowfast_r152_r50_4x16x1", slow_depth=152, fast_depth=50, tau=8, alpha=8,
-             channel_ratio=8, fusion_kernel=5, default_tag="k400_256p"),
+             fusion_kernel=5, default_tag="k400_256p", **_RECIPE),
 )
 
 #: Read-only mapping ``architecture name -> ArchSpec``.

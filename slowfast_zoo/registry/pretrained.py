@@ -1,7 +1,7 @@
 """The eight published Kinetics-400 checkpoints of MMAction2's SlowFast zoo, as data.
 
 Source: MMAction2 ``configs/recognition/slowfast/README.md`` as of releases v0.13.0-v0.16.0
-(2021), see SPEC.md section 1. Accuracies are the published top-1/top-5 (%) with the test
+(2021), see docs/SPEC.md section 1. Accuracies are the published top-1/top-5 (%) with the test
 protocol of every row: 10 clips x 3 crops, short side 256, three 256 crops, softmax averaged.
 ``num_params`` and ``gflops`` (2 FLOPs per multiply-add, one 32x256x256 view, convolutions
 and the classifier only) are measured from our modules; ``tests/test_registry.py`` re-measures
@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 from types import MappingProxyType
 
-from slowfast_zoo.registry.specs import PretrainedCfg
+from slowfast_zoo.registry.records import PretrainedCfg
 
 __all__ = ["PRETRAINED", "KINETICS400_CLASSES"]
 

@@ -1,7 +1,7 @@
 """MMAction2 checkpoint keys -> slowfast_zoo keys: one explicit, strict mapping.
 
 MMAction2 (Apache-2.0) stores SlowFast weights under ``backbone.{slow,fast}_path.*`` and
-``cls_head.fc_cls.*`` (SPEC.md section 2.9). Every source tensor must map to exactly one of
+``cls_head.fc_cls.*`` (docs/SPEC.md section 2.9). Every source tensor must map to exactly one of
 our parameters/buffers with the same shape, and every one of ours must be filled: unlike
 MMAction2's non-strict loader, nothing is silently left at its random initialisation.
 """

@@ -18,13 +18,11 @@ stricter cleanup):
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import logging
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,8 +31,9 @@ from typing import Any, BinaryIO
 
 import torch
 
-from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError
-from slowfast_zoo.progress import ProgressBar
+from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
+from slowfast_zoo._io import atomic_write
+from slowfast_zoo._progress import ProgressBar
 
 __all__ = [
     "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "url_file_name",
@@ -72,7 +71,7 @@ def resolve_url(url: str) -> str:
     """Apply ``SLOWFAST_ZOO_MIRROR`` to a URL (unchanged when unset or not an OpenMMLab URL).
 
     Raises:
-        ValueError: the mirror is not an ``http://``, ``https://`` or ``file://`` URL.
+        UsageError: the mirror is not an ``http://``, ``https://`` or ``file://`` URL.
 
     Example:
         >>> import os
@@ -85,7 +84,7 @@ def resolve_url(url: str) -> str:
     if not mirror or not (url == OPENMMLAB_ROOT or url.startswith(OPENMMLAB_ROOT + "/")):
         return url
     if urllib.parse.urlsplit(mirror).scheme not in _MIRROR_SCHEMES:
-        raise ValueError(f"{MIRROR_ENV}={mirror!r} must be an http://, https:// or file:// URL "
+        raise UsageError(f"{MIRROR_ENV}={mirror!r} must be an http://, https:// or file:// URL "
                          f"that replaces {OPENMMLAB_ROOT}")
     return mirror.rstrip("/") + url[len(OPENMMLAB_ROOT):]
 
@@ -241,13 +240,13 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str | None = Non
     """Like :func:`download_file`, but return the full sha256 hex of the downloaded file."""
     url = resolve_url(url)
     expected_prefix = expected_prefix or required_hash_prefix(url)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     log.info("Downloading %s to %s", url, dest)
-    # Same directory as dest: os.replace is then an atomic rename on one filesystem.
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-    try:
-        sha = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+    sha = hashlib.sha256()
+
+    def fetch(tmp: str) -> None:
+        # The temporary file is in dest's directory (os.replace is then an atomic rename) and is
+        # removed on any error, Ctrl-C included: a partial file never looks like a checkpoint.
+        with open(tmp, "wb") as out:
             _stream(url, dest, out, sha, progress=progress, timeout=timeout)
         actual = sha.hexdigest()
         if not actual.startswith(expected_prefix):
@@ -256,10 +255,7 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str | None = Non
                 f"prefix {expected_prefix}. The file was discarded (nothing was written to "
                 f"{dest.parent}). If {MIRROR_ENV} is set, check that the mirror serves the "
                 f"published file.")
-        os.replace(tmp_name, dest)
-    except BaseException:
-        # Also on KeyboardInterrupt: a partial file must never look like a cached checkpoint.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+
+    atomic_write(dest, fetch)
+    actual = sha.hexdigest()
     return actual

@@ -1,7 +1,7 @@
 # Fine-tuning loop.
 #
 # The schedule and optimiser are MMAction2's SlowFast Kinetics-400 training recipe
-# (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0; SPEC.md section
+# (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0; docs/SPEC.md section
 # 4.7), adapted to custom datasets: lr from the linear scaling rule, warmup + cosine per
 # iteration. An independent re-implementation; no MMAction2 code is copied.
 """``finetune(FinetuneConfig(...))``: fine-tune a SlowFast on ``path label`` lists.
@@ -19,7 +19,7 @@ One process or many (``torchrun``: DDP, NCCL on GPUs, gloo on CPU). Each epoch w
   states, loadable with ``torch.load(weights_only=True)``; ``resume=True`` continues from it.
 
 Example:
-    >>> from slowfast_zoo.training import FinetuneConfig, finetune
+    >>> from slowfast_zoo.training.finetune import FinetuneConfig, finetune
     >>> cfg = FinetuneConfig(arch="slowfast_r50_4x16x1", train_list="train.txt",
     ...                      val_list="val.txt", data_root="videos/", out_dir="run", epochs=30)
     >>> summary = finetune(cfg)   # doctest: +SKIP
@@ -45,24 +45,23 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
 from slowfast_zoo.data.datasets import VideoDataset
-from slowfast_zoo.data.presets import TestTransform, TrainTransform
+from slowfast_zoo.data.presets import TestTransform, TrainTransform, test_transform, train_transform
 from slowfast_zoo.evaluation.distributed import init_distributed
 from slowfast_zoo.evaluation.evaluate import evaluate
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.registry import get_pretrained_cfg
-from slowfast_zoo.training_utils import (
-    WarmupCosine,
-    check_list_file,
-    configure_finetune,
+from slowfast_zoo.registry.records import PretrainedCfg, TestProtocol, TrainProtocol
+from slowfast_zoo.inference.device import parse_dtype, peak_memory_bytes, reset_peak_memory
+from slowfast_zoo.training.checkpoints import (
     load_training_state,
-    peak_memory_mb,
-    reset_peak_memory,
     rng_state,
     save_training_state,
     save_weights,
-    scaled_lr,
     set_rng_state,
 )
+from slowfast_zoo.training.freezing import configure_finetune
+from slowfast_zoo.training.lists import check_list_file
+from slowfast_zoo.training.schedule import WarmupCosine, scaled_lr
 
 __all__ = ["FinetuneConfig", "finetune", "STATE_FILE", "LOG_FILE", "LATEST_WEIGHTS"]
 
@@ -71,7 +70,10 @@ log = logging.getLogger(__name__)
 STATE_FILE = "training_state.pt"
 LOG_FILE = "log.jsonl"
 LATEST_WEIGHTS = "latest.safetensors"
-_AMP = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+_AMP = ("none", "bf16", "fp16")
+# The recipe's input sizes, from the one source of protocol constants.
+_RECIPE = TrainProtocol()
+_VAL = TestProtocol()
 
 
 @dataclass
@@ -118,12 +120,12 @@ class FinetuneConfig:
     freeze_stages: int = -1
     norm_eval: bool = False
     linear_probe: bool = False
-    clip_len: int = 32
-    frame_interval: int = 2
-    resize_short_side: int = 256
-    crop_size: int = 224
-    val_crop_size: int = 224
-    area_range: tuple[float, float] = (0.08, 1.0)
+    clip_len: int = _RECIPE.clip_len
+    frame_interval: int = _RECIPE.frame_interval
+    resize_short_side: int = _RECIPE.resize_short_side
+    crop_size: int = _RECIPE.crop_size
+    val_crop_size: int = _VAL.val_crop_size
+    area_range: tuple[float, float] = _RECIPE.area_range
     flip: bool = True
     amp: str = "none"
     channels_last: bool | None = None
@@ -149,18 +151,23 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.deterministic = True
 
 
-def _train_transform(cfg: FinetuneConfig, pcfg, seed: int) -> TrainTransform:
-    return TrainTransform(clip_len=cfg.clip_len, frame_interval=cfg.frame_interval, num_clips=1,
-                          resize_short_side=cfg.resize_short_side, area_range=cfg.area_range,
-                          crop_size=cfg.crop_size, flip_ratio=0.5 if cfg.flip else 0.0,
-                          mean=pcfg.mean, std=pcfg.std, rng=seed)
+def _protocol(cfg: FinetuneConfig, pcfg: PretrainedCfg) -> PretrainedCfg:
+    """The weight's record with the run's input sizes: the presets then build both transforms."""
+    sizes = dict(clip_len=cfg.clip_len, frame_interval=cfg.frame_interval,
+                 resize_short_side=cfg.resize_short_side)
+    train = dataclasses.replace(pcfg.train, crop_size=cfg.crop_size, area_range=tuple(cfg.area_range),
+                                **sizes)
+    test = dataclasses.replace(pcfg.test, val_crop_size=cfg.val_crop_size, **sizes)
+    return dataclasses.replace(pcfg, train=train, test=test)
 
 
-def _val_transform(cfg: FinetuneConfig, pcfg) -> TestTransform:
+def _train_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, seed: int) -> TrainTransform:
+    return train_transform(_protocol(cfg, pcfg), flip=cfg.flip, rng=seed)
+
+
+def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg) -> TestTransform:
     # MMAction2's validation pipeline: one clip, centre crop.
-    return TestTransform(clip_len=cfg.clip_len, frame_interval=cfg.frame_interval, num_clips=1,
-                         resize_short_side=cfg.resize_short_side, crop_size=cfg.val_crop_size,
-                         num_crops=1, mean=pcfg.mean, std=pcfg.std)
+    return test_transform(_protocol(cfg, pcfg), views="val")
 
 
 def _num_classes(cfg: FinetuneConfig) -> int:
@@ -201,7 +208,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         >>> finetune(FinetuneConfig("slowfast_r50_4x16x1", "train.txt", "run"))  # doctest: +SKIP
     """
     if cfg.amp not in _AMP:
-        raise ValueError(f"amp must be one of {sorted(_AMP)}, got {cfg.amp!r}")
+        raise ValueError(f"amp must be one of {list(_AMP)}, got {cfg.amp!r}")
     if cfg.batch_size < 1 or cfg.accum_steps < 1 or cfg.epochs < 1 or cfg.val_every < 1:
         raise ValueError("batch_size, accum_steps, epochs and val_every must be >= 1")
     out = Path(cfg.out_dir)
@@ -244,7 +251,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     optimizer = torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, WarmupCosine(total, round(warm_epochs * steps_per_epoch), cfg.warmup_ratio))
-    amp_dtype = _AMP[cfg.amp]
+    amp_dtype = parse_dtype("fp32" if cfg.amp == "none" else cfg.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16 and device.type == "cuda")
     ddp = model
     if info.distributed:
@@ -292,7 +299,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
         loss_mean, = _all_reduce_mean([loss_sum / max(seen, 1)], device, info.distributed)
-        mem, mem_kind = peak_memory_mb(device)
+        mem_bytes, mem_kind = peak_memory_bytes(device)
+        mem = (mem_bytes or 0) / 2**20
         mem, = _all_reduce_mean([mem], device, info.distributed)  # mean over ranks
         line: dict[str, Any] = {"epoch": epoch + 1, "iters": (epoch + 1) * steps_per_epoch,
                                 "lr": optimizer.param_groups[0]["lr"], "loss": loss_mean,

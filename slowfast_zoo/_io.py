@@ -1,0 +1,129 @@
+"""Atomic file and directory writes: the one place where slowfast_zoo creates temporary files.
+
+Every writer of the library (converted cache, downloads, exports, features, fine-tune
+checkpoints, ``save_pretrained``, eval results, model cards) goes through :func:`atomic_write`
+or :func:`atomic_dir`: the content is written next to its final place under a hidden
+``.<name>.<random>.partial`` name and renamed into place, so readers see the old file or the
+new one, never half of one, and a temporary file never outlives an exception (Ctrl-C included).
+
+``tempfile.mkstemp`` / ``mkdtemp`` create 0600 files and 0700 directories; the results here get
+the ordinary modes instead (0644 / 0755 under the default umask 022), so they are usable in a
+shared ``TORCH_HOME`` or a team folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_dir", "temporary_directory", "PARTIAL_SUFFIX",
+           "default_mode"]
+
+#: Suffix of every temporary file or directory (with a leading-dot name), so leftovers of a
+#: killed process are recognisable as ours.
+PARTIAL_SUFFIX = ".partial"
+
+
+def default_mode(directory: bool = False) -> int:
+    """0666 (files) or 0777 (directories) less the process umask: what ``open`` would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)``, then rename the temporary file onto ``path``.
+
+    The parent directory is created if needed; the final file has the ordinary mode
+    (0644 under umask 022); on any exception the temporary file is removed.
+
+    Args:
+        path: the final file.
+        write: writes the content to the path it is given (e.g. ``lambda p: torch.save(x, p)``).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Example:
+        >>> import tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> p = atomic_write(os.path.join(d, "a.txt"), lambda tmp: open(tmp, "w").write("hi"))
+        >>> p.read_text(), oct(p.stat().st_mode & 0o777)  # doctest: +SKIP
+        ('hi', '0o644')
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, default_mode())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically and fsync it before the rename.
+
+    Example:
+        >>> atomic_write_text("results.json", "{}")  # doctest: +SKIP
+    """
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return atomic_write(path, write)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Path]:
+    """Build a directory in a temporary sibling and rename it onto ``path`` on success.
+
+    Yields the temporary directory to fill. Files written into it should be created with
+    ordinary modes (``open``/``write_text`` do); the directory itself gets 0755 under umask 022.
+    On an exception the temporary directory is removed and ``path`` is untouched.
+
+    Args:
+        path: the final directory.
+        replace: replace an existing ``path`` (it is moved aside, then deleted once the new one
+            is in place); otherwise an existing ``path`` raises ``FileExistsError``.
+
+    Example:
+        >>> with atomic_dir("my-model") as tmp:  # doctest: +SKIP
+        ...     (tmp / "config.json").write_text("{}")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, default_mode(directory=True))
+        if path.exists():
+            if not replace:
+                raise FileExistsError(f"{path} exists")
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=PARTIAL_SUFFIX,
+                                        dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def temporary_directory(prefix: str = "slowfast_zoo-") -> Iterator[Path]:
+    """A scratch directory in the system's temporary folder, removed on exit (e.g. for an upload)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)

@@ -1,0 +1,116 @@
+"""Devices, autocast dtypes and peak-memory counters, parsed and read in one place."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import sys
+
+import torch
+
+from slowfast_zoo.errors import UsageError
+
+__all__ = ["resolve_device", "parse_dtype", "autocast", "DTYPES", "reset_peak_memory",
+           "peak_memory_bytes", "cpu_flags", "native_low_precision"]
+
+#: Names of the autocast dtypes accepted by the command line and the applications
+#: (``None``: plain float32).
+DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` -> CUDA when available, else CPU; a string is parsed by ``torch.device``.
+
+    Raises:
+        UsageError: a string that is not a device (``"bogus"``).
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise UsageError(f"device must be like 'cpu', 'cuda' or 'cuda:1', got {device!r}") from e
+
+
+def parse_dtype(name: str | torch.dtype | None) -> torch.dtype | None:
+    """``"fp32"``/``None`` -> ``None`` (float32), ``"bf16"`` -> ``torch.bfloat16``, ``"fp16"`` -> ``torch.float16``.
+
+    Example:
+        >>> parse_dtype("bf16")
+        torch.bfloat16
+    """
+    if name is None or isinstance(name, torch.dtype):
+        return None if name == torch.float32 else name
+    if name not in DTYPES:
+        raise UsageError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
+    return DTYPES[name]
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` for a low-precision ``dtype``, a no-op for ``None`` / float32."""
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where it is not readable)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_low_precision(dtype: str) -> bool:
+    """Whether this CPU computes ``dtype`` ("bf16"/"fp16") natively (AVX-512 BF16/FP16, AMX)."""
+    flags = cpu_flags()
+    if dtype == "bf16":
+        return bool({"avx512_bf16", "amx_bf16"} & flags)
+    if dtype == "fp16":
+        return bool({"avx512_fp16", "amx_fp16"} & flags)
+    return True
+
+
+def reset_peak_memory(device: torch.device) -> bool:
+    """Reset the peak counter; True when it worked (CPU: Linux ``clear_refs`` 5 resets VmHWM)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return True
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _read_status(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def peak_memory_bytes(device: torch.device) -> tuple[int | None, str]:
+    """``(bytes, what)``: peak RSS of this process on CPU, peak allocated memory on CUDA."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device)), "torch.cuda.max_memory_allocated"
+    hwm = _read_status("VmHWM")
+    if hwm is not None:
+        return hwm, "peak RSS (VmHWM)"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss * (1 if sys.platform == "darwin" else 1024), "peak RSS (ru_maxrss)"
+
+

@@ -1,0 +1,170 @@
+"""The inference engine: the one loop that runs a model over many views.
+
+predict, windows, features, evaluate and the benchmark all call :func:`run_views` (per-view
+logits, pooled features or unpooled maps) and :func:`average_views` / :func:`topk_predictions`
+(video scores and their best classes), so chunking, autocast, memory format and device moves
+are decided here and nowhere else.
+
+The fast path (:func:`prepare_model`, on by default): BatchNorm folded into the convolutions
+(:meth:`SlowFast.fuse <slowfast_zoo.models.slowfast.SlowFast.fuse>`) and the channels_last_3d
+memory format, in which every conv but the fast stem runs as a 2-D convolution
+(:class:`slowfast_zoo.models.layers.Conv3d`). Outputs stay within 1e-4 of MMAction2's golden
+logits; the measured speed-ups are in benchmarks/RESULTS.md ("Model speed").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from slowfast_zoo.errors import UsageError
+from slowfast_zoo.inference.device import autocast, resolve_device
+from slowfast_zoo.models.layers import is_channels_last_3d
+from slowfast_zoo.models.slowfast import SlowFast
+
+__all__ = ["prepare_model", "run_views", "ViewOutputs", "average_views", "video_scores",
+           "Prediction", "topk_predictions", "default_views_per_batch", "resolve_device"]
+
+
+def default_views_per_batch(device: torch.device) -> int:
+    """3 views per forward on CPU, 10 on accelerators.
+
+    On a 2-core CPU 1 and 3 views per forward run equally fast (benchmarks/RESULTS.md); 3 gives
+    CPUs with more cores more independent work per convolution.
+    """
+    return 3 if device.type == "cpu" else 10
+
+
+def prepare_model(model: SlowFast, *, device: str | torch.device | None = None, fuse: bool = True,
+                  channels_last: bool = True) -> SlowFast:
+    """Put ``model`` in eval mode on ``device``, folded and channels_last unless disabled (in place).
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> model = prepare_model(sz.create_model("slowfast_r50_4x16x1"), device="cpu")
+        >>> model.is_fused, model.training
+        (True, False)
+    """
+    model.eval()
+    if fuse and not model.is_fused:
+        model.fuse()
+    model.to(resolve_device(device))
+    if channels_last:
+        model.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+class ViewOutputs(NamedTuple):
+    """What :func:`run_views` returns with ``return_maps=True``: pooled features and both maps."""
+
+    pooled: torch.Tensor
+    slow: torch.Tensor
+    fast: torch.Tensor
+
+
+def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = None,
+              dtype: torch.dtype | None = None, pre_logits: bool = False,
+              return_maps: bool = False) -> torch.Tensor | ViewOutputs:
+    """Per-view logits (or pooled features, or unpooled maps) of ``views [V, 3, T, H, W]``, in chunks.
+
+    Args:
+        model: a model in eval mode (see :func:`prepare_model`); its device is used.
+        views: normalized float views on any device.
+        views_per_batch: views per forward pass (default: :func:`default_views_per_batch`).
+        dtype: autocast dtype (``torch.bfloat16``/``torch.float16``) or None for float32.
+        pre_logits: return the pooled ``[V, 2304]`` features instead of logits.
+        return_maps: return :class:`ViewOutputs` (pooled ``[V, 2304]`` and the unpooled
+            ``slow [V, 2048, T/tau, h, w]`` / ``fast [V, 256, T, h, w]`` maps) from one backbone pass.
+
+    Returns:
+        float32 tensor ``[V, num_classes]`` (or ``[V, 2304]``) on the CPU, or :class:`ViewOutputs`.
+
+    Example:
+        >>> import torch, slowfast_zoo as sz
+        >>> model = prepare_model(sz.create_model("slowfast_r50_4x16x1"), device="cpu")
+        >>> run_views(model, torch.zeros(2, 3, 8, 64, 64)).shape
+        torch.Size([2, 400])
+    """
+    if views.ndim != 5:
+        raise UsageError(f"views must be [V, 3, T, H, W], got shape {list(views.shape)}")
+    param = next(model.parameters())
+    device = param.device
+    step = default_views_per_batch(device) if views_per_batch is None else views_per_batch
+    if step < 1:
+        raise UsageError(f"views_per_batch must be >= 1, got {step}")
+    channels_last = is_channels_last_3d(param)
+    pooled, slows, fasts = [], [], []
+    with torch.inference_mode(), autocast(device, dtype):
+        for part in _chunks(views.shape[0], step):
+            x = views[part].to(device, non_blocking=True)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last_3d)
+            feats = model.forward_features(x)
+            out = model.forward_head(feats, pre_logits=pre_logits or return_maps)
+            pooled.append(out.float().cpu())
+            if return_maps:
+                slows.append(feats[0].float().cpu())
+                fasts.append(feats[1].float().cpu())
+    if return_maps:
+        return ViewOutputs(torch.cat(pooled), torch.cat(slows), torch.cat(fasts))
+    return torch.cat(pooled)
+
+
+def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tensor:
+    """Combine per-view logits ``[B, V, K]`` into video scores (MMAction2's ``average_clips``).
+
+    Args:
+        logits: raw per-view class scores.
+        mode: ``"prob"`` (mean of per-view softmax, what every published weight was tested with),
+            ``"score"`` (mean of logits) or ``None`` (return the ``[B, V, K]`` logits unchanged).
+
+    Example:
+        >>> average_views(torch.zeros(1, 30, 400)).sum().item()
+        1.0
+    """
+    if logits.ndim != 3:
+        raise ValueError(f"logits must be [B, V, K], got shape {list(logits.shape)}")
+    if mode == "prob":
+        return logits.softmax(dim=2).mean(dim=1)
+    if mode == "score":
+        return logits.mean(dim=1)
+    if mode is None:
+        return logits
+    raise ValueError(f"average mode must be 'prob', 'score' or None, got {mode!r}")
+
+
+def video_scores(model: SlowFast, views: torch.Tensor, *, average: str = "prob",
+                 views_per_batch: int | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Scores ``[num_classes]`` of one video from all its views: :func:`run_views` + :func:`average_views`."""
+    logits = run_views(model, views, views_per_batch=views_per_batch, dtype=dtype)
+    return average_views(logits[None], average)[0]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One of the top-k classes of a video: its index, name and averaged probability."""
+
+    index: int
+    label: str
+    probability: float
+
+
+def topk_predictions(scores: torch.Tensor, class_names: Sequence[str], k: int) -> list[Prediction]:
+    """The ``k`` best classes of a ``[num_classes]`` score vector, best first.
+
+    Example:
+        >>> topk_predictions(torch.tensor([0.1, 0.7, 0.2]), ["a", "b", "c"], 2)[0]
+        Prediction(index=1, label='b', probability=0.699999988079071)
+    """
+    if k < 1:
+        raise UsageError(f"topk must be >= 1, got {k}")
+    values, indices = scores.topk(min(k, scores.numel()))
+    return [Prediction(int(i), class_names[int(i)], float(v)) for v, i in zip(values, indices)]

@@ -1,0 +1,10 @@
+"""Fine-tuning: the loop (:mod:`.finetune`), what it trains (:mod:`.freezing`), the lr schedule
+(:mod:`.schedule`), checkpoints (:mod:`.checkpoints`) and list checks (:mod:`.lists`).
+
+Example:
+    >>> from slowfast_zoo.training.finetune import FinetuneConfig, finetune
+"""
+
+from slowfast_zoo.training.finetune import LATEST_WEIGHTS, LOG_FILE, STATE_FILE, FinetuneConfig, finetune
+
+__all__ = ["FinetuneConfig", "finetune", "STATE_FILE", "LOG_FILE", "LATEST_WEIGHTS"]
