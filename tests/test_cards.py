@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +30,9 @@ def test_check_flag(tmp_path, capsys):
     assert "out of date" in capsys.readouterr().err
     assert main(["--check", "--output", str(tmp_path / "missing.md")]) == 1
     assert main(["--output", str(stale)]) == 0 and stale.read_text() == render()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(stale.stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
 
 
 def test_module_entry_point(tmp_path):

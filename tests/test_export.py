@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -29,8 +31,15 @@ def model(checkpoint: Path) -> torch.nn.Module:
     return sz.create_model(ARCH, pretrained=True, checkpoint_path=checkpoint).eval()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_torchscript_parity(model, tmp_path: Path) -> None:
     path = ex.export_torchscript(model, tmp_path / "sf.pt", size=SIZE)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
     for batch in (1, 3):  # a traced SlowFast takes any batch size
         x = ex.example_input(model, size=SIZE, batch=batch, seed=batch)
         assert ex.check_torchscript(path, model, x) <= ex.TORCHSCRIPT_ATOL
@@ -59,6 +68,8 @@ def test_cli_onnx_export_parity(checkpoint: Path, model, tmp_path: Path, capsys)
     report = json.loads(capsys.readouterr().out)
     assert report["opset"] == ex.ONNX_OPSET and report["input"] == [1, 3, 32, SIZE, SIZE]
     assert report["max_abs_logit_diff"] <= ex.ONNX_ATOL
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["sf.onnx"]  # no temporary file left
     proto = onnx.load(str(out))
     assert any(o.domain in ("", "ai.onnx") and o.version == ex.ONNX_OPSET for o in proto.opset_import)
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
