@@ -28,7 +28,13 @@ from slowfast_zoo.data.datasets import (
     collate_skip_failures,
 )
 from slowfast_zoo.data.decode import VideoReader
-from slowfast_zoo.data.presets import TestTransform, TrainTransform, test_transform, train_transform
+from slowfast_zoo.data.presets import (
+    TestTransform,
+    TrainTransform,
+    test_transform,
+    train_transform,
+    views_transform,
+)
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import clip_offsets, sample_frames
 from slowfast_zoo.data.transforms import (
@@ -55,7 +61,7 @@ __all__ = [
     "rescale_size", "resize", "set_resize_backend", "resize_backend", "center_crop_box",
     "three_crop_boxes", "random_resized_crop_box", "crop", "hflip", "normalize", "format_ncthw",
     # presets
-    "test_transform", "train_transform", "TestTransform", "TrainTransform",
+    "test_transform", "train_transform", "views_transform", "TestTransform", "TrainTransform",
     # datasets
     "VideoDataset", "RawframeDataset", "Failure", "Record", "AnnotationError",
     "collate_skip_failures", "VIDEO_EXTENSIONS",

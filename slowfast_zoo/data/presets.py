@@ -223,7 +223,7 @@ class TestTransform(_Base):
             >>> tf = test_transform("slowfast_r50_4x16x1")
             >>> idx, box = tf.view_frames(300, 17, (240, 320))
             >>> idx[:3].tolist(), box
-            ([214, 216, 218], (85, 0, 341, 256))
+            ([177, 179, 181], (84, 0, 340, 256))
         """
         if not 0 <= view < self.num_views:
             raise ValueError(f"view must be in [0, {self.num_views}), got {view}")

@@ -112,5 +112,3 @@ def peak_memory_bytes(device: torch.device) -> tuple[int | None, str]:
         return hwm, "peak RSS (VmHWM)"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss * (1 if sys.platform == "darwin" else 1024), "peak RSS (ru_maxrss)"
-
-

@@ -127,7 +127,7 @@ def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tens
             ``"score"`` (mean of logits) or ``None`` (return the ``[B, V, K]`` logits unchanged).
 
     Example:
-        >>> average_views(torch.zeros(1, 30, 400)).sum().item()
+        >>> round(average_views(torch.zeros(1, 30, 400)).sum().item(), 6)
         1.0
     """
     if logits.ndim != 3:

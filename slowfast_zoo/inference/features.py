@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from slowfast_zoo.inference.device import resolve_device
 from slowfast_zoo.inference.engine import prepare_model, run_views
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, TestProtocol
-from slowfast_zoo.weights.safetensors import write_safetensors
+from slowfast_zoo.weights.safetensors import encode_metadata, write_safetensors
 
 __all__ = ["ClipFeatures", "extract_features", "dense_clip_starts", "FAST_CHANNELS", "SLOW_CHANNELS"]
 
@@ -85,8 +84,7 @@ class ClipFeatures:
         tensors = {"embeddings": self.embeddings, "timestamps": self.timestamps,
                    "frame_indices": self.frame_indices}
         meta = {"fps": repr(self.fps), "layout": "fast[0:256] slow[256:2304]"}
-        meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
-        return write_safetensors(path, tensors, meta)
+        return write_safetensors(path, tensors, {**meta, **encode_metadata(metadata)})
 
 
 def dense_clip_starts(num_frames: int, clip_len: int, frame_interval: int, stride: int) -> np.ndarray:

@@ -95,8 +95,8 @@ class FinetuneConfig:
     ``warmup_epochs=None`` means ``34/256`` of the run, like the recipe's 34 of 256 epochs.
 
     ``channels_last``: train in the channels_last_3d memory format, where the convs run as 2-D
-    convs (``models.layers.Conv3d``). ``None`` = on for CPU (r50 4x16x1, batch 2, 112x112: 1.29x
-    faster per step, benchmarks/RESULTS.md), off on GPUs (not measured there).
+    convs (``models.layers.Conv3d``). ``None`` = on for CPU (faster per step there, measured with
+    benchmarks/bench_train_step.py: benchmarks/RESULTS.md), off on GPUs (not measured there).
     """
 
     arch: str

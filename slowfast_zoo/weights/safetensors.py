@@ -38,7 +38,7 @@ from slowfast_zoo.errors import CheckpointError
 from slowfast_zoo.weights.checkpoint import require_file, short_error
 
 __all__ = ["write_safetensors", "read_safetensors", "read_metadata", "weights_metadata",
-           "tensors_sha256", "class_names_from_metadata"]
+           "encode_metadata", "tensors_sha256", "class_names_from_metadata"]
 
 StateDict = dict[str, torch.Tensor]
 
@@ -60,6 +60,16 @@ def tensors_sha256(sd: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def encode_metadata(values: Mapping[str, Any]) -> dict[str, str]:
+    """Metadata values as the format requires them: strings kept, anything else as JSON.
+
+    Example:
+        >>> encode_metadata({"model": "m", "args": {"stride": 16}})
+        {'model': 'm', 'args': '{"stride": 16}'}
+    """
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+
 def weights_metadata(model: torch.nn.Module, *, what: str = "",
                      class_names: Any = None, **extra: Any) -> dict[str, str]:
     """The metadata schema (see the module docstring) for a model's weights.
@@ -74,7 +84,7 @@ def weights_metadata(model: torch.nn.Module, *, what: str = "",
             "architecture": model.spec.name, "fusion_kernel": str(model.spec.fusion_kernel)}
     if class_names is not None:
         meta["class_names"] = json.dumps(list(class_names))
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in extra.items()})
+    meta.update(encode_metadata(extra))
     return meta
 
 
