@@ -38,3 +38,26 @@ def test_console_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "slowfast_zoo", "list"], capture_output=True,
                          text=True, check=True).stdout
     assert "slowfast_r152_r50_4x16x1" in out
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("slowfast-zoo: error: ")
+    return err
+
+
+def test_typed_library_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch):
+    # A missing annotation file (InputFileError) and a malformed line (AnnotationError): both
+    # raised while the dataset is built, before any weight is loaded.
+    missing = tmp_path / "missing.txt"
+    assert main(["eval", "--ann-file", str(missing)]) == 2
+    assert str(missing) in _one_line_error(capsys)
+    bad = tmp_path / "val.txt"
+    bad.write_text("a.mp4 0\nb.mp4 not-a-label\n")
+    assert main(["eval", "--ann-file", str(bad), "--data-root", str(tmp_path)]) == 2
+    assert f"{bad}:2:" in _one_line_error(capsys)
+    # A mirror that is not a URL (UsageError), raised before any request is made.
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "127.0.0.1:9")
+    assert main(["predict", "--views", "1"]) == 2
+    assert "SLOWFAST_ZOO_MIRROR" in _one_line_error(capsys)

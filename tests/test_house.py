@@ -131,6 +131,26 @@ def test_no_module_over_500_lines():
     assert {n: k for n, k in long.items() if k > 500} == {}
 
 
+def test_public_functions_are_fully_annotated():
+    missing = []
+    for name, path in _modules().items():
+        if "_compat" in path.read_text(encoding="utf-8"):
+            continue  # 0.1 aliases: they only re-export
+
+        def visit(node: ast.AST, owner: str) -> None:
+            for n in node.body:
+                if isinstance(n, ast.ClassDef) and not n.name.startswith("_"):
+                    visit(n, f"{owner}{n.name}.")
+                elif isinstance(n, ast.FunctionDef) and (not n.name.startswith("_") or n.name == "__init__"):
+                    args = [a for a in n.args.args + n.args.kwonlyargs if a.arg not in ("self", "cls")]
+                    args += [a for a in (n.args.vararg, n.args.kwarg) if a is not None]
+                    if any(a.annotation is None for a in args) or (n.returns is None and n.name != "__init__"):
+                        missing.append(f"{name}.{owner}{n.name}")
+
+        visit(ast.parse(path.read_text(encoding="utf-8")), "")
+    assert missing == []
+
+
 def test_every_spec_reference_resolves_in_the_repository():
     spec = (ROOT / "docs" / "SPEC.md").read_text(encoding="utf-8")
     headings = {line.split()[1].rstrip(".") for line in spec.splitlines()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+from collections.abc import Callable
 from typing import Sequence
 
 import numpy as np
@@ -209,7 +210,7 @@ _pool = None
 _pool_key = None
 
 
-def parallel_ranges(fn, n: int, *, min_per_thread: int = 1) -> None:
+def parallel_ranges(fn: Callable[[int, int], None], n: int, *, min_per_thread: int = 1) -> None:
     """Run ``fn(lo, hi)`` over contiguous slices of ``range(n)``, on up to
     ``torch.get_num_threads()`` threads (inline when one is enough)."""
     global _pool, _pool_key

@@ -28,8 +28,9 @@ Damaged or missing files, ``on_error``:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -37,7 +38,8 @@ from torch.utils.data import Dataset
 
 from slowfast_zoo.errors import AnnotationError, InputFileError, VideoDecodeError
 
-__all__ = ["VideoDataset", "RawframeDataset", "Failure", "Record", "AnnotationError", "collate_skip_failures",
+__all__ = ["VideoDataset", "RawframeDataset", "ClipTransform", "Failure", "Record", "AnnotationError",
+           "collate_skip_failures",
            "VIDEO_EXTENSIONS"]
 
 #: Extensions tried, in order, when an annotation names a video without one (Kinetics ids).
@@ -86,6 +88,13 @@ def _check_on_error(on_error: str) -> str:
     if on_error not in _ON_ERROR:
         raise ValueError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
     return on_error
+
+
+class ClipTransform(Protocol):
+    """What a dataset needs of its transform: the sampling protocol, then the views
+    (``read_views(reader, indices)``, or ``__call__(frames)``), e.g. ``test_transform(name)``."""
+
+    def sample(self, num_frames: int, start_index: int = 0) -> np.ndarray: ...
 
 
 class _ClipDataset(Dataset):
@@ -182,8 +191,9 @@ class VideoDataset(_ClipDataset):
         AnnotationError: a malformed line, reported as ``file:line``.
     """
 
-    def __init__(self, ann_file, data_root, transform, *, test_mode: bool | None = None,
-                 on_error: str = "raise", reader_kwargs: dict[str, Any] | None = None):
+    def __init__(self, ann_file: str | os.PathLike, data_root: str | os.PathLike | None,
+                 transform: ClipTransform, *, test_mode: bool | None = None,
+                 on_error: str = "raise", reader_kwargs: dict[str, Any] | None = None) -> None:
         self.reader_kwargs = dict(reader_kwargs or {})
         super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)
 
@@ -240,8 +250,9 @@ class RawframeDataset(_ClipDataset):
     Args: as :class:`VideoDataset`, plus ``filename_tmpl`` and ``start_index``.
     """
 
-    def __init__(self, ann_file, data_root, transform, *, filename_tmpl: str = "img_{:05d}.jpg",
-                 start_index: int = 1, test_mode: bool | None = None, on_error: str = "raise"):
+    def __init__(self, ann_file: str | os.PathLike, data_root: str | os.PathLike | None,
+                 transform: ClipTransform, *, filename_tmpl: str = "img_{:05d}.jpg",
+                 start_index: int = 1, test_mode: bool | None = None, on_error: str = "raise") -> None:
         self.filename_tmpl = filename_tmpl
         self.start_index = int(start_index)
         super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)
@@ -269,7 +280,8 @@ class RawframeDataset(_ClipDataset):
         return RawframeReader(path, self.filename_tmpl, self.start_index, rec.num_frames)
 
 
-def collate_skip_failures(batch: Sequence):
+def collate_skip_failures(batch: Sequence) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor,
+                                                     list[Failure]]:
     """DataLoader ``collate_fn`` for ``on_error="skip"`` datasets.
 
     Returns:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -34,13 +34,13 @@ import torch
 from slowfast_zoo.data import transforms as T
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.rawframes import RawframeReader
-from slowfast_zoo.data.sampling import sample_frames
+from slowfast_zoo.data.sampling import RandomSource, sample_frames
 from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
 __all__ = ["TestTransform", "TrainTransform", "test_transform", "train_transform", "views_transform",
-           "open_reader"]
+           "open_reader", "FrameReader", "VideoSource"]
 
 _VIEWS = ("test", "val")
 
@@ -54,7 +54,23 @@ def _resolve(name_or_cfg):
     return name_or_cfg, KINETICS_MEAN, KINETICS_STD
 
 
-def open_reader(source) -> tuple[Any, int]:
+class FrameReader(Protocol):
+    """What the transforms read frames from: :class:`~slowfast_zoo.data.VideoReader`,
+    :class:`~slowfast_zoo.data.RawframeReader`, or anything with ``num_frames`` and ``read``."""
+
+    @property
+    def num_frames(self) -> int: ...
+
+    def read(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor: ...
+
+
+#: A video file, a rawframe folder, or an open reader.
+VideoSource = str | os.PathLike | FrameReader
+#: What a train transform draws from: a numpy random source, an int seed, or None.
+RandomArg = RandomSource | int | None
+
+
+def open_reader(source: VideoSource) -> tuple[FrameReader, int]:
     """``(reader, first frame number)`` for a reader, a video file or a rawframe folder."""
     if hasattr(source, "read") and hasattr(source, "num_frames"):
         return source, int(getattr(source, "start_index", 0))
@@ -77,7 +93,8 @@ class _Base:
         return self.num_clips * self.clip_len
 
     @staticmethod
-    def read_frames(reader, indices) -> tuple[torch.Tensor, torch.Tensor]:
+    def read_frames(reader: FrameReader, indices: Sequence[int] | np.ndarray
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode each distinct frame of ``indices`` once: ``(frames [U, H, W, 3], inverse)``.
 
         ``frames[inverse[k]]`` is the frame of ``indices[k]``; :meth:`apply_unique` takes both.
@@ -85,7 +102,8 @@ class _Base:
         unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
         return reader.read(unique), torch.from_numpy(inverse.reshape(-1))
 
-    def read_views(self, reader, indices, **kwargs: Any) -> torch.Tensor:
+    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
+                   **kwargs: Any) -> torch.Tensor:
         """The views of the frames ``indices`` of ``reader``: the one view-reading path.
 
         Every application (``load``, the datasets, windows, features, the benchmark) reads its
@@ -140,7 +158,8 @@ class TestTransform(_Base):
     def output_shape(self) -> tuple[int, int, int, int, int]:
         return (self.num_views, 3, self.clip_len, self.crop_size, self.crop_size)
 
-    def sample(self, num_frames: int, start_index: int = 0, rng=None) -> np.ndarray:
+    def sample(self, num_frames: int, start_index: int = 0,
+               rng: RandomSource | None = None) -> np.ndarray:
         """Test-mode frame indices (deterministic; ``rng`` is accepted and ignored)."""
         return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_clips,
                              test_mode=True, start_index=start_index)
@@ -189,7 +208,7 @@ class TestTransform(_Base):
         fill_views(out, norm, crops, inverse.view(K, L))
         return out
 
-    def load(self, source, *, start_index: int | None = None) -> torch.Tensor:
+    def load(self, source: VideoSource, *, start_index: int | None = None) -> torch.Tensor:
         """Sample, decode and transform one video.
 
         Args:
@@ -262,10 +281,11 @@ class TrainTransform(_Base):
     test_mode = False
 
     def __init__(self, *, clip_len: int = 32, frame_interval: int = 2, num_clips: int = 1,
-                 resize_short_side: int = 256, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
+                 resize_short_side: int = 256, area_range: Sequence[float] = (0.08, 1.0),
+                 aspect_ratio_range: Sequence[float] = (3 / 4, 4 / 3),
                  crop_size: int = 224, flip_ratio: float = 0.5,
                  mean: Sequence[float] = KINETICS_MEAN,
-                 std: Sequence[float] = KINETICS_STD, rng=None):
+                 std: Sequence[float] = KINETICS_STD, rng: RandomArg = None) -> None:
         self.clip_len = int(clip_len)
         self.frame_interval = int(frame_interval)
         self.num_clips = int(num_clips)
@@ -295,7 +315,7 @@ class TrainTransform(_Base):
         return (self.num_clips, 3, self.clip_len, self.crop_size, self.crop_size)
 
     @property
-    def rng(self):
+    def rng(self) -> RandomSource:
         """The random source in use in this process."""
         if isinstance(self._rng_arg, (np.random.Generator, np.random.RandomState)):
             return self._rng_arg
@@ -306,7 +326,8 @@ class TrainTransform(_Base):
             self._rng_key = key
         return self._rng
 
-    def sample(self, num_frames: int, start_index: int = 0, rng=None) -> np.ndarray:
+    def sample(self, num_frames: int, start_index: int = 0,
+               rng: RandomSource | None = None) -> np.ndarray:
         """Random (train-mode) frame indices, drawn from ``rng`` or the transform's source."""
         return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_clips,
                              test_mode=False, start_index=start_index,
@@ -324,14 +345,14 @@ class TrainTransform(_Base):
         unique, inverse = dedupe(frames, indices, self.frames_per_video)
         return self.apply_unique(unique, inverse, rng=rng, out=out)
 
-    def crop_box(self, hw: Sequence[int], rng=None) -> tuple[int, int, int, int]:
+    def crop_box(self, hw: Sequence[int], rng: RandomSource | None = None) -> tuple[int, int, int, int]:
         """Draw the RandomResizedCrop box on the resized frame for frames of size ``hw``."""
         new_hw = T.rescale_size(hw, self.resize_short_side)
         return T.random_resized_crop_box(new_hw, area_range=self.area_range,
                                          aspect_ratio_range=self.aspect_ratio_range,
                                          rng=self.rng if rng is None else rng)
 
-    def apply_unique(self, unique: torch.Tensor, inverse: torch.Tensor, *, rng=None,
+    def apply_unique(self, unique: torch.Tensor, inverse: torch.Tensor, *, rng: RandomSource | None = None,
                      out: torch.Tensor | None = None) -> torch.Tensor:
         """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
         rng = self.rng if rng is None else rng
@@ -355,7 +376,8 @@ class TrainTransform(_Base):
         fill_views(out, norm, [(0, 0, S, S)], inverse.view(K, L))
         return out
 
-    def load(self, source, *, start_index: int | None = None, rng=None) -> torch.Tensor:
+    def load(self, source: VideoSource, *, start_index: int | None = None,
+             rng: RandomSource | None = None) -> torch.Tensor:
         """Sample (randomly), decode and transform one video (see ``TestTransform.load``)."""
         rng = self.rng if rng is None else rng
         reader, first = open_reader(source)
@@ -404,7 +426,7 @@ def views_transform(name_or_cfg: Any, views: int | None) -> TestTransform:
                      f"(one centre clip, a quick look), got {views}")
 
 
-def train_transform(name_or_cfg: Any, *, flip: bool = True, rng=None) -> TrainTransform:
+def train_transform(name_or_cfg: Any, *, flip: bool = True, rng: RandomArg = None) -> TrainTransform:
     """The training preprocessing of a weight (docs/SPEC.md 4.7), ``[1, 3, 32, 224, 224]`` per video.
 
     Args:

@@ -25,6 +25,9 @@ import numbers
 
 import numpy as np
 
+#: A numpy random source: what the random (train-mode) sampling draws from.
+RandomSource = np.random.Generator | np.random.RandomState
+
 __all__ = ["sample_frames", "clip_offsets"]
 
 
@@ -58,7 +61,7 @@ def _as_rng(rng):
 
 
 def clip_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips: int, *,
-                 test_mode: bool, rng=None) -> np.ndarray:
+                 test_mode: bool, rng: RandomSource | None = None) -> np.ndarray:
     """Start frame (before looping and ``start_index``) of each clip, int64 ``[num_clips]``.
 
     See :func:`sample_frames` for the arguments.
@@ -91,7 +94,8 @@ def clip_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips:
 
 
 def sample_frames(num_frames: int, clip_len: int, frame_interval: int, num_clips: int, *,
-                  test_mode: bool, start_index: int = 0, rng=None) -> np.ndarray:
+                  test_mode: bool, start_index: int = 0,
+                  rng: RandomSource | None = None) -> np.ndarray:
     """Frame indices of ``num_clips`` clips of ``clip_len`` frames, as MMAction2 0.x samples them.
 
     Args:

@@ -17,11 +17,14 @@
 from __future__ import annotations
 
 import math
+import random
 import numbers
 from typing import Sequence
 
 import numpy as np
 import torch
+
+from slowfast_zoo.data.sampling import RandomSource
 
 from slowfast_zoo.data.bilinear import (  # resize and its helpers live there (re-exported)
     Box,
@@ -70,7 +73,7 @@ def rescale_size(hw: Sequence[int], short_side: int) -> tuple[int, int]:
 # Crop boxes (left, top, right, bottom)
 # --------------------------------------------------------------------------------------
 
-def center_crop_box(hw: Sequence[int], size) -> Box:
+def center_crop_box(hw: Sequence[int], size: int | Sequence[int]) -> Box:
     """MMAction2's ``CenterCrop(size)`` box on an image of ``(h, w)``.
 
     ``left = (w - cw) // 2``, ``top = (h - ch) // 2``. ``size`` is an int or ``(ch, cw)``.
@@ -85,7 +88,7 @@ def center_crop_box(hw: Sequence[int], size) -> Box:
     return (left, top, left + cw, top + ch)
 
 
-def three_crop_boxes(hw: Sequence[int], size) -> list[Box]:
+def three_crop_boxes(hw: Sequence[int], size: int | Sequence[int]) -> list[Box]:
     """MMAction2's ``ThreeCrop(size)`` boxes, in its output order.
 
     The crop must span the image's full height or full width (MMAction2 asserts this;
@@ -108,9 +111,10 @@ def three_crop_boxes(hw: Sequence[int], size) -> list[Box]:
     return [(x, y, x + cw, y + ch) for x, y in offsets]
 
 
-def random_resized_crop_box(hw: Sequence[int], *, area_range=(0.08, 1.0),
-                            aspect_ratio_range=(3 / 4, 4 / 3), max_attempts: int = 10,
-                            rng=None, offset_rng=None) -> Box:
+def random_resized_crop_box(hw: Sequence[int], *, area_range: Sequence[float] = (0.08, 1.0),
+                            aspect_ratio_range: Sequence[float] = (3 / 4, 4 / 3), max_attempts: int = 10,
+                            rng: RandomSource | None = None,
+                            offset_rng: random.Random | None = None) -> Box:
     """A random crop box as MMAction2's ``RandomResizedCrop`` draws it.
 
     Draws ``max_attempts`` log-uniform aspect ratios, then as many uniform area fractions

@@ -7,6 +7,8 @@ the resize (docs/SPEC.md sections 4.5-4.6): ``Normalize`` into channel-first flo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -15,7 +17,8 @@ from slowfast_zoo.data.bilinear import parallel_ranges
 __all__ = ["as_frames", "dedupe", "check_out", "normalize_chw", "fill_views"]
 
 
-def as_frames(frames) -> torch.Tensor:
+def as_frames(frames: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """``frames`` as a uint8 ``[M, H, W, 3]`` tensor, or a clear error."""
     if isinstance(frames, np.ndarray):
         frames = torch.from_numpy(frames)
     if not isinstance(frames, torch.Tensor):
@@ -25,7 +28,8 @@ def as_frames(frames) -> torch.Tensor:
     return frames
 
 
-def dedupe(frames: torch.Tensor, indices, expected: int):
+def dedupe(frames: torch.Tensor, indices: Sequence[int] | np.ndarray | torch.Tensor | None,
+           expected: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Distinct frames and the map from each sampled position to one of them."""
     if frames.shape[0] != expected:
         raise ValueError(f"expected {expected} frames (num_clips * clip_len), got {frames.shape[0]}")
@@ -43,10 +47,12 @@ def dedupe(frames: torch.Tensor, indices, expected: int):
 
 
 
-def check_out(out, shape):
+def check_out(out: torch.Tensor | None, shape: tuple[int, ...]) -> torch.Tensor:
+    """A float32 output of ``shape``: ``out`` when it fits (else an error), or a fresh one."""
     if out is None:
         # numpy allocates big arrays with madvise(MADV_HUGEPAGE): a fresh 755 MB output then
-        # costs far fewer page faults than torch.empty's (measured 0.2 s vs 0.4-0.5 s).
+        # costs far fewer page faults than torch.empty's (measured: benchmarks/RESULTS.md,
+        # "Measurements quoted from the code").
         return torch.from_numpy(np.empty(shape, dtype=np.float32))
     if tuple(out.shape) != tuple(shape) or out.dtype != torch.float32 or not out.is_contiguous() \
             or out.device.type != "cpu":
@@ -57,10 +63,10 @@ def check_out(out, shape):
 
 # Normalization and the final gather run in numpy (frames / views split over a few host
 # threads by parallel_ranges): torch's intra-op threaded copies of many mid-sized blocks
-# stall badly when another process holds a core (measured 2-10x slower on a loaded 2-core
-# machine).
+# stall badly when another process holds a core (measured: benchmarks/RESULTS.md,
+# "Measurements quoted from the code").
 
-def normalize_chw(frames: torch.Tensor, mean, std) -> np.ndarray:
+def normalize_chw(frames: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
     """float32 ``(x - mean) / std`` of uint8 ``[U, h, w, 3]`` frames, channel-first ``[3, U, h, w]``."""
     src = frames.numpy()
     out = np.empty((3,) + src.shape[:3], dtype=np.float32)
@@ -77,7 +83,8 @@ def normalize_chw(frames: torch.Tensor, mean, std) -> np.ndarray:
     return out
 
 
-def fill_views(out: torch.Tensor, norm: np.ndarray, boxes, inverse: torch.Tensor) -> None:
+def fill_views(out: torch.Tensor, norm: np.ndarray, boxes: Sequence[tuple[int, int, int, int]],
+               inverse: torch.Tensor) -> None:
     """``out[crop * K + k, :, t] = norm[:, inverse[k, t], box]`` for every crop box."""
     dst = out.numpy()
     inv = inverse.tolist()

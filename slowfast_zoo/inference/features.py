@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from slowfast_zoo.data.presets import TestTransform, open_reader
+from slowfast_zoo.data.presets import TestTransform, VideoSource, open_reader
 from slowfast_zoo.data.sampling import sample_frames
 from slowfast_zoo.inference.device import resolve_device
 from slowfast_zoo.inference.engine import prepare_model, run_views
@@ -113,7 +113,7 @@ def _clip_indices(num_frames: int, clip_len: int, frame_interval: int, num_clips
     return np.mod(idx, num_frames)  # only wraps when the video is shorter than one clip
 
 
-def extract_features(model: SlowFast, video, *, clip_len: int | None = None,
+def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | None = None,
                      frame_interval: int | None = None, num_clips: int | None = None,
                      stride: int | None = None, crop: str = "center", crop_size: int | None = None,
                      resize_short_side: int | None = None, return_maps: bool = False,

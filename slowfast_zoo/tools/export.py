@@ -31,6 +31,7 @@ import copy
 import logging
 import os
 import warnings
+from typing import Any
 from pathlib import Path
 
 import torch
@@ -132,7 +133,7 @@ def export_torchscript(model: torch.nn.Module, path: str | os.PathLike, *, size:
     return path
 
 
-def export_model(model: torch.nn.Module, path: str | os.PathLike, format: str, **kwargs) -> Path:
+def export_model(model: torch.nn.Module, path: str | os.PathLike, format: str, **kwargs: Any) -> Path:
     """``export_onnx`` or ``export_torchscript`` by name (``"onnx"`` / ``"torchscript"``)."""
     if format == "onnx":
         return export_onnx(model, path, **kwargs)

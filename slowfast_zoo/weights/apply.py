@@ -8,6 +8,7 @@ file meets the same checks whatever its origin.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 
 import torch
@@ -92,7 +93,7 @@ def arch_problems(meta: Mapping[str, str], model: torch.nn.Module) -> list[str]:
     return problems
 
 
-def load_safetensors_into(model: torch.nn.Module, path, *, published_classes: int, source: str) -> bool:
+def load_safetensors_into(model: torch.nn.Module, path: str | os.PathLike, *, published_classes: int, source: str) -> bool:
     """Load one of our ``.safetensors`` files into ``model``; True when its classifier was kept.
 
     The file's class names (a fine-tuned file, a saved model) become ``model.class_names`` when

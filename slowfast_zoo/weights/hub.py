@@ -222,7 +222,7 @@ def read_config(path: Path, source: str) -> dict[str, Any]:
     return config
 
 
-def _build(config: dict[str, Any], num_classes: int | None, source: str):
+def _build(config: dict[str, Any], num_classes: int | None, source: str) -> tuple[SlowFast, int]:
     """The model (random weights) and its ``pretrained_cfg`` for a saved config."""
     arch = config["architecture"]
     if arch not in ARCHS:
@@ -264,7 +264,7 @@ def _load_dir(config_path: Path, weights_path: Path, source: str, num_classes: i
     return model
 
 
-def load_prefixed(name: str, *, num_classes: int | None = None):
+def load_prefixed(name: str, *, num_classes: int | None = None) -> SlowFast:
     """Build and fill the model a ``hf-hub:ORG/REPO[@rev]`` or ``local-dir:PATH`` name points to.
 
     Called by :func:`slowfast_zoo.create_model` for prefixed names. ``model.pretrained_cfg`` is
