@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from slowfast_zoo.tools.cards import main, render, render_card, reproduce_command
-from slowfast_zoo.registry import PRETRAINED
+from slowfast_zoo.registry import PRETRAINED, get_arch_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 CARDS = ROOT / "MODEL_CARDS.md"
@@ -45,13 +45,31 @@ def test_module_entry_point(tmp_path):
 def test_card_carries_the_registry_record(name):
     cfg = PRETRAINED[name]
     card = render_card(cfg)
-    for needle in (f"## {name}", cfg.url, cfg.sha256_prefix, f"{cfg.top1:.2f} / {cfg.top5:.2f}",
-                   f"{cfg.num_params:,}", f"{cfg.gflops:.3f}", f"{cfg.gpu_memory_mb} MB", cfg.license,
-                   "num_clips=10", "ThreeCrop(256)", "average_clips='prob'", cfg.source_config,
-                   reproduce_command(cfg), "@inproceedings{feichtenhofer2019slowfast"):
+    t = cfg.test
+    crop = "ThreeCrop(256)" if t.num_crops == 3 else "CenterCrop(256)"
+    memory = "not published" if cfg.gpu_memory_mb is None else f"{cfg.gpu_memory_mb} MB"
+    for needle in (f"### {name}", cfg.url, *cfg.alternative_urls, cfg.sha256_prefix,
+                   f"{cfg.top1:.2f} / {cfg.top5:.2f}", f"{cfg.num_params:,}", f"{cfg.gflops:.3f}", memory,
+                   cfg.license, f"num_clips={t.num_clips}", f"clip_len={t.clip_len}", crop,
+                   f"({t.sampling_rule} rule)", "average_clips='prob'", cfg.source_config,
+                   f"MMAction2 {cfg.mmaction2}", cfg.dataset, reproduce_command(cfg),
+                   "@inproceedings{feichtenhofer2019slowfast"):
         assert needle in card, needle
+    if get_arch_spec(name).lateral_norm:
+        assert "lateral_norm" in card
     if cfg.notes:
         assert cfg.notes in card
     fmt = "video" if cfg.train_data == "videos" else "rawframes"
     assert f"--data-format {fmt}" in reproduce_command(cfg)
     assert reproduce_command(cfg, gpus=8, cli=True).startswith("torchrun --nproc_per_node 8 -m slowfast_zoo eval")
+
+
+def test_cards_group_weights_by_generation():
+    text = render()
+    zero, later, one = (text.index(f"\n## {t}\n") for t in (
+        "MMAction2 0.x: the Kinetics-400 table", "MMAction2 0.x: later README rows", "MMAction2 1.x"))
+    assert zero < later < one
+    for name, cfg in PRETRAINED.items():
+        at = text.index(f"### {name}\n")
+        assert (at > one) == (cfg.mmaction2 == "1.x"), name
+        assert f"| [{name}](#" in text  # in the summary table

@@ -271,7 +271,10 @@ def test_schema_of_every_registry_record(name):
     assert len(cfg.sha256_prefix) == 8 and cfg.file_name.endswith(f"-{cfg.sha256_prefix}.pth")
     assert 0 < cfg.top5 <= 100 and 0 < cfg.top1 <= cfg.top5
     assert len(cfg.class_names) == cfg.num_classes and len(set(cfg.class_names)) == cfg.num_classes
-    assert cfg.num_params > 0 and cfg.gflops > 0 and cfg.train_resolution in (256, 320)
+    assert cfg.num_params > 0 and cfg.gflops > 0 and cfg.train_resolution
+    assert cfg.mmaction2 in ("0.x", "1.x") and cfg.test.sampling_rule in ("0.x", "1.x") and cfg.dataset
+    assert all(u.startswith("https://download.openmmlab.com/") and u.endswith(f"-{cfg.sha256_prefix}.pth")
+               for u in cfg.alternative_urls)
     assert len(cfg.mean) == len(cfg.std) == 3 and all(s > 0 for s in cfg.std)
     assert cfg.test.num_views == cfg.test.num_clips * cfg.test.num_crops and cfg.test.num_crops in (1, 3)
     assert cfg.test.average_clips in ("prob", "score")

@@ -18,7 +18,8 @@ def model(request):
 
 
 def test_contract(model):
-    assert model.num_classes == 400 and model.num_features == 2304
+    assert model.num_classes == model.spec.num_classes == model.pretrained_cfg.num_classes
+    assert model.num_features == 2304
     assert model.pretrained_cfg.architecture == model.spec.name
     x = torch.randn(2, 3, 32, 32, 48)
     with torch.no_grad():
@@ -28,7 +29,7 @@ def test_contract(model):
         feats = model.forward_head((slow, fast), pre_logits=True)
         logits = model.forward_head((slow, fast))
         assert torch.equal(logits, model(x))
-    assert feats.shape == (2, 2304) and logits.shape == (2, 400)
+    assert feats.shape == (2, 2304) and logits.shape == (2, model.num_classes)
     # MMAction2's order: the fast pathway's 256 pooled channels first, then the slow 2048.
     assert torch.allclose(feats[:, :256], fast.mean(dim=(2, 3, 4)), atol=1e-6)
     assert torch.allclose(feats[:, 256:], slow.mean(dim=(2, 3, 4)), atol=1e-6)

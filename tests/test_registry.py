@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from slowfast_zoo.registry import ARCHS, PRETRAINED, get_arch_spec
 from weightgen import REFERENCE, load_manifest
 
 CHECKPOINTS = json.loads((REFERENCE / "checkpoints.json").read_text())["checkpoints"]
+EXTRA = json.loads((REFERENCE / "extra_checkpoints.json").read_text())["checkpoints"]
 
 # Public weight names promised by the issue, with their published top-1 / top-5.
 EXPECTED_TAGS = {
@@ -27,12 +29,33 @@ EXPECTED_TAGS = {
     "slowfast_r152_r50_4x16x1.k400_256p": (77.13, 93.20, "bdeb6b87"),
 }
 
+# The eleven other weights (issue 12), these exact names, with their file's sha256 prefix.
+EXTRA_TAGS = {
+    "slowfast_r50_4x16x1.k400_320p_2021": "04e43ed4",
+    "slowfast_r50_4x16x1.k400_320p_prebn": "bb725050",
+    "slowfast_r50_8x8x1_ln.k400_steplr": "43988bac",
+    "slowfast_r50_8x8x1_ln.k400_steplr_prebn": "28474e54",
+    "slowfast_r50_8x8x1_ln.k400_multigrid": "f82bd304",
+    "slowfast_r50_16x8x1.sthv1": "aaaf9279",
+    "slowfast_r50_4x16x1.k400_mm1": "701b0f6f",
+    "slowfast_r50_8x8x1.k400_mm1": "1cb6dfc8",
+    "slowfast_r50_8x8x1_ln.k400_mm1_steplr": "b62a501f",
+    "slowfast_r101_8x8x1.k400_mm1": "9c0e09bd",
+    "slowfast_r101_r50_4x16x1.k400_mm1": "a77ac3ee",
+}
+# The manifest name of each architecture in the reference data.
+MANIFEST = {"slowfast_r50_16x8x1": "r50_16x8x1_sthv1"}
+
 
 def test_names():
     assert sz.list_models() == sorted(f"slowfast_{a}" for a in
                                       ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1",
-                                       "r152_r50_4x16x1"))
-    assert sz.list_models(pretrained=True) == sorted(EXPECTED_TAGS)
+                                       "r152_r50_4x16x1", "r50_8x8x1_ln", "r50_16x8x1"))
+    assert sz.list_models(pretrained=True) == sorted({**EXPECTED_TAGS, **EXTRA_TAGS})
+    assert len(sz.list_models(pretrained=True)) == 19
+    assert sz.list_models("*mm1*", pretrained=True) == sorted(
+        n for n in EXTRA_TAGS if n.partition(".")[2].startswith("k400_mm1"))
+    assert len(sz.list_models("*mm1*", pretrained=True)) == 5
     assert sz.list_models("*r101*") == ["slowfast_r101_8x8x1", "slowfast_r101_r50_4x16x1"]
     assert sz.list_models("*video*", pretrained=True) == ["slowfast_r50_4x16x1.k400_video"]
     assert sz.list_models("nothing*") == []
@@ -43,6 +66,64 @@ def test_default_tags():
     assert sz.get_pretrained_cfg("slowfast_r50_8x8x1").name == "slowfast_r50_8x8x1.k400_320p"
     for arch in ("slowfast_r101_r50_4x16x1", "slowfast_r101_8x8x1", "slowfast_r152_r50_4x16x1"):
         assert sz.get_pretrained_cfg(arch).tag == "k400_256p"
+    assert sz.get_pretrained_cfg("slowfast_r50_8x8x1_ln").tag == "k400_steplr_prebn"
+    assert sz.get_pretrained_cfg("slowfast_r50_16x8x1").tag == "sthv1"
+
+
+def _extra_row(cfg):
+    rows = [c for c in EXTRA if c["sha256_prefix"] == cfg.sha256_prefix]
+    assert len(rows) == 1, cfg.name
+    return rows[0]
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA_TAGS))
+def test_extra_record_matches_extra_checkpoints_json(name):
+    cfg = sz.get_pretrained_cfg(name)
+    row = _extra_row(cfg)
+    assert cfg.sha256_prefix == EXTRA_TAGS[name]
+    assert (cfg.top1, cfg.top5) == (row["top1"], row["top5"])
+    assert cfg.url == row["checkpoint_url"]
+    assert cfg.alternative_urls == tuple(row.get("alternative_urls", ()))
+    assert cfg.file_name == row["checkpoint_filename"]
+    assert cfg.source_config == row["config"]
+    assert cfg.mmaction2 == row["mmaction2"]
+    assert cfg.num_classes == row["num_classes"] == len(cfg.class_names)
+    assert cfg.train_resolution == row["train_resolution"]
+    assert cfg.train_gpus == row["gpus"]
+    assert MANIFEST.get(cfg.architecture, cfg.architecture.removeprefix("slowfast_")) == row["arch"]
+    assert (cfg.data_start_index == 0) == row["dataset_type"].startswith("VideoDataset")
+    assert cfg.test.average_clips == row["test_average_clips"] == "prob"
+    assert cfg.notes and cfg.gpu_memory_mb is None  # not published for these rows
+    # The test protocol written in the row, field by field.
+    t = cfg.test
+    pipeline = row["test_pipeline"]
+    assert f"{t.clip_len}" in pipeline and f"{t.frame_interval}" in pipeline
+    assert ("ThreeCrop(256)" in pipeline) == (t.num_crops == 3 and t.crop_size == 256)
+    assert ("CenterCrop(256)" in pipeline) == (t.num_crops == 1 and t.crop_size == 256)
+    assert t.sampling_rule == ("1.x" if "1.x rule" in pipeline else "0.x")
+    assert t.sampling_rule == cfg.mmaction2 or cfg.mmaction2 == "0.x"
+
+
+def test_generations_and_protocols():
+    names = sz.list_models(pretrained=True)
+    gens = {n: sz.get_pretrained_cfg(n).mmaction2 for n in names}
+    assert sorted(n for n, g in gens.items() if g == "1.x") == sz.list_models("*mm1*", pretrained=True)
+    for n in names:
+        cfg = sz.get_pretrained_cfg(n)
+        assert cfg.test.sampling_rule == cfg.mmaction2, n  # each generation tested with its own rule
+    ss = sz.get_pretrained_cfg("slowfast_r50_16x8x1.sthv1")
+    assert ss.class_names == tuple(f"class_{i}" for i in range(174))
+    assert ss.dataset == "Something-Something V1" and ss.num_classes == 174
+    t = ss.test
+    assert (t.clip_len, t.frame_interval, t.num_clips, t.num_crops, t.crop_size) == (64, 2, 1, 1, 256)
+    assert t.num_views == 1 and t.filename_tmpl == "{:05}.jpg" and ss.data_start_index == 1
+    assert dict(ss.train.flip_label_map) == {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
+    assert ss.train.clip_len == 64 and ss.train.resize_short_side is None
+    spec = get_arch_spec("slowfast_r50_16x8x1")
+    assert (spec.tau, spec.alpha, spec.fusion_kernel, spec.num_classes, spec.num_frames) == (4, 4, 7, 174, 64)
+    ln = get_arch_spec("slowfast_r50_8x8x1_ln")
+    assert ln.lateral_norm and (ln.tau, ln.alpha, ln.fusion_kernel) == (4, 4, 7)
+    assert not any(get_arch_spec(a).lateral_norm for a in sz.list_models() if a != "slowfast_r50_8x8x1_ln")
 
 
 @pytest.mark.parametrize("bad", ["slowfast_r50", "slowfast_r50_4x16x1.k400_999p", "resnet50", ""])
@@ -73,21 +154,27 @@ def test_record_matches_checkpoints_json(name):
     assert f"slowfast_{row['arch']}" == cfg.architecture
     assert cfg.gpu_memory_mb == row["gpu_mem_MB"]
     assert cfg.train_gpus == row["gpus"]
-    assert f"short-side {cfg.train_resolution}" == row["train_resolution"]
+    assert cfg.train_resolution == row["train_resolution"]
     speed = row["inference_time_video_per_s"]
     assert cfg.inference_speed_video_per_s == (float(speed.split()[0]) if speed else None)
     assert (cfg.data_start_index == 0) == row["dataset_type"].startswith("VideoDataset")
     assert cfg.test.average_clips == row["test_average_clips"] == "prob"
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_TAGS))
+@pytest.mark.parametrize("name", sorted({**EXPECTED_TAGS, **EXTRA_TAGS}))
 def test_record_schema_complete(name):
     cfg = sz.get_pretrained_cfg(name)
+    optional = {"inference_speed_video_per_s", "hf_hub_id", "notes", "alternative_urls"}
+    if name in EXTRA_TAGS:
+        optional.add("gpu_memory_mb")  # not published for these rows
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name in ("inference_speed_video_per_s", "hf_hub_id", "notes"):
+        if f.name in optional:
             continue
         assert value not in (None, "", ()), f"{name}: field {f.name} is empty"
+    if cfg.dataset == "Something-Something V1":
+        return  # its own protocol: test_generations_and_protocols
+    assert cfg.dataset == "Kinetics-400"
     assert cfg.num_classes == 400 and len(cfg.class_names) == 400
     assert cfg.class_names[0] == "abseiling" and cfg.class_names[-1] == "zumba"
     assert (cfg.test.clip_len, cfg.test.frame_interval, cfg.test.num_clips) == (32, 2, 10)
@@ -115,26 +202,28 @@ def test_kernel5_tag_builds_kernel5_laterals():
 def _measure(name):
     with torch.device("meta"):
         model = sz.create_model(name).eval()
-        x = torch.empty(1, 3, 32, 256, 256)
+        x = torch.empty(1, 3, model.spec.num_frames, 256, 256)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(x)
     return model, counter.get_total_flops()
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_TAGS))
+@pytest.mark.parametrize("name", sorted({**EXPECTED_TAGS, **EXTRA_TAGS}))
 def test_params_and_flops_measured(name):
     """num_params / gflops of each record equal what our modules measure, and the manifests."""
     cfg = sz.get_pretrained_cfg(name)
     model, flops = _measure(name)
     assert sum(p.numel() for p in model.parameters()) == cfg.num_params
     assert cfg.gflops == round(flops / 1e9, 3)
-    manifest = load_manifest(cfg.architecture.removeprefix("slowfast_"))
+    manifest = load_manifest(MANIFEST.get(cfg.architecture, cfg.architecture.removeprefix("slowfast_")))
     if cfg.fusion_kernel == ARCHS[cfg.architecture].fusion_kernel:
         assert cfg.num_params == manifest["num_parameters"]
-        assert flops == manifest["flops_one_view"]["flops"]
-        buffers = sum(b.numel() for b in model.buffers())
-        assert buffers == manifest["num_buffer_elements"]
+        if "flops_one_view" in manifest:  # the two 1.2.0 manifests record no FLOPs
+            assert flops == manifest["flops_one_view"]["flops"]
+        ours = model.state_dict()
+        assert sum(v.numel() for v in ours.values()) == sum(
+            math.prod(shape) for _, shape, _ in manifest["state_dict"])
     else:  # the kernel-5 r50 8x8 file: 4 laterals lose 2 of 7 temporal taps
         lateral_7 = sum(o * i * 7 for o, i in ((16, 8), (64, 32), (128, 64), (256, 128)))
         assert cfg.num_params == manifest["num_parameters"] - lateral_7 * 2 // 7

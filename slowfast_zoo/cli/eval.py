@@ -4,7 +4,7 @@
 # mean_class_accuracy --out result.json --average-clips prob`` (OpenMMLab, Apache-2.0,
 # https://github.com/open-mmlab/mmaction2, v0.13.0), with the config replaced by the weight's
 # registered test protocol (docs/SPEC.md 4.1 and 7).
-"""``slowfast-zoo eval``: accuracy of a weight on a Kinetics-400 copy, one or many processes.
+"""``slowfast-zoo eval``: accuracy of a weight on its dataset (Kinetics-400, Something-Something V1).
 
 Examples::
 
@@ -50,12 +50,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default=None, help="folder the annotation paths are relative to")
     p.add_argument("--data-format", choices=("video", "rawframes"), default="video",
                    help="video files (PyAV) or rawframe folders img_00001.jpg... (default: %(default)s)")
-    p.add_argument("--filename-tmpl", default="img_{:05d}.jpg", help="rawframe file names")
+    p.add_argument("--filename-tmpl", default=None,
+                   help="rawframe file names (default: the weight's own, img_{:05d}.jpg; "
+                        "{:05}.jpg for Something-Something V1)")
     p.add_argument("--start-index", type=int, default=None,
                    help="first frame number (default: 1 for rawframes, 0 for videos, as MMAction2)")
-    p.add_argument("--label-map", default=None,
-                   help="class names, one per line (default: the shipped Kinetics-400 names)")
-    g = p.add_argument_group("test protocol (default: the weight's published one, 10 clips x 3 crops; "
+    p.add_argument("--label-map", default=None, metavar="FILE",
+                   help="class names, one per line (default: the weight's names; Kinetics-400's "
+                        "are shipped, Something-Something V1 has class_0 ... class_173)")
+    g = p.add_argument_group("test protocol (default: the weight's published one, e.g. 10 clips x 3 "
+                             "crops placed by its MMAction2 generation's rule; "
                              "any override makes the numbers incomparable to the table and is "
                              "recorded in the output's 'protocol')")
     g.add_argument("--num-clips", type=int, default=None, help="clips per video (published: 10)")
@@ -116,25 +120,28 @@ def _protocol(cfg, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     if average != pub.average_clips:
         overrides["average_clips"] = average
     start = args.start_index if args.start_index is not None else (1 if args.data_format == "rawframes" else 0)
-    tf = TestTransform(mean=cfg.mean, std=cfg.std, **values)
+    tf = TestTransform(mean=cfg.mean, std=cfg.std, sampling_rule=pub.sampling_rule, **values)
     protocol = {**values, "num_views": values["num_clips"] * values["num_crops"], "average_clips": average,
+                "sampling_rule": pub.sampling_rule,
                 "start_index": start, "mean": list(cfg.mean), "std": list(cfg.std),
                 "published": not overrides, "overrides": overrides}
     return protocol, tf
 
 
 def _class_names(args: argparse.Namespace, cfg) -> tuple[list[str], str | None]:
+    from slowfast_zoo.data.labels import read_label_map
+
     if args.label_map is None:
         return list(cfg.class_names), None
-    names = [ln.strip() for ln in Path(args.label_map).read_text(encoding="utf-8").splitlines() if ln.strip()]
-    return names, args.label_map
+    return list(read_label_map(args.label_map, cfg.num_classes)), args.label_map
 
 
-def _dataset(args: argparse.Namespace, tf, start_index: int):
+def _dataset(args: argparse.Namespace, cfg, tf, start_index: int):
     from slowfast_zoo.data import RawframeDataset, VideoDataset
 
     if args.data_format == "rawframes":
-        return RawframeDataset(args.ann_file, args.data_root, tf, filename_tmpl=args.filename_tmpl,
+        return RawframeDataset(args.ann_file, args.data_root, tf,
+                               filename_tmpl=args.filename_tmpl or cfg.test.filename_tmpl,
                                start_index=start_index, on_error="skip")
     if start_index != 0:
         raise SystemExit("eval: --start-index other than 0 is only meaningful with --data-format rawframes")
@@ -189,10 +196,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = get_pretrained_cfg(args.model)
     protocol, tf = _protocol(cfg, args)
-    dataset = _dataset(args, tf, protocol["start_index"])
     names, label_map = _class_names(args, cfg)
-    if len(names) != cfg.num_classes:
-        raise SystemExit(f"eval: --label-map has {len(names)} names, the model has {cfg.num_classes} classes")
+    dataset = _dataset(args, cfg, tf, protocol["start_index"])
     bad = sorted({y for y in dataset.labels if not 0 <= y < len(names)})
     if bad:
         raise SystemExit(f"eval: labels {bad[:5]} of {args.ann_file} are outside [0, {len(names)})")
@@ -265,7 +270,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval`` subcommand."""
-    p = sub.add_parser("eval", help="accuracy of a weight on your Kinetics-400 copy (torchrun-ready)",
+    p = sub.add_parser("eval", help="accuracy of a weight on your copy of its dataset (torchrun-ready)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     p.set_defaults(func=_cmd_eval)

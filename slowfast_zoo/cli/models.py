@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from slowfast_zoo.registry import get_pretrained_cfg, list_models
+from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg, list_models
 
 __all__ = ["register"]
 
@@ -14,7 +14,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name in list_models(args.pattern, pretrained=args.pretrained):
         if args.pretrained:
             cfg = get_pretrained_cfg(name)
-            print(f"{name:38s} top1 {cfg.top1:5.2f}  top5 {cfg.top5:5.2f}  {cfg.gflops:7.1f} GFLOPs/view")
+            print(f"{name:40s} MMAction2 {cfg.mmaction2}  {cfg.dataset:22s} top1 {cfg.top1:5.2f}  "
+                  f"top5 {cfg.top5:5.2f}  {cfg.gflops:7.1f} GFLOPs/view")
         else:
             print(name)
     return 0
@@ -22,25 +23,34 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _info_rows(name: str) -> list[tuple[str, str]]:
     cfg = get_pretrained_cfg(name)
+    spec = get_arch_spec(name)
     t = cfg.test
     speed = cfg.inference_speed_video_per_s
+    crops = "ThreeCrop" if t.num_crops == 3 else "CenterCrop"
+    names = "" if cfg.class_names[0] != "class_0" else ", names not shipped by MMAction2 (--label-map)"
     return [
         ("name", cfg.name),
         ("architecture", cfg.architecture),
-        ("top-1 / top-5 (%)", f"{cfg.top1:.2f} / {cfg.top5:.2f} (Kinetics-400 val, published)"),
-        ("test protocol", f"{t.num_clips} clips x {t.clip_len} frames every {t.frame_interval}, "
-                          f"short side {t.resize_short_side}, {t.num_crops} crops {t.crop_size}, "
-                          f"average '{t.average_clips}' ({t.num_views} views)"),
+        ("MMAction2 generation", cfg.mmaction2),
+        ("dataset", cfg.dataset),
+        ("top-1 / top-5 (%)", f"{cfg.top1:.2f} / {cfg.top5:.2f} ({cfg.dataset} val, published)"),
+        ("input size (one view)", f"3 x {t.clip_len} x {t.crop_size} x {t.crop_size} (C x T x H x W)"),
+        ("test protocol", f"{t.num_clips} clips x {t.clip_len} frames every {t.frame_interval} "
+                          f"({t.sampling_rule} SampleFrames), short side {t.resize_short_side}, "
+                          f"{crops} {t.crop_size}, average '{t.average_clips}' ({t.num_views} views)"),
+        ("test data", "videos, frames from 0" if cfg.data_start_index == 0 else
+                      f"rawframes {t.filename_tmpl}, frames from {cfg.data_start_index}"),
         ("mean / std (0-255, RGB)", f"{cfg.mean} / {cfg.std}"),
-        ("classes", f"{cfg.num_classes} (Kinetics-400)"),
+        ("classes", f"{cfg.num_classes} ({cfg.dataset}{names})"),
         ("parameters", f"{cfg.num_params:,}"),
-        ("GFLOPs per view", f"{cfg.gflops:.3f} (32x256x256, 2 per multiply-add)"),
-        ("lateral fusion kernel", str(cfg.fusion_kernel)),
-        ("trained on", f"{cfg.train_data}, short side {cfg.train_resolution}, {cfg.train_gpus} GPUs"),
+        ("GFLOPs per view", f"{cfg.gflops:.3f} ({spec.num_frames}x256x256, 2 per multiply-add)"),
+        ("lateral fusion", f"kernel {cfg.fusion_kernel}" + (", BatchNorm + ReLU" if spec.lateral_norm else "")),
+        ("trained on", f"{cfg.train_data}, {cfg.train_resolution}, {cfg.train_gpus} GPUs"),
         ("speed (published)", f"{speed} video/s" if speed else "not measured"),
-        ("GPU memory (published)", f"{cfg.gpu_memory_mb} MB"),
+        ("GPU memory (published)", f"{cfg.gpu_memory_mb} MB" if cfg.gpu_memory_mb else "not published"),
         ("source config", cfg.source_config),
         ("url", cfg.url),
+        *((("alternative url", u) for u in cfg.alternative_urls)),
         ("sha256 prefix", cfg.sha256_prefix),
         ("license", cfg.license),
         ("notes", cfg.notes or "-"),
@@ -71,5 +81,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show the record of a weight")
     p.add_argument("name", help="arch or arch.tag")
     p.add_argument("--json", action="store_true", help="print the record as JSON")
-    p.add_argument("--classes", action="store_true", help="with --json, include the 400 class names")
+    p.add_argument("--classes", action="store_true", help="with --json, include the class names")
     p.set_defaults(func=_cmd_info)

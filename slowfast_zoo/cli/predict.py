@@ -1,26 +1,43 @@
-"""``slowfast-zoo predict VIDEO``: top-k Kinetics-400 labels of a video."""
+"""``slowfast-zoo predict VIDEO``: top-k labels of a video (Kinetics-400 or the weight's dataset)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-
+from slowfast_zoo.data.labels import read_label_map
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.device import DTYPES, parse_dtype
 from slowfast_zoo.predict import predict, sample_video_path
+from slowfast_zoo.registry import get_pretrained_cfg
+from slowfast_zoo.weights.hub import is_prefixed
 
 __all__ = ["register"]
 
 
+def _check_views(views: int | None, cfg) -> None:
+    if views is not None and views not in (1, cfg.test.num_views):
+        raise SystemExit(f"slowfast-zoo predict: error: --views must be {cfg.test.num_views} "
+                         f"({cfg.name}'s test protocol) or 1 (a quick look), got {views}")
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     if args.stride is not None and args.window is None:
         raise SystemExit("slowfast-zoo predict: error: --stride needs --window")
     video = args.video or str(sample_video_path())
+    # Check what can be checked before any download.
+    cfg = None if is_prefixed(args.model) else get_pretrained_cfg(args.model)
+    names = None
+    if args.label_map is not None:
+        names = read_label_map(args.label_map, cfg.num_classes if cfg is not None else None)
+    if cfg is not None:
+        _check_views(args.views, cfg)
     model = create_model(args.model, pretrained=True, checkpoint_path=args.weights,
                          progress=not args.json)
+    _check_views(args.views, model.pretrained_cfg)
+    if names is not None:
+        read_label_map(args.label_map, model.num_classes)  # a saved model's class count
+        model.class_names = names
     if args.window is not None:
         return _predict_windows(args, model, video)
     preds = predict(model, video, topk=args.topk, views=args.views, device=args.device,
@@ -66,8 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="local MMAction2 .pth / .safetensors file or URL "
                                      "(default: the published weights, downloaded and verified)")
     p.add_argument("--topk", type=int, default=5)
-    p.add_argument("--views", type=int, choices=(1, 30), default=None,
-                   help="30: the weight's test protocol (default); 1: one centre clip, quick look")
+    p.add_argument("--views", type=int, default=None,
+                   help="the weight's test protocol (default; 30 views for Kinetics-400, 1 for "
+                        "Something-Something V1) or 1: one centre clip, quick look")
+    p.add_argument("--label-map", default=None, metavar="FILE",
+                   help="class names to show, one per line in class order (default: the weight's; "
+                        "Something-Something V1 has only class_0 ... class_173)")
     p.add_argument("--views-per-batch", type=int, default=None, help="views per forward pass")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--dtype", choices=tuple(DTYPES), default="fp32", help="autocast dtype (GPU)")

@@ -28,15 +28,10 @@ from slowfast_zoo.data.datasets import (
     collate_skip_failures,
 )
 from slowfast_zoo.data.decode import VideoReader
-from slowfast_zoo.data.presets import (
-    TestTransform,
-    TrainTransform,
-    test_transform,
-    train_transform,
-    views_transform,
-)
+from slowfast_zoo.data.presets import TestTransform, test_transform, views_transform
 from slowfast_zoo.data.rawframes import RawframeReader
-from slowfast_zoo.data.sampling import clip_offsets, sample_frames
+from slowfast_zoo.data.sampling import SAMPLING_RULES, clip_offsets, sample_frames
+from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.data.transforms import (
     center_crop_box,
     crop,
@@ -56,7 +51,7 @@ __all__ = [
     # decoding
     "VideoReader", "RawframeReader", "VideoDecodeError", "FrameIndexError",
     # sampling
-    "sample_frames", "clip_offsets",
+    "sample_frames", "clip_offsets", "SAMPLING_RULES",
     # transforms
     "rescale_size", "resize", "set_resize_backend", "resize_backend", "center_crop_box",
     "three_crop_boxes", "random_resized_crop_box", "crop", "hflip", "normalize", "format_ncthw",

@@ -140,12 +140,15 @@ class _ClipDataset(Dataset):
     def _start_index(self) -> int:
         return 0
 
-    def _load(self, reader) -> torch.Tensor:
+    def _load(self, reader, label: int) -> tuple[torch.Tensor, int]:
         tf = self.transform
         idx = np.asarray(tf.sample(reader.num_frames, self._start_index()), dtype=np.int64)
+        if hasattr(tf, "read_labelled_views"):
+            # A train transform may mirror the label with the frames (flip_label_map).
+            return tf.read_labelled_views(reader, idx, label)
         if hasattr(tf, "read_views"):
-            return tf.read_views(reader, idx)
-        return tf(reader.read(idx))
+            return tf.read_views(reader, idx), label
+        return tf(reader.read(idx)), label
 
     def __getitem__(self, index: int):
         if index < 0:
@@ -156,14 +159,14 @@ class _ClipDataset(Dataset):
         path = self._full(rec.path)
         try:
             path = self._locate(rec)
-            views = self._load(self._open(path, rec))
+            views, label = self._load(self._open(path, rec), rec.label)
         except (VideoDecodeError, OSError) as exc:
             if self.on_error == "raise":
                 raise
             failure = Failure(index, str(path), f"{type(exc).__name__}: {exc}")
             self.failures.append(failure)
             return failure
-        return views, rec.label, index
+        return views, label, index
 
 
 class VideoDataset(_ClipDataset):
@@ -247,12 +250,16 @@ class RawframeDataset(_ClipDataset):
     (``img_00001.jpg`` ...). Sampling uses ``total_frames`` from the annotation and adds
     ``start_index`` to the sampled indices, as MMAction2 does.
 
-    Args: as :class:`VideoDataset`, plus ``filename_tmpl`` and ``start_index``.
+    Args: as :class:`VideoDataset`, plus ``filename_tmpl`` (default: the transform's, i.e. the
+    weight's own: ``"img_{:05d}.jpg"``, ``"{:05}.jpg"`` for Something-Something V1) and
+    ``start_index``.
     """
 
     def __init__(self, ann_file: str | os.PathLike, data_root: str | os.PathLike | None,
-                 transform: ClipTransform, *, filename_tmpl: str = "img_{:05d}.jpg",
+                 transform: ClipTransform, *, filename_tmpl: str | None = None,
                  start_index: int = 1, test_mode: bool | None = None, on_error: str = "raise") -> None:
+        if filename_tmpl is None:
+            filename_tmpl = getattr(transform, "filename_tmpl", "img_{:05d}.jpg")
         self.filename_tmpl = filename_tmpl
         self.start_index = int(start_index)
         super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)

@@ -5,7 +5,9 @@
 # written down in docs/SPEC.md sections 4.1-4.7: SampleFrames -> decode -> Resize -> ThreeCrop /
 # CenterCrop / RandomResizedCrop -> Flip -> Normalize -> FormatShape('NCTHW'). An
 # independent re-implementation; no MMAction2 code is copied.
-"""Ready-made preprocessing for each weight: ``test_transform(name)`` / ``train_transform(name)``.
+"""Ready-made test-time preprocessing for each weight: ``test_transform(name)``.
+
+(The training preprocessing, ``train_transform(name)``, is in :mod:`.train_presets`.)
 
 A transform is a callable on the frames of one video exactly as
 ``reader.read(transform.sample(reader.num_frames))`` returns them (uint8
@@ -24,7 +26,6 @@ It also carries the sampling protocol, so nothing has to be re-typed::
 
 from __future__ import annotations
 
-import numbers
 import os
 from typing import Any, Protocol, Sequence
 
@@ -34,13 +35,13 @@ import torch
 from slowfast_zoo.data import transforms as T
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.rawframes import RawframeReader
-from slowfast_zoo.data.sampling import RandomSource, sample_frames
+from slowfast_zoo.data.sampling import RandomSource, check_rule, sample_frames
 from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
-__all__ = ["TestTransform", "TrainTransform", "test_transform", "train_transform", "views_transform",
-           "open_reader", "FrameReader", "VideoSource"]
+__all__ = ["TestTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
+           "VideoSource", "RandomArg"]
 
 _VIEWS = ("test", "val")
 
@@ -70,12 +71,19 @@ VideoSource = str | os.PathLike | FrameReader
 RandomArg = RandomSource | int | None
 
 
-def open_reader(source: VideoSource) -> tuple[FrameReader, int]:
-    """``(reader, first frame number)`` for a reader, a video file or a rawframe folder."""
+_DEFAULT_TMPL = "img_{:05d}.jpg"
+
+
+def open_reader(source: VideoSource, *, filename_tmpl: str = _DEFAULT_TMPL) -> tuple[FrameReader, int]:
+    """``(reader, first frame number)`` for a reader, a video file or a rawframe folder.
+
+    A folder's frames are ``filename_tmpl.format(i)`` from 1, counted from the folder (the
+    weight's own template: ``"{:05}.jpg"`` for Something-Something V1).
+    """
     if hasattr(source, "read") and hasattr(source, "num_frames"):
         return source, int(getattr(source, "start_index", 0))
     if os.path.isdir(source):
-        reader = RawframeReader(source)  # img_00001.jpg ..., counted from the folder
+        reader = RawframeReader(source, filename_tmpl)
         return reader, reader.start_index
     return VideoReader(source), 0
 
@@ -86,6 +94,7 @@ class _Base:
     num_clips: int
     mean: tuple
     std: tuple
+    filename_tmpl: str = _DEFAULT_TMPL
 
     @property
     def frames_per_video(self) -> int:
@@ -118,7 +127,8 @@ class _Base:
 class TestTransform(_Base):
     """MMAction2's test (or validation) pipeline after decoding, for one video.
 
-    ``SampleFrames(test_mode=True)`` (via :meth:`sample`) -> ``Resize((-1, resize_short_side))``
+    ``SampleFrames(test_mode=True)`` (via :meth:`sample`, with the weight's generation's
+    ``sampling_rule``, "0.x" or "1.x") -> ``Resize((-1, resize_short_side))``
     -> ``ThreeCrop(crop_size)`` (``num_crops=3``) or ``CenterCrop(crop_size)`` (``num_crops=1``)
     -> ``Normalize(mean, std)`` -> ``FormatShape('NCTHW')``.
 
@@ -132,9 +142,12 @@ class TestTransform(_Base):
 
     def __init__(self, *, clip_len: int, frame_interval: int, num_clips: int, resize_short_side: int,
                  crop_size: int, num_crops: int = 3, mean: Sequence[float] = KINETICS_MEAN,
-                 std: Sequence[float] = KINETICS_STD):
+                 std: Sequence[float] = KINETICS_STD, sampling_rule: str = "0.x",
+                 filename_tmpl: str = _DEFAULT_TMPL):
         if num_crops not in (1, 3):
             raise ValueError(f"num_crops must be 1 (centre crop) or 3 (ThreeCrop), got {num_crops}")
+        self.sampling_rule = check_rule(sampling_rule)
+        self.filename_tmpl = str(filename_tmpl)
         self.clip_len = int(clip_len)
         self.frame_interval = int(frame_interval)
         self.num_clips = int(num_clips)
@@ -147,7 +160,7 @@ class TestTransform(_Base):
     def __repr__(self) -> str:
         crop = "ThreeCrop" if self.num_crops == 3 else "CenterCrop"
         return (f"TestTransform(SampleFrames({self.clip_len}, {self.frame_interval}, {self.num_clips}, "
-                f"test_mode=True) -> Resize((-1, {self.resize_short_side})) -> {crop}({self.crop_size}) "
+                f"test_mode=True, rule={self.sampling_rule!r}) -> Resize((-1, {self.resize_short_side})) -> {crop}({self.crop_size}) "
                 f"-> Normalize(mean={self.mean}, std={self.std}) -> FormatShape('NCTHW'))")
 
     @property
@@ -162,7 +175,7 @@ class TestTransform(_Base):
                rng: RandomSource | None = None) -> np.ndarray:
         """Test-mode frame indices (deterministic; ``rng`` is accepted and ignored)."""
         return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_clips,
-                             test_mode=True, start_index=start_index)
+                             test_mode=True, start_index=start_index, rule=self.sampling_rule)
 
     def crop_boxes(self, hw: Sequence[int]) -> list[tuple[int, int, int, int]]:
         """The crop boxes on the resized frame for input frames of size ``hw``."""
@@ -212,12 +225,12 @@ class TestTransform(_Base):
         """Sample, decode and transform one video.
 
         Args:
-            source: a video file, a rawframe folder (``img_00001.jpg``...), or a reader
+            source: a video file, a rawframe folder (``filename_tmpl``: ``img_00001.jpg``...), or a reader
                 (``VideoReader``, ``RawframeReader``: anything with ``num_frames`` and
                 ``read``; a reader's ``start_index`` is honoured).
             start_index: override of the reader's first frame number.
         """
-        reader, first = open_reader(source)
+        reader, first = open_reader(source, filename_tmpl=self.filename_tmpl)
         idx = self.sample(reader.num_frames, first if start_index is None else start_index)
         return self.read_views(reader, idx)
 
@@ -251,156 +264,33 @@ class TestTransform(_Base):
         return idx, self.crop_boxes(frame_hw)[crop]
 
 
-def _per_process_rng(seed):
-    """A Generator private to this process (and DataLoader worker)."""
-    info = torch.utils.data.get_worker_info()
-    wid = info.id if info is not None else -1
-    if seed is None:
-        # torch seeds every DataLoader worker differently; mix in the pid for forked copies.
-        return np.random.default_rng([torch.initial_seed() & 0xFFFFFFFFFFFF, os.getpid(), wid + 1])
-    return np.random.default_rng([int(seed), wid + 1])
-
-
-class TrainTransform(_Base):
-    """MMAction2's training pipeline after decoding, for one video (docs/SPEC.md 4.7).
-
-    ``SampleFrames(test_mode=False)`` (via :meth:`sample`) -> ``Resize((-1, resize_short_side))``
-    -> ``RandomResizedCrop(area_range, aspect_ratio_range)`` -> ``Resize((crop_size,
-    crop_size), keep_ratio=False)`` -> ``Flip(flip_ratio)`` -> ``Normalize`` ->
-    ``FormatShape('NCTHW')``: float32 ``[num_clips, 3, clip_len, crop_size, crop_size]``.
-
-    Random source (``rng``): a ``numpy.random.Generator`` (used as is; share it across
-    DataLoader workers and they draw the same crops), an int seed (each process/worker
-    derives its own Generator from the seed and its worker id), or ``None`` (each
-    process/worker seeds from ``torch.initial_seed()``, which DataLoader varies per worker
-    and epoch). Draws per video, in MMAction2's order: clip starts (``sample``), crop
-    ratios/areas/offsets, flip. Same formulas as MMAction2, but MMAction2 draws from numpy's
-    global RNG and Python's ``random`` (crop offsets), so streams are not identical.
-    """
-
-    test_mode = False
-
-    def __init__(self, *, clip_len: int = 32, frame_interval: int = 2, num_clips: int = 1,
-                 resize_short_side: int = 256, area_range: Sequence[float] = (0.08, 1.0),
-                 aspect_ratio_range: Sequence[float] = (3 / 4, 4 / 3),
-                 crop_size: int = 224, flip_ratio: float = 0.5,
-                 mean: Sequence[float] = KINETICS_MEAN,
-                 std: Sequence[float] = KINETICS_STD, rng: RandomArg = None) -> None:
-        self.clip_len = int(clip_len)
-        self.frame_interval = int(frame_interval)
-        self.num_clips = int(num_clips)
-        self.resize_short_side = int(resize_short_side)
-        self.area_range = tuple(float(v) for v in area_range)
-        self.aspect_ratio_range = tuple(float(v) for v in aspect_ratio_range)
-        self.crop_size = int(crop_size)
-        self.flip_ratio = float(flip_ratio)
-        self.mean = tuple(float(v) for v in mean)
-        self.std = tuple(float(v) for v in std)
-        if isinstance(rng, bool) or not (rng is None or isinstance(rng, numbers.Integral)
-                                         or isinstance(rng, (np.random.Generator, np.random.RandomState))):
-            raise TypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, got {type(rng).__name__}")
-        self._rng_arg = rng
-        self._rng = rng if isinstance(rng, (np.random.Generator, np.random.RandomState)) else None
-        self._rng_key = None
-
-    def __repr__(self) -> str:
-        return (f"TrainTransform(SampleFrames({self.clip_len}, {self.frame_interval}, {self.num_clips}) -> "
-                f"Resize((-1, {self.resize_short_side})) -> RandomResizedCrop(area={self.area_range}, "
-                f"aspect={tuple(round(v, 4) for v in self.aspect_ratio_range)}) -> "
-                f"Resize(({self.crop_size}, {self.crop_size}), keep_ratio=False) -> Flip({self.flip_ratio}) "
-                f"-> Normalize(mean={self.mean}, std={self.std}) -> FormatShape('NCTHW'))")
-
-    @property
-    def output_shape(self) -> tuple[int, int, int, int, int]:
-        return (self.num_clips, 3, self.clip_len, self.crop_size, self.crop_size)
-
-    @property
-    def rng(self) -> RandomSource:
-        """The random source in use in this process."""
-        if isinstance(self._rng_arg, (np.random.Generator, np.random.RandomState)):
-            return self._rng_arg
-        info = torch.utils.data.get_worker_info()
-        key = (os.getpid(), info.id if info is not None else -1)
-        if self._rng is None or self._rng_key != key:
-            self._rng = _per_process_rng(self._rng_arg)
-            self._rng_key = key
-        return self._rng
-
-    def sample(self, num_frames: int, start_index: int = 0,
-               rng: RandomSource | None = None) -> np.ndarray:
-        """Random (train-mode) frame indices, drawn from ``rng`` or the transform's source."""
-        return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_clips,
-                             test_mode=False, start_index=start_index,
-                             rng=self.rng if rng is None else rng)
-
-    def __call__(self, frames, indices=None, *, rng=None, out: torch.Tensor | None = None) -> torch.Tensor:
-        """One random training sample from the sampled frames (see the class docstring).
-
-        Args:
-            frames: uint8 ``[num_clips * clip_len, H, W, 3]`` in sampling order.
-            indices: optional sampled indices; repeated frames are resized once.
-            rng: override of the transform's random source for this call.
-        """
-        frames = as_frames(frames)
-        unique, inverse = dedupe(frames, indices, self.frames_per_video)
-        return self.apply_unique(unique, inverse, rng=rng, out=out)
-
-    def crop_box(self, hw: Sequence[int], rng: RandomSource | None = None) -> tuple[int, int, int, int]:
-        """Draw the RandomResizedCrop box on the resized frame for frames of size ``hw``."""
-        new_hw = T.rescale_size(hw, self.resize_short_side)
-        return T.random_resized_crop_box(new_hw, area_range=self.area_range,
-                                         aspect_ratio_range=self.aspect_ratio_range,
-                                         rng=self.rng if rng is None else rng)
-
-    def apply_unique(self, unique: torch.Tensor, inverse: torch.Tensor, *, rng: RandomSource | None = None,
-                     out: torch.Tensor | None = None) -> torch.Tensor:
-        """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
-        rng = self.rng if rng is None else rng
-        unique = as_frames(unique)
-        inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
-        if inverse.numel() != self.frames_per_video:
-            raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
-        _, H, W, _ = unique.shape
-        new_hw = T.rescale_size((H, W), self.resize_short_side)
-        box = self.crop_box((H, W), rng)
-        # Resize((-1, 256)) computed only inside the crop box, then Resize((S, S)).
-        cropped = T.resize(unique, new_hw, box=box)
-        S = self.crop_size
-        frames = T.resize(cropped, (S, S))
-        draw = rng.random() if isinstance(rng, np.random.Generator) else rng.rand()
-        if draw < self.flip_ratio:
-            frames = frames.flip(2)
-        norm = normalize_chw(frames, self.mean, self.std)
-        L, K = self.clip_len, self.num_clips
-        out = check_out(out, (K, 3, L, S, S))
-        fill_views(out, norm, [(0, 0, S, S)], inverse.view(K, L))
-        return out
-
-    def load(self, source: VideoSource, *, start_index: int | None = None,
-             rng: RandomSource | None = None) -> torch.Tensor:
-        """Sample (randomly), decode and transform one video (see ``TestTransform.load``)."""
-        rng = self.rng if rng is None else rng
-        reader, first = open_reader(source)
-        idx = self.sample(reader.num_frames, first if start_index is None else start_index, rng=rng)
-        return self.read_views(reader, idx, rng=rng)
-
-
 def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
     """The test-time preprocessing of a weight.
 
     Args:
         name_or_cfg: a model name (``"slowfast_r50_4x16x1"``, ``"slowfast_r50_4x16x1.k400_256p"``),
             a ``PretrainedCfg`` or a ``TestProtocol`` (Kinetics mean/std then).
-        views: ``"test"``: the published protocol (10 clips x ThreeCrop 256 = 30 views of
-            ``[3, 32, 256, 256]``); ``"val"``: MMAction2's validation during training (1
-            clip, CenterCrop 224 -> ``[1, 3, 32, 224, 224]``).
+        views: ``"test"``: the published protocol (Kinetics-400: 10 clips x ThreeCrop 256 =
+            30 views of ``[3, 32, 256, 256]``; Something-Something V1: 1 clip, CenterCrop 256,
+            ``[1, 3, 64, 256, 256]``); ``"val"``: MMAction2's validation during training (1
+            clip, CenterCrop 224 -> ``[1, 3, 32, 224, 224]`` for Kinetics-400).
+
+    Clips are placed by the weight's own generation's test-mode ``SampleFrames``
+    (``TestProtocol.sampling_rule``: "0.x" or "1.x").
+
+    Example:
+        >>> test_transform("slowfast_r50_8x8x1.k400_mm1").sampling_rule
+        '1.x'
+        >>> test_transform("slowfast_r50_16x8x1").output_shape
+        (1, 3, 64, 256, 256)
     """
     if views not in _VIEWS:
         raise ValueError(f"views must be one of {_VIEWS}, got {views!r}")
     cfg, mean, std = _resolve(name_or_cfg)
     p = getattr(cfg, "test", cfg)
     common = dict(clip_len=p.clip_len, frame_interval=p.frame_interval,
-                  resize_short_side=p.resize_short_side, mean=mean, std=std)
+                  resize_short_side=p.resize_short_side, mean=mean, std=std,
+                  sampling_rule=p.sampling_rule, filename_tmpl=p.filename_tmpl)
     if views == "test":
         return TestTransform(num_clips=p.num_clips, crop_size=p.crop_size, num_crops=p.num_crops, **common)
     return TestTransform(num_clips=p.val_num_clips, crop_size=p.val_crop_size, num_crops=1, **common)
@@ -424,22 +314,6 @@ def views_transform(name_or_cfg: Any, views: int | None) -> TestTransform:
         return test_transform(name_or_cfg, views="val")
     raise ValueError(f"views must be {p.num_views} (the weight's test protocol) or 1 "
                      f"(one centre clip, a quick look), got {views}")
-
-
-def train_transform(name_or_cfg: Any, *, flip: bool = True, rng: RandomArg = None) -> TrainTransform:
-    """The training preprocessing of a weight (docs/SPEC.md 4.7), ``[1, 3, 32, 224, 224]`` per video.
-
-    Args:
-        name_or_cfg: a model name, a ``PretrainedCfg`` or a ``TrainProtocol``.
-        flip: apply the random horizontal flip (``flip_ratio`` of the protocol, 0.5).
-        rng: random source, see :class:`TrainTransform`.
-    """
-    cfg, mean, std = _resolve(name_or_cfg)
-    p = getattr(cfg, "train", cfg)
-    return TrainTransform(clip_len=p.clip_len, frame_interval=p.frame_interval, num_clips=p.num_clips,
-                          resize_short_side=p.resize_short_side, area_range=p.area_range,
-                          aspect_ratio_range=p.aspect_ratio_range, crop_size=p.crop_size,
-                          flip_ratio=p.flip_ratio if flip else 0.0, mean=mean, std=std, rng=rng)
 
 
 # The public names start with "test"; keep pytest from collecting them when imported into a

@@ -1,15 +1,23 @@
 # Frame index sampling.
 #
 # Reproduces the behaviour of MMAction2's ``SampleFrames`` pipeline step
-# (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0),
-# as written down in docs/SPEC.md section 4.2. This is an independent
+# (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0 and 1.2.0),
+# as written down in docs/SPEC.md section 4.2 and section 9 item 1. This is an independent
 # re-implementation from that specification; no MMAction2 code is copied.
-"""Which frames of a video make up its clips (MMAction2 0.x ``SampleFrames``).
+"""Which frames of a video make up its clips (MMAction2's ``SampleFrames``, both generations).
 
-Test mode is deterministic (docs/SPEC.md 4.2)::
+Test mode is deterministic, with the rule of the MMAction2 generation that tested the weight
+(``rule=``). The 0.x rule (docs/SPEC.md 4.2), used for every 0.x weight::
 
     avg = (n - clip_len * frame_interval + 1) / num_clips     # real division
     start_k = int(k * avg + avg / 2)   if n > clip_len * frame_interval - 1 else 0
+
+The 1.x rule (SPEC section 9 item 1; MMAction2 1.x rewrote it after PySlowFast), used for the
+1.x weights: clips spread evenly from the first frame to the last possible start::
+
+    max_offset = max(n - ((clip_len - 1) * frame_interval + 1), 0)
+    start_k = round_half_even(k * max_offset / (num_clips - 1))   (num_clips > 1)
+    start_0 = max_offset // 2                                      (num_clips == 1)
 
 Train mode draws the clip starts at random, with the same formulas as MMAction2 but a
 caller-supplied random source (see :func:`sample_frames`).
@@ -28,7 +36,10 @@ import numpy as np
 #: A numpy random source: what the random (train-mode) sampling draws from.
 RandomSource = np.random.Generator | np.random.RandomState
 
-__all__ = ["sample_frames", "clip_offsets"]
+__all__ = ["sample_frames", "clip_offsets", "SAMPLING_RULES"]
+
+#: The test-mode rules: the MMAction2 generation whose ``SampleFrames`` is reproduced.
+SAMPLING_RULES: tuple[str, ...] = ("0.x", "1.x")
 
 
 def _check_positive(name: str, value) -> int:
@@ -60,8 +71,16 @@ def _as_rng(rng):
     return rng
 
 
+def check_rule(rule: object) -> str:
+    """``rule`` if it is one of :data:`SAMPLING_RULES`, else ValueError naming the choices."""
+    if rule not in SAMPLING_RULES:
+        raise ValueError(f"rule must be one of {', '.join(map(repr, SAMPLING_RULES))} (the MMAction2 "
+                         f"generation whose test-mode SampleFrames to reproduce), got {rule!r}")
+    return str(rule)
+
+
 def clip_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips: int, *,
-                 test_mode: bool, rng: RandomSource | None = None) -> np.ndarray:
+                 test_mode: bool, rng: RandomSource | None = None, rule: str = "0.x") -> np.ndarray:
     """Start frame (before looping and ``start_index``) of each clip, int64 ``[num_clips]``.
 
     See :func:`sample_frames` for the arguments.
@@ -70,8 +89,15 @@ def clip_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips:
     clip_len = _check_positive("clip_len", clip_len)
     frame_interval = _check_positive("frame_interval", frame_interval)
     num_clips = _check_positive("num_clips", num_clips)
+    rule = check_rule(rule)
     span = clip_len * frame_interval
     k = np.arange(num_clips)
+    if test_mode and rule == "1.x":
+        max_offset = max(n - ((clip_len - 1) * frame_interval + 1), 0)
+        if num_clips == 1:
+            return np.array([max_offset // 2], dtype=np.int64)
+        # np.round: half to even, as the 1.x code rounds the float64 starts.
+        return np.round(k * (max_offset / float(num_clips - 1))).astype(np.int64)
     if test_mode:
         if n > span - 1:
             avg = (n - span + 1) / float(num_clips)
@@ -95,8 +121,8 @@ def clip_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips:
 
 def sample_frames(num_frames: int, clip_len: int, frame_interval: int, num_clips: int, *,
                   test_mode: bool, start_index: int = 0,
-                  rng: RandomSource | None = None) -> np.ndarray:
-    """Frame indices of ``num_clips`` clips of ``clip_len`` frames, as MMAction2 0.x samples them.
+                  rng: RandomSource | None = None, rule: str = "0.x") -> np.ndarray:
+    """Frame indices of ``num_clips`` clips of ``clip_len`` frames, as MMAction2 samples them.
 
     Args:
         num_frames: number of frames of the video (for a video file: what a full decode
@@ -112,13 +138,21 @@ def sample_frames(num_frames: int, clip_len: int, frame_interval: int, num_clips
             ``None`` for fresh OS entropy. A ``numpy.random.RandomState`` makes exactly
             MMAction2's ``randint`` calls on it: ``sample_frames(..., rng=RandomState(s))``
             equals MMAction2 after ``numpy.random.seed(s)``.
+        rule: the test-mode rule, ``"0.x"`` (default; every 0.x weight) or ``"1.x"`` (the
+            MMAction2 1.x weights): see the module docstring. Train mode is the same in both.
 
     Returns:
         int64 array ``[num_clips * clip_len]``, clip by clip, every value in
         ``[start_index, start_index + num_frames)`` (indices past the end wrap around).
+
+    Example:
+        >>> sample_frames(300, 32, 2, 10, test_mode=True)[::32].tolist()
+        [11, 35, 59, 82, 106, 130, 154, 177, 201, 225]
+        >>> sample_frames(300, 32, 2, 10, test_mode=True, rule="1.x")[::32].tolist()
+        [0, 26, 53, 79, 105, 132, 158, 184, 211, 237]
     """
     offsets = clip_offsets(num_frames, clip_len, frame_interval, num_clips,
-                           test_mode=test_mode, rng=rng)
+                           test_mode=test_mode, rng=rng, rule=rule)
     inds = offsets[:, None] + np.arange(clip_len, dtype=np.int64)[None, :] * int(frame_interval)
     inds = np.mod(inds.reshape(-1), int(num_frames))
     return inds + int(start_index)

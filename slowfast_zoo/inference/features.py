@@ -104,10 +104,10 @@ def dense_clip_starts(num_frames: int, clip_len: int, frame_interval: int, strid
 
 
 def _clip_indices(num_frames: int, clip_len: int, frame_interval: int, num_clips: int,
-                  stride: int | None) -> np.ndarray:
+                  stride: int | None, rule: str) -> np.ndarray:
     if stride is None:
-        return sample_frames(num_frames, clip_len, frame_interval, num_clips,
-                             test_mode=True).reshape(num_clips, clip_len)
+        return sample_frames(num_frames, clip_len, frame_interval, num_clips, test_mode=True,
+                             rule=rule).reshape(num_clips, clip_len)
     starts = dense_clip_starts(num_frames, clip_len, frame_interval, stride)
     idx = starts[:, None] + np.arange(clip_len, dtype=np.int64)[None, :] * frame_interval
     return np.mod(idx, num_frames)  # only wraps when the video is shorter than one clip
@@ -124,7 +124,7 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
 
     Every option left ``None`` comes from the model's test protocol
     (``model.pretrained_cfg.test``: 10 clips of 32 frames every 2nd frame, short side 256,
-    crop 256 for the published weights). Clips are decoded, transformed and run
+    crop 256 for the Kinetics-400 weights, placed by the weight's MMAction2 generation's rule). Clips are decoded, transformed and run
     ``clips_per_chunk`` at a time, so memory does not grow with the length of the video.
 
     Args:
@@ -170,9 +170,10 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
     elif model.training:
         raise ValueError("the model is in training mode: call model.eval() or use prepare=True")
 
-    reader, first = open_reader(video)
+    reader, first = open_reader(video, filename_tmpl=proto.filename_tmpl)
     n = int(reader.num_frames)
-    clips = _clip_indices(n, L, step, K, stride)  # [C, L], before start_index
+    # The weight's own generation places the evenly spread clips (0.x or 1.x SampleFrames).
+    clips = _clip_indices(n, L, step, K, stride, proto.sampling_rule)  # [C, L], before start_index
     crops = 3 if crop == "three" else 1
     embeddings, slows, fasts = [], [], []
     for lo in range(0, len(clips), clips_per_chunk):

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["is_channels_last_3d", "Conv3d", "ConvBn", "Bottleneck", "make_stage", "STAGE_BLOCKS"]
+__all__ = ["is_channels_last_3d", "Conv3d", "ConvBn", "NormLateral", "Bottleneck", "make_stage",
+           "STAGE_BLOCKS"]
 
 #: Bottleneck blocks per stage for each ResNet depth.
 STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
@@ -81,6 +82,25 @@ class ConvBn(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(self.conv(x))
+
+
+class NormLateral(Conv3d):
+    """A lateral (fast -> slow) conv followed by BatchNorm and ReLU: MMAction2's ``lateral_norm=True``.
+
+    It *is* the conv (a subclass), so its weight keeps the plain lateral's name
+    (``laterals.i.weight``) and only the BatchNorm adds keys (``laterals.i.bn.*``, MMAction2's
+    ``<stage>_lateral.bn.*``): one key mapping serves both kinds of file.
+    :func:`~slowfast_zoo.models.fusion.fold_lateral_bn` folds the BatchNorm into the conv.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int, int],
+                 stride: tuple[int, int, int], padding: tuple[int, int, int]) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=False)
+        self.bn: nn.Module = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn(super().forward(x)))
 
 
 class Bottleneck(nn.Module):

@@ -1,4 +1,4 @@
-"""One parametrised SlowFast network covering the five MMAction2 Kinetics-400 architectures.
+"""One parametrised SlowFast network covering every MMAction2 SlowFast recognition architecture.
 
 Design: Feichtenhofer, Fan, Malik, He, "SlowFast Networks for Video Recognition", ICCV 2019.
 Numerics and layout reproduce MMAction2's ``ResNet3dSlowFast`` + ``SlowFastHead`` (Apache-2.0),
@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from slowfast_zoo.models.fusion import fuse_model
-from slowfast_zoo.models.layers import STAGE_BLOCKS, Conv3d, ConvBn, is_channels_last_3d, make_stage
+from slowfast_zoo.models.layers import (
+    STAGE_BLOCKS,
+    Conv3d,
+    ConvBn,
+    NormLateral,
+    is_channels_last_3d,
+    make_stage,
+)
 from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg
 
 __all__ = ["Pathway", "SlowFast"]
@@ -62,7 +69,7 @@ class Pathway(nn.Module):
 class SlowFast(nn.Module):
     """SlowFast video classifier: ``[N, 3, T, H, W]`` normalized frames -> ``[N, num_classes]`` logits.
 
-    The input is one clip of T (=32) frames; the slow pathway sees frames 0, tau, 2*tau, ...
+    The input is one clip of T frames (``spec.num_frames``: 32, or 64 for Something-Something V1); the slow pathway sees frames 0, tau, 2*tau, ...
     of it (MMAction2's nearest-neighbour temporal resampling), the fast pathway all of them.
     The output is raw logits, not probabilities: apply ``softmax`` (and average over views,
     see the weight's ``pretrained_cfg.test``) yourself.
@@ -94,9 +101,11 @@ class SlowFast(nn.Module):
                             spec.slow_inflate, lateral_out)
         self.fast = Pathway(spec.fast_depth, fast_base, spec.fast_stem_kernel, spec.fast_inflate)
         k = spec.fusion_kernel
+        lateral_shape = dict(kernel_size=(k, 1, 1), stride=(spec.alpha, 1, 1),
+                             padding=((k - 1) // 2, 0, 0))
         self.laterals = nn.ModuleList(
-            Conv3d(c, c * expand, (k, 1, 1), stride=(spec.alpha, 1, 1),
-                   padding=((k - 1) // 2, 0, 0), bias=False)
+            NormLateral(c, c * expand, **lateral_shape) if spec.lateral_norm
+            else Conv3d(c, c * expand, bias=False, **lateral_shape)
             for c in fast_widths
         )
         self.num_features = self.slow.out_channels + self.fast.out_channels  # 2048 + 256
@@ -127,7 +136,7 @@ class SlowFast(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm3d):
+            elif isinstance(m, nn.BatchNorm3d):  # also the lateral_norm BNs
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         # Zero the last BN of every residual branch so each block starts as an identity.
@@ -140,8 +149,8 @@ class SlowFast(nn.Module):
         if x.ndim != 5 or x.shape[1] != 3:
             raise ValueError(f"expected input of shape [N, 3, T, H, W], got {list(x.shape)}")
         if x.shape[2] < self.tau:
-            raise ValueError(f"expected at least tau={self.tau} frames (T=32 for the published "
-                             f"weights), got input of shape {list(x.shape)}")
+            raise ValueError(f"expected at least tau={self.tau} frames (T={self.spec.num_frames} for "
+                             f"the published weights), got input of shape {list(x.shape)}")
         if x.shape[3] < 32 or x.shape[4] < 32:
             raise ValueError(f"expected H, W >= 32, got input of shape {list(x.shape)}")
 
@@ -327,4 +336,4 @@ class SlowFast(nn.Module):
     def extra_repr(self) -> str:
         s = self.spec
         return (f"arch={s.name}, tau={s.tau}, alpha={s.alpha}, fusion_kernel={s.fusion_kernel}, "
-                f"num_classes={self.num_classes}")
+                f"lateral_norm={s.lateral_norm}, num_classes={self.num_classes}")

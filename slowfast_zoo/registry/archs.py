@@ -2,7 +2,8 @@
 
 Names follow MMAction2's configs: ``slowfast_<slow depth>[_<fast depth>]_<T>x<tau>x<clips>``,
 where "4x16" means the slow pathway sees 4 frames at a video stride of 16 (the network input
-is always 32 frames taken every 2nd frame). Design: Feichtenhofer et al., "SlowFast Networks
+is 32 frames taken every 2nd frame; 64 for the Something-Something V1 ``16x8``). ``_ln``
+marks MMAction2's ``lateral_norm=True`` (each lateral conv followed by BN and ReLU). Design: Feichtenhofer et al., "SlowFast Networks
 for Video Recognition", ICCV 2019; hyper-parameters as in MMAction2 (Apache-2.0).
 
 This file alone says what layers an architecture has: each pathway is a 3-D ResNet
@@ -37,6 +38,13 @@ _SPECS = (
              fusion_kernel=7, default_tag="k400_256p", **_RECIPE),
     ArchSpec("slowfast_r152_r50_4x16x1", slow_depth=152, fast_depth=50, tau=8, alpha=8,
              fusion_kernel=5, default_tag="k400_256p", **_RECIPE),
+    # MMAction2 0.x step-LR / multigrid configs and the 1.x step-LR config.
+    ArchSpec("slowfast_r50_8x8x1_ln", slow_depth=50, fast_depth=50, tau=4, alpha=4,
+             fusion_kernel=7, default_tag="k400_steplr_prebn", lateral_norm=True, **_RECIPE),
+    # Something-Something V1: the r50 8x8 network on 64-frame clips, 174 classes.
+    ArchSpec("slowfast_r50_16x8x1", slow_depth=50, fast_depth=50, tau=4, alpha=4,
+             fusion_kernel=7, default_tag="sthv1", num_frames=64,
+             **{**_RECIPE, "num_classes": 174}),
 )
 
 #: Read-only mapping ``architecture name -> ArchSpec``.

@@ -40,6 +40,11 @@ class ArchSpec:
         slow_inflate, fast_inflate: per residual stage, whether its bottlenecks' first conv is
             temporal (3x1x1) rather than 1x1x1.
         lateral_expansion: a lateral conv maps C fast channels to ``lateral_expansion * C``.
+        lateral_norm: each lateral conv is followed by BatchNorm and ReLU (MMAction2's
+            ``lateral_norm=True``, the step-LR and multigrid r50 8x8 files).
+        num_frames: frames of the network input clip the weights were trained and tested
+            with (32 for Kinetics-400, 64 for Something-Something V1); ``tau`` and ``alpha``
+            are strides on that clip.
     """
 
     name: str
@@ -58,6 +63,8 @@ class ArchSpec:
     slow_inflate: tuple[bool, bool, bool, bool] = (False, False, True, True)
     fast_inflate: tuple[bool, bool, bool, bool] = (True, True, True, True)
     lateral_expansion: int = 2
+    lateral_norm: bool = False
+    num_frames: int = 32
 
     def replace(self, **changes: Any) -> "ArchSpec":
         """Return a copy with some fields changed (e.g. ``fusion_kernel=5``)."""
@@ -68,9 +75,14 @@ class ArchSpec:
 class TestProtocol:
     """How a weight's published accuracy was measured (docs/SPEC.md sections 3, 4.1).
 
-    Defaults are the protocol of all eight checkpoints: 10 clips of 32 frames every
-    2nd frame, short side resized to 256, three 256x256 crops, softmax averaged over
-    the 30 views.
+    Defaults are the protocol of the eight 0.x Kinetics-400 checkpoints: 10 clips of 32
+    frames every 2nd frame, short side resized to 256, three 256x256 crops, softmax averaged
+    over the 30 views.
+
+    ``sampling_rule`` is the MMAction2 generation whose test-mode ``SampleFrames`` placed the
+    clips (``"0.x"``: docs/SPEC.md 4.2; ``"1.x"``: SPEC section 9 item 1), and
+    ``filename_tmpl`` the rawframe file names of the weight's test set (Something-Something V1:
+    ``"{:05}.jpg"``).
     """
 
     clip_len: int = 32
@@ -83,6 +95,8 @@ class TestProtocol:
     # Validation during training: 1 clip, centre crop 224.
     val_num_clips: int = 1
     val_crop_size: int = 224
+    sampling_rule: str = "0.x"
+    filename_tmpl: str = "img_{:05d}.jpg"
 
     @property
     def num_views(self) -> int:
@@ -92,16 +106,23 @@ class TestProtocol:
 
 @dataclass(frozen=True)
 class TrainProtocol:
-    """The training pipeline of docs/SPEC.md section 4.7 (shared by all eight weights)."""
+    """The training pipeline of docs/SPEC.md section 4.7 (the Kinetics-400 weights).
+
+    ``resize_short_side=None`` crops the decoded frames directly (the Something-Something V1
+    config has no ``Resize((-1, 256))`` before ``RandomResizedCrop``). ``flip_label_map`` lists
+    the ``(label, label when flipped)`` pairs of MMAction2's ``Flip(flip_label_map=...)``: classes
+    such as "pushing something from left to right" swap when the clip is mirrored.
+    """
 
     clip_len: int = 32
     frame_interval: int = 2
     num_clips: int = 1
-    resize_short_side: int = 256
+    resize_short_side: int | None = 256
     area_range: tuple[float, float] = (0.08, 1.0)
     aspect_ratio_range: tuple[float, float] = (3 / 4, 4 / 3)
     crop_size: int = 224
     flip_ratio: float = 0.5
+    flip_label_map: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +130,10 @@ class PretrainedCfg:
     """Everything known about one published weight file (``arch.tag``).
 
     Returned by :func:`slowfast_zoo.get_pretrained_cfg` and attached to every model as
-    ``model.pretrained_cfg``.
+    ``model.pretrained_cfg``. ``mmaction2`` is the generation that produced the file (``"0.x"``:
+    mmcv checkpoints, rawframe test sets; ``"1.x"``: mmengine checkpoints, decord videos, the
+    1.x test sampling rule); ``train_resolution`` is the published phrase ("short-side 320",
+    "224x224 (train crop)"); ``alternative_urls`` are tried in order when ``url`` fails.
 
     Example:
         >>> import slowfast_zoo as sz
@@ -129,11 +153,11 @@ class PretrainedCfg:
     class_names: tuple[str, ...] = field(repr=False)
     top1: float
     top5: float
-    train_resolution: int
+    train_resolution: str
     train_data: str
     train_gpus: str
     inference_speed_video_per_s: float | None
-    gpu_memory_mb: int
+    gpu_memory_mb: int | None
     num_params: int
     gflops: float
     fusion_kernel: int
@@ -146,6 +170,9 @@ class PretrainedCfg:
     citation: str = ""
     notes: str = ""
     hf_hub_id: str | None = None
+    mmaction2: str = "0.x"
+    dataset: str = "Kinetics-400"
+    alternative_urls: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of the record (class names included)."""

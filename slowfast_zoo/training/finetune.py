@@ -45,7 +45,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
 from slowfast_zoo.data.datasets import VideoDataset
-from slowfast_zoo.data.presets import TestTransform, TrainTransform, test_transform, train_transform
+from slowfast_zoo.data.presets import TestTransform, test_transform
+from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.evaluation.distributed import init_distributed
 from slowfast_zoo.evaluation.evaluate import evaluate
 from slowfast_zoo.factory import create_model

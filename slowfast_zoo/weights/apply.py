@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import torch
 
 from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.registry import PRETRAINED
 from slowfast_zoo.weights.convert import check_state_dict
 from slowfast_zoo.weights.safetensors import class_names_from_metadata, read_safetensors
 
@@ -50,10 +51,13 @@ def keep_file_classifier(file_classes: int | None, model: torch.nn.Module, publi
     if file_classes == model.num_classes:
         return True
     if model.num_classes == published_classes:
+        same = sorted(n for n, c in PRETRAINED.items() if c.num_classes == file_classes)
+        known = f" Registered weights with {file_classes} classes: {', '.join(same)}." if same else ""
         raise CheckpointError(
             f"Checkpoint {source} has a {file_classes}-class classifier, the model "
             f"{model.num_classes} classes. Pass num_classes={file_classes} to use the file's "
-            f"classifier, or another num_classes to load the backbone with a fresh classifier.")
+            f"classifier, or another num_classes to load the backbone with a fresh classifier."
+            f"{known}")
     return False
 
 
@@ -90,6 +94,8 @@ def arch_problems(meta: Mapping[str, str], model: torch.nn.Module) -> list[str]:
         problems.append(f"architecture {meta['architecture']} (model: {spec.name})")
     if "fusion_kernel" in meta and meta["fusion_kernel"] != str(spec.fusion_kernel):
         problems.append(f"fusion kernel {meta['fusion_kernel']} (model: {spec.fusion_kernel})")
+    if "lateral_norm" in meta and meta["lateral_norm"] != str(spec.lateral_norm):
+        problems.append(f"lateral_norm {meta['lateral_norm']} (model: {spec.lateral_norm})")
     return problems
 
 

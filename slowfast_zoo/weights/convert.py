@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import torch
 
 from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.weights.identify import fitting_weights_hint
 
 __all__ = ["CONVERTER_VERSION", "mmaction2_key_to_ours", "convert_mmaction2_state_dict",
            "check_state_dict"]
@@ -34,6 +35,10 @@ _RULES: tuple[tuple[re.Pattern[str], object], ...] = (
     (re.compile(r"backbone\.slow_path\.conv1_lateral\.conv\.weight"), lambda m: "laterals.0.weight"),
     (re.compile(r"backbone\.slow_path\.layer([1-3])_lateral\.conv\.weight"),
      lambda m: f"laterals.{m[1]}.weight"),
+    # lateral_norm=True files: the BatchNorm after each lateral conv.
+    (re.compile(r"backbone\.slow_path\.conv1_lateral\.bn\.(\w+)"), lambda m: f"laterals.0.bn.{m[1]}"),
+    (re.compile(r"backbone\.slow_path\.layer([1-3])_lateral\.bn\.(\w+)"),
+     lambda m: f"laterals.{m[1]}.bn.{m[2]}"),
     (re.compile(r"cls_head\.fc_cls\.(weight|bias)"), lambda m: f"fc.{m[1]}"),
 )
 
@@ -80,14 +85,15 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: torch.nn.Mod
     if not (missing or unexpected or mismatched):
         return
     lines = [f"Checkpoint {source} does not match the architecture {getattr(model, 'spec', None) and model.spec.name}:"]
+    if any(k.startswith(("laterals.", "slow.", "fast.")) for k in missing) or \
+            any("lateral" in k or "backbone." in k for k in unexpected + mismatched):
+        # The backbone differs (not only the classifier): name the architectures the file fits.
+        lines.append("  " + fitting_weights_hint(
+            {k: v for k, v in state_dict.items() if not k.startswith("<unmapped>")}))
     for title, items in (("missing", missing), ("unexpected", unexpected), ("mismatched shapes", mismatched)):
         if items:
             shown = "\n    ".join(items[:20]) + (f"\n    ... and {len(items) - 20} more" if len(items) > 20 else "")
             lines.append(f"  {len(items)} {title}:\n    {shown}")
-    if any("laterals" in k or "_lateral" in k for k in mismatched):
-        lines.append("  The lateral convs differ in temporal kernel: the published "
-                     "slowfast_r50_8x8x1.k400_256p file (-863812c2) has fusion kernel 5; load it with "
-                     "that tag, which builds kernel-5 laterals.")
     raise CheckpointError("\n".join(lines))
 
 

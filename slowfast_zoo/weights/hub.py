@@ -69,6 +69,7 @@ def _config_of(model: torch.nn.Module, class_names: tuple[str, ...]) -> dict[str
         "num_classes": int(model.num_classes),
         "class_names": list(class_names),
         "fusion_kernel": int(spec.fusion_kernel),
+        "lateral_norm": bool(spec.lateral_norm),
         "test": dataclasses.asdict(test if test is not None else TestProtocol()),
         "mean": list(cfg.mean if cfg is not None else KINETICS_MEAN),
         "std": list(cfg.std if cfg is not None else KINETICS_STD),
@@ -98,8 +99,9 @@ def _card(config: dict[str, Any], cfg) -> str:
     ]
     if cfg is not None and config["num_classes"] == cfg.num_classes and \
             list(cfg.class_names) == config["class_names"]:
-        lines.append(f"- base weight accuracy (MMAction2, Kinetics-400 val, 30 views): "
-                     f"top-1 {cfg.top1}, top-5 {cfg.top5}. Fine-tuned weights may differ.")
+        lines.append(f"- base weight accuracy (MMAction2 {cfg.mmaction2}, {cfg.dataset} val, "
+                     f"{cfg.test.num_views} views): top-1 {cfg.top1}, top-5 {cfg.top5}. "
+                     f"Fine-tuned weights may differ.")
     if cfg is not None and cfg.citation:
         lines += ["", "## Citation", "", "```bibtex", cfg.citation, "```"]
     return "\n".join(lines) + "\n"

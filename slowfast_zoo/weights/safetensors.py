@@ -10,6 +10,7 @@ requires):
 ``producer``        ``"slowfast_zoo <version>[ <what>]"``
 ``architecture``    architecture name, checked against the model on load
 ``fusion_kernel``   temporal kernel of the lateral convs, checked against the model on load
+``lateral_norm``    ``"True"``/``"False"``: BatchNorm after the lateral convs, checked on load
 ``weights_sha256``  :func:`tensors_sha256` of the tensors, checked on load (damage detection)
 ``num_classes``     rows of the classifier (optional)
 ``class_names``     JSON list of the classifier's names (optional; restored on load)
@@ -81,7 +82,8 @@ def weights_metadata(model: torch.nn.Module, *, what: str = "",
         extra: more entries; non-string values are stored as JSON.
     """
     meta = {"format": "pt", "producer": f"slowfast_zoo {__version__}" + (f" {what}" if what else ""),
-            "architecture": model.spec.name, "fusion_kernel": str(model.spec.fusion_kernel)}
+            "architecture": model.spec.name, "fusion_kernel": str(model.spec.fusion_kernel),
+            "lateral_norm": str(model.spec.lateral_norm)}
     if class_names is not None:
         meta["class_names"] = json.dumps(list(class_names))
     meta.update(encode_metadata(extra))

@@ -6,7 +6,8 @@ Sources, in order (see :func:`load_pretrained`):
    ``http(s)://`` URL of either (downloaded and verified exactly like the published files).
 2. The weight's Hugging Face Hub mirror (``PretrainedCfg.hf_hub_id``), when it has one.
 3. The local cache (``torch.hub.get_dir()/checkpoints``).
-4. The published URL (``SLOWFAST_ZOO_MIRROR`` applied).
+4. The published URL (``SLOWFAST_ZOO_MIRROR`` applied), then the record's ``alternative_urls``
+   in order when a download fails.
 
 Cache layout, for a published file ``<stem>-<sha8>.pth``::
 
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from slowfast_zoo.errors import CheckpointError, HashMismatchError
+from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError
 from slowfast_zoo.registry.records import PretrainedCfg
 from slowfast_zoo.weights.apply import (
     apply_state_dict,
@@ -167,6 +168,29 @@ def _load_via_cache(model: torch.nn.Module, cfg: PretrainedCfg, url: str, *,
                      file_classes=classifier_rows(classifier))
 
 
+def _published_urls(cfg: PretrainedCfg) -> list[str]:
+    """The record's URL then its ``alternative_urls``, those already in the cache first (so a
+    warm cache never waits on a URL that failed before)."""
+    urls = [cfg.url, *cfg.alternative_urls]
+    def cached(url: str) -> bool:
+        dest = get_cache_dir() / url_file_name(url)
+        return dest.is_file() or converted_cache_path(dest).is_file()
+    return sorted(urls, key=lambda u: not cached(u))
+
+
+def _load_published(model: torch.nn.Module, cfg: PretrainedCfg, *, progress: bool) -> None:
+    urls = _published_urls(cfg)
+    for i, url in enumerate(urls):
+        try:
+            _load_via_cache(model, cfg, url, expected_prefix=cfg.sha256_prefix, progress=progress)
+            return
+        except DownloadError as e:
+            if i + 1 == len(urls):
+                raise
+            # MMAction2's own pages name some files with two dates: try the other name.
+            log.warning("%s Trying the alternative URL %s", e, urls[i + 1])
+
+
 def _load_local(model: torch.nn.Module, cfg: PretrainedCfg, path: Path) -> None:
     require_file(path)
     prefix = hash_prefix_from_name(path.name)
@@ -236,7 +260,7 @@ def load_pretrained(model: torch.nn.Module, cfg: PretrainedCfg, *,
     if checkpoint_path is None:
         if cfg.hf_hub_id and _try_hub_mirror(model, cfg, progress=progress):
             return
-        _load_via_cache(model, cfg, cfg.url, expected_prefix=cfg.sha256_prefix, progress=progress)
+        _load_published(model, cfg, progress=progress)
         return
     location = os.fspath(checkpoint_path)
     if isinstance(location, str) and _is_url(location):
