@@ -323,7 +323,13 @@ def test_wrong_hash_in_name(r50_file: Path, tmp_path: Path) -> None:
 
 
 class _NotAllowed:
-    """A class torch's weights_only unpickler refuses to import."""
+    """An object whose unpickling would run a shell command (``os.system``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
 
 
 def _zip_not_torch(path: Path) -> None:
@@ -343,7 +349,8 @@ def test_not_a_checkpoint(kind: str, tmp_path: Path, bare_r50: sz.SlowFast) -> N
     elif kind == "zip":
         _zip_not_torch(path)
     elif kind == "unsafe_pickle":
-        torch.save({"meta": _NotAllowed(), "state_dict": {}}, path)
+        torch.save({"meta": _NotAllowed(tmp_path / "pwned"), "state_dict": _NotAllowed(tmp_path / "pwned2")},
+                   path)
     elif kind == "plain_pickle":
         path.write_bytes(pickle.dumps({"state_dict": {"a": 1}}))
     elif kind == "no_tensors":
@@ -356,6 +363,9 @@ def test_not_a_checkpoint(kind: str, tmp_path: Path, bare_r50: sz.SlowFast) -> N
     if kind in ("random", "text", "zip", "unsafe_pickle"):
         assert "expected an MMAction2 checkpoint" in str(e.value)
         assert e.value.__cause__ is not None  # the underlying error is chained
+    if kind == "unsafe_pickle":
+        # Even with stand-ins for the file's globals nothing ran (torch blocks os/posix outright).
+        assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -375,6 +385,8 @@ def test_kernel5_laterals(ckpts: Checkpoints) -> None:
     with pytest.raises(CheckpointError, match="kernel 5") as e:
         sz.create_model("slowfast_r50_8x8x1.k400_320p", pretrained=True, checkpoint_path=path)
     assert "_lateral" in str(e.value) and "mismatched" in str(e.value)
+    assert "it fits slowfast_r50_4x16x1 (tags" in str(e.value)
+    assert "slowfast_r50_8x8x1 (tags k400_256p)" in str(e.value)  # the tag of that very file
     # The tag registered for that file builds kernel-5 laterals and takes it as is.
     model = sz.create_model("slowfast_r50_8x8x1.k400_256p", pretrained=True, checkpoint_path=path)
     assert model.laterals[0].weight.shape[2] == 5

@@ -7,12 +7,16 @@ real MMAction2-style checkpoint files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
 import math
+import sys
+import types
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,11 @@ import torch
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 ARCHS = ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1", "r152_r50_4x16x1")
+#: The two architectures produced by MMAction2 1.2.0 for the extra checkpoints (issue 12).
+EXTRA_ARCHS = ("r50_8x8x1_ln", "r50_16x8x1_sthv1")
+#: Our model name of each reference architecture.
+MODEL_NAMES = {**{a: f"slowfast_{a}" for a in ARCHS + EXTRA_ARCHS},
+               "r50_16x8x1_sthv1": "slowfast_r50_16x8x1"}
 
 
 def load_manifest(arch: str) -> dict:
@@ -95,5 +104,100 @@ def write_mmaction2_checkpoint(sd: "OrderedDict[str, torch.Tensor]", directory: 
     sha8 = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
     date = datetime.date(2020, 7, 28).strftime("%Y%m%d")
     final = directory / f"{stem}_{date}-{sha8}.pth"
+    tmp.rename(final)
+    return final
+
+
+# ----------------------------------------------------------------- MMAction2 1.x (mmengine) files
+#: Every construction or state restore of a fake mmengine object, in order (must stay empty
+#: while slowfast_zoo reads a checkpoint).
+CONSTRUCTED: list[str] = []
+
+
+class HistoryBuffer:
+    """Stands for mmengine.logging.history_buffer.HistoryBuffer in the files we write."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        CONSTRUCTED.append("HistoryBuffer.__init__")
+
+    def __setstate__(self, state: dict) -> None:
+        CONSTRUCTED.append("HistoryBuffer.__setstate__")
+        self.__dict__.update(state)
+
+
+class MessageHub:
+    """Stands for mmengine.logging.message_hub.MessageHub (a hub pickled whole)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        CONSTRUCTED.append("MessageHub.__init__")
+
+    def __reduce__(self):  # rebuilt by a call, as objects with custom reducers are
+        return (MessageHub, ("train",), dict(self.__dict__))
+
+    def __setstate__(self, state: dict) -> None:
+        CONSTRUCTED.append("MessageHub.__setstate__")
+
+
+FAKE_MMENGINE = {"mmengine.logging.history_buffer": HistoryBuffer,
+                 "mmengine.logging.message_hub": MessageHub}
+
+
+@contextlib.contextmanager
+def fake_mmengine_importable() -> Iterator[None]:
+    """Make the fake classes importable under mmengine's module names (pickle needs that to
+    save them; a full unpickle could then build them)."""
+    added = []
+    for module, cls in FAKE_MMENGINE.items():
+        cls.__module__ = module
+        parts = module.split(".")
+        for i in range(1, len(parts) + 1):
+            name = ".".join(parts[:i])
+            if name not in sys.modules:
+                sys.modules[name] = types.ModuleType(name)
+                added.append(name)
+        setattr(sys.modules[module], cls.__name__, cls)
+    try:
+        yield
+    finally:
+        for name in reversed(added):
+            del sys.modules[name]
+
+
+def write_mmengine_checkpoint(sd: "OrderedDict[str, torch.Tensor]", directory: Path, stem: str, *,
+                              training_state: bool = False) -> Path:
+    """Save like MMAction2 1.x (mmengine's ``save_checkpoint`` + ``publish_model``):
+    ``<stem>_<date>-<sha8>.pth`` holding ``{"meta", "state_dict"}``; ``training_state`` keeps
+    what a user's own training checkpoint has (``message_hub`` with mmengine objects, numpy
+    arrays, ``optimizer``, ``param_schedulers``)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ckpt: dict = {
+        "meta": {"cfg": "model = dict(type='Recognizer3D', backbone=dict(type='ResNet3dSlowFast'))",
+                 "seed": 1234, "experiment_name": "slowfast_20220818_101010", "time": "20220818_101010",
+                 "mmengine_version": "0.10.7", "epoch": 256, "iter": 1_000_000,
+                 "dataset_meta": None},
+        "state_dict": sd,
+    }
+    if training_state:
+        with fake_mmengine_importable():
+            buffer = HistoryBuffer.__new__(HistoryBuffer)
+            buffer.__dict__.update(max_length=1000000, _log_history=np.arange(4, dtype=np.float64),
+                                   _count_history=np.ones(4, dtype=np.int64))
+            hub = MessageHub.__new__(MessageHub)
+            hub.__dict__.update(instance_name="train", log_scalars={"train/loss": buffer})
+            ckpt["message_hub"] = {"log_scalars": {"train/loss": buffer, "train/lr": buffer},
+                                   "runtime_info": {"epoch": 256, "iter": 1_000_000},
+                                   "resumed_keys": {"epoch": True}, "hub": hub}
+            ckpt["meta"]["seed"] = np.int64(1234)
+            ckpt["optimizer"] = {"state": {0: {"momentum_buffer": torch.zeros(3)}},
+                                 "param_groups": [{"lr": 0.1, "momentum": 0.9, "params": [0]}]}
+            ckpt["param_schedulers"] = [{"start_factor": 0.1, "base_lrs": [0.1], "last_step": 34},
+                                        {"T_max": 256, "eta_min": 0, "last_step": 256}]
+            tmp = directory / f"{stem}.tmp"
+            torch.save(ckpt, tmp)
+    else:
+        tmp = directory / f"{stem}.tmp"
+        torch.save(ckpt, tmp)
+    sha8 = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
+    final = directory / f"{stem}_20220818-{sha8}.pth"
     tmp.rename(final)
     return final

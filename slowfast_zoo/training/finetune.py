@@ -152,23 +152,27 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.deterministic = True
 
 
-def _protocol(cfg: FinetuneConfig, pcfg: PretrainedCfg) -> PretrainedCfg:
+def _protocol(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -> PretrainedCfg:
     """The weight's record with the run's input sizes: the presets then build both transforms."""
     sizes = dict(clip_len=cfg.clip_len, frame_interval=cfg.frame_interval,
                  resize_short_side=cfg.resize_short_side)
+    # A flip label map names the weight's own classes (Something-Something V1): it only applies
+    # when the run keeps them.
+    swap = pcfg.train.flip_label_map if num_classes == pcfg.num_classes else ()
     train = dataclasses.replace(pcfg.train, crop_size=cfg.crop_size, area_range=tuple(cfg.area_range),
-                                **sizes)
+                                flip_label_map=swap, **sizes)
     test = dataclasses.replace(pcfg.test, val_crop_size=cfg.val_crop_size, **sizes)
     return dataclasses.replace(pcfg, train=train, test=test)
 
 
-def _train_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, seed: int) -> TrainTransform:
-    return train_transform(_protocol(cfg, pcfg), flip=cfg.flip, rng=seed)
+def _train_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int,
+                     seed: int) -> TrainTransform:
+    return train_transform(_protocol(cfg, pcfg, num_classes), flip=cfg.flip, rng=seed)
 
 
-def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg) -> TestTransform:
+def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -> TestTransform:
     # MMAction2's validation pipeline: one clip, centre crop.
-    return test_transform(_protocol(cfg, pcfg), views="val")
+    return test_transform(_protocol(cfg, pcfg, num_classes), views="val")
 
 
 def _num_classes(cfg: FinetuneConfig) -> int:
@@ -231,8 +235,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     if channels_last:
         model.to(memory_format=torch.channels_last_3d)  # in place: the same Parameters
     pcfg = get_pretrained_cfg(cfg.arch)
-    train_ds = VideoDataset(cfg.train_list, cfg.data_root, _train_transform(cfg, pcfg, cfg.seed))
-    val_ds = (VideoDataset(cfg.val_list, cfg.data_root, _val_transform(cfg, pcfg), on_error="skip")
+    train_ds = VideoDataset(cfg.train_list, cfg.data_root, _train_transform(cfg, pcfg, k, cfg.seed))
+    val_ds = (VideoDataset(cfg.val_list, cfg.data_root, _val_transform(cfg, pcfg, k), on_error="skip")
               if cfg.val_list else None)
     sampler = DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
@@ -272,7 +276,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         sampler.set_epoch(epoch)
         # A fresh, epoch- and rank-specific crop/flip seed: reproducible on resume, different
         # per epoch (TrainTransform mixes in the DataLoader worker id).
-        train_ds.transform = _train_transform(cfg, pcfg, cfg.seed * 100003 + epoch * 1009 + info.rank)
+        train_ds.transform = _train_transform(cfg, pcfg, k, cfg.seed * 100003 + epoch * 1009 + info.rank)
         reset_peak_memory(device)
         t0 = time.monotonic()
         loss_sum, seen = 0.0, 0

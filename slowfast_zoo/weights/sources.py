@@ -79,9 +79,13 @@ def _convert(raw: Mapping[str, torch.Tensor], model: torch.nn.Module, cfg: Pretr
     """
     classifier = {ours: v for k, v in raw.items()
                   if (ours := mmaction2_key_to_ours(k)) is not None and ours.startswith("fc.")}
+    # The backbone first: a file of another network is reported as such (with the names it
+    # fits), not as a classifier-size problem.
+    backbone = convert_mmaction2_state_dict(raw, model, source=source, ignore_classifier=True)
     keep = keep_file_classifier(classifier_rows(classifier), model, cfg.num_classes, source)
-    converted = convert_mmaction2_state_dict(raw, model, source=source, ignore_classifier=not keep)
-    return converted, classifier, keep
+    if not keep:
+        return backbone, classifier, keep
+    return convert_mmaction2_state_dict(raw, model, source=source), classifier, keep
 
 
 def converted_cache_path(pth_path: str | os.PathLike) -> Path:
