@@ -73,3 +73,14 @@ def test_cards_group_weights_by_generation():
         at = text.index(f"### {name}\n")
         assert (at > one) == (cfg.mmaction2 == "1.x"), name
         assert f"| [{name}](#" in text  # in the summary table
+
+
+def test_readme_tables_cover_every_weight_by_generation():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    models = readme[readme.index("## Models"):readme.index("## The model contract")]
+    one = models.index("**MMAction2 1.x**")
+    for name, cfg in PRETRAINED.items():
+        row = f"| `{name}`"
+        assert row in models, name
+        assert (models.index(row) > one) == (cfg.mmaction2 == "1.x"), name
+        assert f"{cfg.top1:.2f} | {cfg.top5:.2f}" in models[models.index(row):].splitlines()[0]

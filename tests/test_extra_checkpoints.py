@@ -146,7 +146,9 @@ def test_fused_channels_last_fast_path_keeps_golden_outputs(files: Files, arch: 
         assert all(isinstance(lat.bn, torch.nn.Identity) and lat.bias is not None for lat in model.laterals)
     with torch.no_grad():
         logits = model(x.contiguous(memory_format=torch.channels_last_3d))
-    torch.testing.assert_close(logits, torch.tensor(golden["logits"]), atol=2e-4, rtol=1e-4)
+        one = model(x[:1].contiguous(memory_format=torch.channels_last_3d))  # one clip per forward
+    torch.testing.assert_close(logits, torch.tensor(golden["logits"]), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(one[0], torch.tensor(golden["logits"][0]), atol=1e-4, rtol=1e-4)
     assert logits.argmax(1).tolist() == golden["argmax_per_view"]
 
 

@@ -28,6 +28,7 @@ from slowfast_zoo.data.datasets import (
     collate_skip_failures,
 )
 from slowfast_zoo.data.decode import VideoReader
+from slowfast_zoo.data.labels import read_label_map
 from slowfast_zoo.data.presets import TestTransform, test_transform, views_transform
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import SAMPLING_RULES, clip_offsets, sample_frames
@@ -55,6 +56,8 @@ __all__ = [
     # transforms
     "rescale_size", "resize", "set_resize_backend", "resize_backend", "center_crop_box",
     "three_crop_boxes", "random_resized_crop_box", "crop", "hflip", "normalize", "format_ncthw",
+    # class names
+    "read_label_map",
     # presets
     "test_transform", "train_transform", "views_transform", "TestTransform", "TrainTransform",
     # datasets

@@ -26,105 +26,34 @@ It also carries the sampling protocol, so nothing has to be re-typed::
 
 from __future__ import annotations
 
-import os
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from slowfast_zoo.data import transforms as T
-from slowfast_zoo.data.decode import VideoReader
-from slowfast_zoo.data.rawframes import RawframeReader
+from slowfast_zoo.data.reading import (
+    DEFAULT_FILENAME_TMPL,
+    FrameReader,
+    RandomArg,
+    TransformBase,
+    VideoSource,
+    open_reader,
+    resolve_protocol,
+)
 from slowfast_zoo.data.sampling import RandomSource, check_rule, sample_frames
+from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
-from slowfast_zoo.registry import get_pretrained_cfg
-from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
+from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD
 
+# TrainTransform / train_transform live in train_presets.py; they stay importable from here.
 __all__ = ["TestTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
-           "VideoSource", "RandomArg"]
+           "VideoSource", "RandomArg", "TrainTransform", "train_transform"]
 
 _VIEWS = ("test", "val")
 
 
-def _resolve(name_or_cfg):
-    """``(protocol record, mean, std)`` from a model name, a PretrainedCfg or a protocol."""
-    if isinstance(name_or_cfg, str):
-        name_or_cfg = get_pretrained_cfg(name_or_cfg)
-    if isinstance(name_or_cfg, PretrainedCfg):
-        return name_or_cfg, tuple(name_or_cfg.mean), tuple(name_or_cfg.std)
-    return name_or_cfg, KINETICS_MEAN, KINETICS_STD
-
-
-class FrameReader(Protocol):
-    """What the transforms read frames from: :class:`~slowfast_zoo.data.VideoReader`,
-    :class:`~slowfast_zoo.data.RawframeReader`, or anything with ``num_frames`` and ``read``."""
-
-    @property
-    def num_frames(self) -> int: ...
-
-    def read(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor: ...
-
-
-#: A video file, a rawframe folder, or an open reader.
-VideoSource = str | os.PathLike | FrameReader
-#: What a train transform draws from: a numpy random source, an int seed, or None.
-RandomArg = RandomSource | int | None
-
-
-_DEFAULT_TMPL = "img_{:05d}.jpg"
-
-
-def open_reader(source: VideoSource, *, filename_tmpl: str = _DEFAULT_TMPL) -> tuple[FrameReader, int]:
-    """``(reader, first frame number)`` for a reader, a video file or a rawframe folder.
-
-    A folder's frames are ``filename_tmpl.format(i)`` from 1, counted from the folder (the
-    weight's own template: ``"{:05}.jpg"`` for Something-Something V1).
-    """
-    if hasattr(source, "read") and hasattr(source, "num_frames"):
-        return source, int(getattr(source, "start_index", 0))
-    if os.path.isdir(source):
-        reader = RawframeReader(source, filename_tmpl)
-        return reader, reader.start_index
-    return VideoReader(source), 0
-
-
-class _Base:
-    clip_len: int
-    frame_interval: int
-    num_clips: int
-    mean: tuple
-    std: tuple
-    filename_tmpl: str = _DEFAULT_TMPL
-
-    @property
-    def frames_per_video(self) -> int:
-        """Frames a transform call takes: ``num_clips * clip_len``."""
-        return self.num_clips * self.clip_len
-
-    @staticmethod
-    def read_frames(reader: FrameReader, indices: Sequence[int] | np.ndarray
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Decode each distinct frame of ``indices`` once: ``(frames [U, H, W, 3], inverse)``.
-
-        ``frames[inverse[k]]`` is the frame of ``indices[k]``; :meth:`apply_unique` takes both.
-        """
-        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
-        return reader.read(unique), torch.from_numpy(inverse.reshape(-1))
-
-    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
-                   **kwargs: Any) -> torch.Tensor:
-        """The views of the frames ``indices`` of ``reader``: the one view-reading path.
-
-        Every application (``load``, the datasets, windows, features, the benchmark) reads its
-        views through here: the sampled indices are decoded once per distinct frame, then
-        transformed (``kwargs`` go to :meth:`apply_unique`).
-        """
-        frames, inverse = self.read_frames(reader, indices)
-        return self.apply_unique(frames, inverse, **kwargs)
-
-
-
-class TestTransform(_Base):
+class TestTransform(TransformBase):
     """MMAction2's test (or validation) pipeline after decoding, for one video.
 
     ``SampleFrames(test_mode=True)`` (via :meth:`sample`, with the weight's generation's
@@ -143,7 +72,7 @@ class TestTransform(_Base):
     def __init__(self, *, clip_len: int, frame_interval: int, num_clips: int, resize_short_side: int,
                  crop_size: int, num_crops: int = 3, mean: Sequence[float] = KINETICS_MEAN,
                  std: Sequence[float] = KINETICS_STD, sampling_rule: str = "0.x",
-                 filename_tmpl: str = _DEFAULT_TMPL):
+                 filename_tmpl: str = DEFAULT_FILENAME_TMPL):
         if num_crops not in (1, 3):
             raise ValueError(f"num_crops must be 1 (centre crop) or 3 (ThreeCrop), got {num_crops}")
         self.sampling_rule = check_rule(sampling_rule)
@@ -286,7 +215,7 @@ def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
     """
     if views not in _VIEWS:
         raise ValueError(f"views must be one of {_VIEWS}, got {views!r}")
-    cfg, mean, std = _resolve(name_or_cfg)
+    cfg, mean, std = resolve_protocol(name_or_cfg)
     p = getattr(cfg, "test", cfg)
     common = dict(clip_len=p.clip_len, frame_interval=p.frame_interval,
                   resize_short_side=p.resize_short_side, mean=mean, std=std,
@@ -306,7 +235,7 @@ def views_transform(name_or_cfg: Any, views: int | None) -> TestTransform:
     """
     if name_or_cfg is None:
         raise ValueError("the model has no pretrained_cfg (test protocol); build it with create_model()")
-    cfg, _, _ = _resolve(name_or_cfg)
+    cfg, _, _ = resolve_protocol(name_or_cfg)
     p = getattr(cfg, "test", cfg)
     if views is None or views == p.num_views:
         return test_transform(name_or_cfg)

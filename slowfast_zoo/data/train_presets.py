@@ -18,14 +18,14 @@ import numpy as np
 import torch
 
 from slowfast_zoo.data import transforms as T
-from slowfast_zoo.data.presets import (
-    _DEFAULT_TMPL,
+from slowfast_zoo.data.reading import (
+    DEFAULT_FILENAME_TMPL,
     FrameReader,
     RandomArg,
+    TransformBase,
     VideoSource,
-    _Base,
-    _resolve,
     open_reader,
+    resolve_protocol,
 )
 from slowfast_zoo.data.sampling import RandomSource, sample_frames
 from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
@@ -44,7 +44,7 @@ def _per_process_rng(seed):
     return np.random.default_rng([int(seed), wid + 1])
 
 
-class TrainTransform(_Base):
+class TrainTransform(TransformBase):
     """MMAction2's training pipeline after decoding, for one video (docs/SPEC.md 4.7).
 
     ``SampleFrames(test_mode=False)`` (via :meth:`sample`) -> ``Resize((-1, resize_short_side))``
@@ -75,7 +75,7 @@ class TrainTransform(_Base):
                  mean: Sequence[float] = KINETICS_MEAN,
                  std: Sequence[float] = KINETICS_STD, rng: RandomArg = None,
                  flip_label_map: Mapping[int, int] | Sequence[tuple[int, int]] = (),
-                 filename_tmpl: str = _DEFAULT_TMPL) -> None:
+                 filename_tmpl: str = DEFAULT_FILENAME_TMPL) -> None:
         self.clip_len = int(clip_len)
         self.frame_interval = int(frame_interval)
         self.num_clips = int(num_clips)
@@ -224,9 +224,9 @@ def train_transform(name_or_cfg: Any, *, flip: bool = True, rng: RandomArg = Non
         flip: apply the random horizontal flip (``flip_ratio`` of the protocol, 0.5).
         rng: random source, see :class:`TrainTransform`.
     """
-    cfg, mean, std = _resolve(name_or_cfg)
+    cfg, mean, std = resolve_protocol(name_or_cfg)
     p = getattr(cfg, "train", cfg)
-    tmpl = cfg.test.filename_tmpl if isinstance(cfg, PretrainedCfg) else _DEFAULT_TMPL
+    tmpl = cfg.test.filename_tmpl if isinstance(cfg, PretrainedCfg) else DEFAULT_FILENAME_TMPL
     return TrainTransform(clip_len=p.clip_len, frame_interval=p.frame_interval, num_clips=p.num_clips,
                           resize_short_side=p.resize_short_side, area_range=p.area_range,
                           aspect_ratio_range=p.aspect_ratio_range, crop_size=p.crop_size,

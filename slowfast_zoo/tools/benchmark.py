@@ -180,7 +180,7 @@ def _end_to_end(model, cfg: BenchmarkConfig, paths: Sequence[str], device, vpb, 
     crops = t_.num_crops if num_views % t_.num_crops == 0 else 1
     tf = TestTransform(clip_len=clip_len, frame_interval=t_.frame_interval,
                        num_clips=num_views // crops, resize_short_side=size, crop_size=size,
-                       num_crops=crops, mean=pcfg.mean, std=pcfg.std)
+                       num_crops=crops, mean=pcfg.mean, std=pcfg.std, sampling_rule=t_.sampling_rule)
     rows: list[dict[str, Any]] = []
     order = list(paths) * max(1, -(-(cfg.warmup + cfg.videos) // len(paths)))
     order = order[: max(len(paths), cfg.warmup + cfg.videos)]

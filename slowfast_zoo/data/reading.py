@@ -1,0 +1,103 @@
+"""What every transform reads from: frame readers, ``open_reader`` and the shared transform base.
+
+Kept apart from :mod:`.presets` (test transforms) and :mod:`.train_presets` (train transforms) so
+that both build on it without importing each other.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from slowfast_zoo.data.decode import VideoReader
+from slowfast_zoo.data.rawframes import RawframeReader
+from slowfast_zoo.data.sampling import RandomSource
+from slowfast_zoo.registry import get_pretrained_cfg
+from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
+
+__all__ = ["FrameReader", "VideoSource", "RandomArg", "open_reader", "TransformBase", "resolve_protocol",
+           "DEFAULT_FILENAME_TMPL"]
+
+
+def resolve_protocol(name_or_cfg: Any) -> tuple[Any, tuple, tuple]:
+    """``(protocol record, mean, std)`` from a model name, a PretrainedCfg or a protocol."""
+    if isinstance(name_or_cfg, str):
+        name_or_cfg = get_pretrained_cfg(name_or_cfg)
+    if isinstance(name_or_cfg, PretrainedCfg):
+        return name_or_cfg, tuple(name_or_cfg.mean), tuple(name_or_cfg.std)
+    return name_or_cfg, KINETICS_MEAN, KINETICS_STD
+
+
+class FrameReader(Protocol):
+    """What the transforms read frames from: :class:`~slowfast_zoo.data.VideoReader`,
+    :class:`~slowfast_zoo.data.RawframeReader`, or anything with ``num_frames`` and ``read``."""
+
+    @property
+    def num_frames(self) -> int: ...
+
+    def read(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor: ...
+
+
+#: A video file, a rawframe folder, or an open reader.
+VideoSource = str | os.PathLike | FrameReader
+#: What a train transform draws from: a numpy random source, an int seed, or None.
+RandomArg = RandomSource | int | None
+
+
+#: MMAction2's rawframe file names (Something-Something V1 uses ``"{:05}.jpg"``).
+DEFAULT_FILENAME_TMPL = "img_{:05d}.jpg"
+
+
+def open_reader(source: VideoSource, *, filename_tmpl: str = DEFAULT_FILENAME_TMPL) -> tuple[FrameReader, int]:
+    """``(reader, first frame number)`` for a reader, a video file or a rawframe folder.
+
+    A folder's frames are ``filename_tmpl.format(i)`` from 1, counted from the folder (the
+    weight's own template: ``"{:05}.jpg"`` for Something-Something V1).
+    """
+    if hasattr(source, "read") and hasattr(source, "num_frames"):
+        return source, int(getattr(source, "start_index", 0))
+    if os.path.isdir(source):
+        reader = RawframeReader(source, filename_tmpl)
+        return reader, reader.start_index
+    return VideoReader(source), 0
+
+
+class TransformBase:
+    """What the test and train transforms share: the frame count and the one view-reading path."""
+
+
+    clip_len: int
+    frame_interval: int
+    num_clips: int
+    mean: tuple
+    std: tuple
+    filename_tmpl: str = DEFAULT_FILENAME_TMPL
+
+    @property
+    def frames_per_video(self) -> int:
+        """Frames a transform call takes: ``num_clips * clip_len``."""
+        return self.num_clips * self.clip_len
+
+    @staticmethod
+    def read_frames(reader: FrameReader, indices: Sequence[int] | np.ndarray
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode each distinct frame of ``indices`` once: ``(frames [U, H, W, 3], inverse)``.
+
+        ``frames[inverse[k]]`` is the frame of ``indices[k]``; :meth:`apply_unique` takes both.
+        """
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
+        return reader.read(unique), torch.from_numpy(inverse.reshape(-1))
+
+    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
+                   **kwargs: Any) -> torch.Tensor:
+        """The views of the frames ``indices`` of ``reader``: the one view-reading path.
+
+        Every application (``load``, the datasets, windows, features, the benchmark) reads its
+        views through here: the sampled indices are decoded once per distinct frame, then
+        transformed (``kwargs`` go to :meth:`apply_unique`).
+        """
+        frames, inverse = self.read_frames(reader, indices)
+        return self.apply_unique(frames, inverse, **kwargs)
