@@ -7,6 +7,7 @@ weight's own protocol (1.x sampling, Something-Something V1's clip, template, la
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import logging
 import shutil
@@ -152,6 +153,17 @@ def test_fused_channels_last_fast_path_keeps_golden_outputs(files: Files, arch: 
     assert logits.argmax(1).tolist() == golden["argmax_per_view"]
 
 
+@pytest.mark.parametrize("arch", ["r50_4x16x1", "r50_8x8x1", "r101_8x8x1", "r101_r50_4x16x1"])
+def test_1x_weights_of_the_existing_architectures_load_published_mmengine_files(arch: str,
+                                                                               tmp_path: Path) -> None:
+    """The 1.x zoo's files as published ({'meta', 'state_dict'} saved by mmengine) reproduce the
+    golden outputs, which MMAction2 0.x and 1.2.0 give bit-identically for these networks."""
+    path = write_mmengine_checkpoint(generate_state_dict(arch), tmp_path, f"slowfast_{arch}_1x")
+    model = sz.create_model(f"slowfast_{arch}.k400_mm1", pretrained=True, checkpoint_path=path)
+    assert model.pretrained_cfg.mmaction2 == "1.x" and model.pretrained_cfg.test.sampling_rule == "1.x"
+    assert_golden(model, arch)
+
+
 # ------------------------------------------------------------------------- identification
 def _load_error(name: str, path: Path, **kw) -> str:
     with pytest.raises(CheckpointError) as e:
@@ -262,6 +274,19 @@ def test_each_weight_test_transform_follows_its_generation(name: str) -> None:
         assert sz.data.test_transform(name).sample(300).tolist() != case["frame_inds"]
 
 
+def test_eval_protocol_follows_the_weights_rule() -> None:
+    import argparse
+
+    from slowfast_zoo.cli.eval import _protocol
+
+    args = argparse.Namespace(clip_len=None, frame_interval=None, num_clips=None, num_crops=None,
+                              short_side=None, crop_size=None, average_clips=None, start_index=None,
+                              data_format="video")
+    for name, rule in (("slowfast_r101_8x8x1.k400_mm1", "1.x"), ("slowfast_r101_8x8x1", "0.x")):
+        protocol, tf = _protocol(sz.get_pretrained_cfg(name), args)
+        assert protocol["sampling_rule"] == tf.sampling_rule == rule and protocol["published"]
+
+
 def test_predict_and_features_follow_the_1x_rule(tmp_path: Path) -> None:
     video = make_video(tmp_path / "v.mp4", 100, 48, 64, fps=25)
     from slowfast_zoo.inference.features import extract_features
@@ -344,6 +369,45 @@ def test_save_pretrained_local_dir_round_trip(files: Files, arch: str, tmp_path:
     again = sz.create_model(f"local-dir:{tmp_path / 'saved'}")
     assert again.spec == model.spec and again.pretrained_cfg == model.pretrained_cfg
     assert_golden(again, arch)
+
+
+@pytest.mark.parametrize("arch", [LN, SS])
+def test_hf_hub_round_trip(files: Files, arch: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_hub import FakeHub
+
+    kind = "ln_0x" if arch == LN else "sthv1_0x"
+    model = sz.create_model(MODEL_NAMES[arch], pretrained=True, checkpoint_path=files.file(kind))
+    hub = FakeHub()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+        hub.add("someone/extra", sz.save_pretrained(model, tmp_path / "saved"))
+        again = sz.create_model("hf-hub:someone/extra")
+    finally:
+        hub.close()
+    assert again.spec == model.spec and again.pretrained_cfg.name == model.pretrained_cfg.name
+    assert again.pretrained_cfg.test == model.pretrained_cfg.test
+    assert_golden(again, arch)
+
+
+_HAVE_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "onnxscript"))
+
+
+@pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+def test_onnx_export_of_lateral_norm(files: Files, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from slowfast_zoo.tools.export import export_onnx
+
+    model = sz.create_model("slowfast_r50_8x8x1_ln", pretrained=True, checkpoint_path=files.file("ln_0x")).eval()
+    path = export_onnx(model, tmp_path / "ln.onnx", size=64, dynamic_batch=True)
+    golden = load_golden(LN)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"video": weightgen.golden_input(golden).numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), torch.tensor(golden["logits"]), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("arch", [LN, SS])
