@@ -333,7 +333,7 @@ def test_sthv1_test_protocol_on_its_own_rawframes(tmp_path: Path) -> None:
 
 
 def test_sthv1_train_flip_swaps_labels(tmp_path: Path) -> None:
-    video = make_video(tmp_path / "v.mp4", 70, 40, 56, fps=25)
+    make_video(tmp_path / "v.mp4", 70, 40, 56, fps=25)
     ann = tmp_path / "train.txt"
     ann.write_text("v.mp4 2\nv.mp4 3\nv.mp4 41\n")
     name = "slowfast_r50_16x8x1.sthv1"
