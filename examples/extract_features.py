@@ -9,6 +9,10 @@ Each ``feats/<relative path>.safetensors`` holds ``embeddings`` float32 ``[num_c
 ``[num_clips, clip_len]``; metadata: model, fps, source path. Files are written atomically;
 ``--resume`` skips videos whose file exists. Under ``torchrun --nproc_per_node N`` the videos
 are split over the N processes (``videos[rank::N]``).
+
+Outputs stay inside ``--out``: a list line with an absolute path or a ``..`` segment is refused
+(reported, nothing written). A video that cannot be read is reported (file, reason) and skipped;
+the run finishes the others and exits with 1 if anything was skipped.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import slowfast_zoo as sz
-from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
+from slowfast_zoo._io import path_inside
 from slowfast_zoo._progress import ProgressBar
+from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
+from slowfast_zoo.errors import SlowFastZooError, VideoDecodeError
 
 log = logging.getLogger("extract_features")
 
@@ -48,8 +54,11 @@ class _Readers(Dataset):
         return len(self.rels)
 
     def __getitem__(self, i: int):
-        reader = VideoReader(self.root / self.rels[i])
-        reader.num_frames  # noqa: B018 - decode the count in the worker
+        try:
+            reader = VideoReader(self.root / self.rels[i])
+            reader.num_frames  # noqa: B018 - decode the count in the worker
+        except VideoDecodeError as e:  # reported by the main process, which goes on
+            return self.rels[i], str(e)
         return self.rels[i], reader
 
 
@@ -76,8 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     root, rels = list_videos(a.source)
     rels = rels[rank::world]
-    target = {r: a.out / (r + ".safetensors") for r in rels}
-    todo = [r for r in rels if not (a.resume and target[r].is_file())]
+    target, failed = {}, []
+    for r in rels:
+        try:
+            target[r] = path_inside(a.out, r + ".safetensors")
+        except SlowFastZooError as e:
+            log.error("refused: %s", e)
+            failed.append(r)
+    todo = [r for r in target if not (a.resume and target[r].is_file())]
     log.info("rank %d/%d: %d videos, %d to do", rank, world, len(rels), len(todo))
     model = sz.create_model(a.model, pretrained=True, checkpoint_path=a.checkpoint, num_classes=a.num_classes)
     device = a.device or (f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
@@ -85,14 +100,28 @@ def main(argv: list[str] | None = None) -> int:
     loader = DataLoader(_Readers(root, todo), batch_size=None, num_workers=a.workers)
     bar = ProgressBar(total=len(todo), desc="features", enabled=rank == 0)
     for rel, reader in loader:
-        f = sz.extract_features(model, reader, clip_len=a.clip_len, frame_interval=a.frame_interval,
-                                num_clips=a.num_clips, stride=a.stride, crop=a.crop, crop_size=a.crop_size,
-                                resize_short_side=a.resize_short_side, prepare=False)
+        bar.update(1)
+        if isinstance(reader, str):
+            log.error("skipped: %s", reader)
+            failed.append(rel)
+            continue
+        try:
+            f = sz.extract_features(model, reader, clip_len=a.clip_len, frame_interval=a.frame_interval,
+                                    num_clips=a.num_clips, stride=a.stride, crop=a.crop,
+                                    crop_size=a.crop_size, resize_short_side=a.resize_short_side,
+                                    prepare=False)
+        except VideoDecodeError as e:
+            log.error("skipped: %s", e)
+            failed.append(rel)
+            continue
+        target[rel].parent.mkdir(parents=True, exist_ok=True)
         f.save(target[rel], model=a.model, source=rel, crop=a.crop,
                args={k: v for k, v in vars(a).items()
                      if k in ("clip_len", "frame_interval", "num_clips", "stride", "crop_size")})
-        bar.update(1)
     bar.close()
+    if failed:
+        log.error("%d of %d videos skipped (listed above)", len(failed), len(rels))
+        return 1
     return 0
 
 

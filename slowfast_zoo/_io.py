@@ -20,12 +20,45 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from slowfast_zoo.errors import UsageError
+
 __all__ = ["atomic_write", "atomic_write_text", "atomic_dir", "temporary_directory", "PARTIAL_SUFFIX",
-           "default_mode"]
+           "default_mode", "path_inside"]
 
 #: Suffix of every temporary file or directory (with a leading-dot name), so leftovers of a
 #: killed process are recognisable as ours.
 PARTIAL_SUFFIX = ".partial"
+
+
+def path_inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
+    """``root / relative``, refusing any ``relative`` that would leave ``root``.
+
+    Per-input outputs (one file per input video) mirror the input's relative subfolders under
+    the output folder; an absolute path, a ``..`` segment, a NUL or a symlinked folder leading
+    outside ``root`` is refused, so nothing is ever written outside the folder the user named.
+
+    Raises:
+        UsageError: naming ``relative`` and why it is refused.
+
+    Example:
+        >>> path_inside("feats", "class_a/v1.mp4.safetensors").as_posix()
+        'feats/class_a/v1.mp4.safetensors'
+    """
+    rel = os.fspath(relative)
+    if "\x00" in rel:
+        raise UsageError(f"{rel!r}: a NUL character in a path")
+    pure = Path(rel)
+    if pure.is_absolute() or rel.startswith(("/", "\\")):
+        raise UsageError(f"{rel}: an absolute path cannot be mirrored under the output folder {root}")
+    if any(part == ".." for part in pure.parts) or "\\" in rel:
+        raise UsageError(f"{rel}: a '..' (or backslash) path would leave the output folder {root}")
+    out = Path(root) / pure
+    # A symlinked subfolder of root could still point outside it.
+    real_root = os.path.realpath(root)
+    real_parent = os.path.realpath(out.parent)
+    if os.path.commonpath([real_root, real_parent]) != real_root:
+        raise UsageError(f"{rel}: resolves to {real_parent}, outside the output folder {root}")
+    return out
 
 
 def default_mode(directory: bool = False) -> int:

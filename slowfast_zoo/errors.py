@@ -15,6 +15,7 @@ __all__ = [
     "UnknownModelError",
     "CheckpointError",
     "HashMismatchError",
+    "ConfigError",
     "DownloadError",
     "VideoDecodeError",
     "FrameIndexError",
@@ -46,6 +47,11 @@ class CheckpointError(SlowFastZooError):
 
 class HashMismatchError(CheckpointError):
     """A file whose sha256 does not start with the prefix carried in its name."""
+
+
+class ConfigError(CheckpointError):
+    """A saved model's ``config.json`` or a weight file's metadata with a field of the wrong type
+    or out of range (the message names the field)."""
 
 
 class DownloadError(SlowFastZooError, OSError):

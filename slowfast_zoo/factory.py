@@ -9,6 +9,7 @@ from slowfast_zoo.errors import UsageError
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg
 from slowfast_zoo.weights.hub import is_prefixed, load_prefixed
+from slowfast_zoo.weights.schema import MAX_CLASSES
 from slowfast_zoo.weights.sources import load_pretrained
 
 __all__ = ["create_model"]
@@ -41,8 +42,9 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         >>> import slowfast_zoo as sz
         >>> model = sz.create_model("slowfast_r50_4x16x1", pretrained=True).eval()  # doctest: +SKIP
     """
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 0):
-        raise UsageError(f"num_classes must be a non-negative int, got {num_classes!r}")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or not 0 <= num_classes <= MAX_CLASSES):
+        raise UsageError(f"num_classes must be an int in [0, {MAX_CLASSES}], got {num_classes!r}")
     if is_prefixed(name):
         # A saved model (slowfast_zoo.save_pretrained): bypasses the registry, always loads
         # its own weights. See slowfast_zoo.weights.hub.

@@ -30,6 +30,13 @@ decodable count. A needed frame that the decoder flags as corrupt (errors concea
 instead of being served. A seeking read may serve frames after a damaged stretch (identified
 by pts, they decode cleanly from their keyframe).
 
+Hostile files: every failure while opening, counting or reading (an unexpected PyAV exception, a
+stream without codec context, an allocation failure) is a :class:`VideoDecodeError` naming the
+path as given and the cause. Frames larger than :data:`MAX_FRAME_PIXELS` are refused. Decoding
+is threaded only while the decoder reports nothing wrong: once a pass meets a decode error or a
+frame flagged corrupt, the reader decodes single-threaded from then on and redoes that pass, so
+the frames and the count of a damaged file do not depend on the thread count or the machine.
+
 Example:
     >>> reader = VideoReader("video.mp4")  # doctest: +SKIP
     >>> reader.num_frames, reader.size, round(reader.fps, 2)  # doctest: +SKIP
@@ -40,7 +47,9 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -64,6 +73,38 @@ _SEEK_COST_FRAMES = 16
 #: Frames kept from a counting decode for the next read (decoded YUV, before RGB conversion).
 _CACHE_BYTES = 256 << 20
 _OPEN_OPTIONS = {"rw_timeout": "10000000"}  # 10 s in microseconds; local files never hit it
+#: Largest decoded frame served, in pixels (8K UHD): bounds one video's memory (a frame is
+#: 3 bytes per pixel in RGB); bigger frames raise :class:`VideoDecodeError`.
+MAX_FRAME_PIXELS = 7680 * 4320
+
+
+def _typed(shown: str, what: str, exc: BaseException) -> VideoDecodeError:
+    """Any failure of one video as our error, naming the path and the cause."""
+    text = " ".join(str(exc).split())[:300]
+    return VideoDecodeError(f"{shown}: {what} failed ({type(exc).__name__}: {text})")
+
+
+def _file_size(path: Path, shown: str) -> int:
+    """Size of the regular file ``path``; a typed error saying what else it is."""
+    try:
+        st = os.stat(path)
+    except ValueError as exc:  # an embedded NUL
+        raise VideoDecodeError(f"{shown!r}: invalid path ({exc})") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VideoDecodeError(f"{shown}: symbolic link loop") from exc
+        if exc.errno == errno.ENAMETOOLONG:
+            raise VideoDecodeError(f"{shown[:200]}...: file name too long") from exc
+        if os.path.islink(path):
+            raise VideoDecodeError(f"{shown}: broken symbolic link (to {os.readlink(path)})") from exc
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise VideoDecodeError(f"{shown}: no such file") from exc
+        raise VideoDecodeError(f"{shown}: cannot access the file ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise VideoDecodeError(f"{shown}: is a directory, not a regular file (a video file)")
+    if not stat.S_ISREG(st.st_mode):
+        raise VideoDecodeError(f"{shown}: not a regular file")
+    return st.st_size
 
 
 class _Restart(Exception):
@@ -72,7 +113,8 @@ class _Restart(Exception):
 
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
     for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
+        # A damaged header can leave a stream without codec context: not decodable.
+        if not stream.disposition & av.stream.Disposition.attached_pic and stream.codec_context is not None:
             return stream
     return None
 
@@ -104,14 +146,13 @@ class VideoReader(fi.FrameIndexed):
 
     def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 0) -> None:
         self.path = Path(path)
+        self._shown = os.fspath(path)  # messages name the path as the caller gave it
         self.num_threads = int(num_threads)
-        if not self.path.exists():
-            raise VideoDecodeError(f"{self.path}: no such file")
-        if not self.path.is_file():
-            raise VideoDecodeError(f"{self.path}: not a regular file")
-        self._file_size = self.path.stat().st_size
+        self._single_thread = self.num_threads == 1  # set for good once the decoder reports damage
+        self._damage_seen = False  # a decode error or a corrupt frame in the current pass
+        self._file_size = _file_size(self.path, self._shown)
         if self._file_size == 0:
-            raise VideoDecodeError(f"{self.path}: empty file")
+            raise VideoDecodeError(f"{self._shown}: empty file")
         # Upper bound for every demux/decode loop: each packet consumes at least one byte.
         self._max_packets = self._file_size + 1024
         self._init_index()  # frame count, pts table, keyframes: filled on first use
@@ -119,6 +160,15 @@ class VideoReader(fi.FrameIndexed):
         self._last_strategy: str | None = None  # what the last read() did (for tests/benchmarks)
         self._seeks = 0  # seeks done by the last seeking read
         self._cache: list[av.VideoFrame] | None = None  # frames of a counting decode, for one read
+        try:
+            self._probe()
+        except VideoDecodeError:
+            raise
+        except Exception as exc:  # PyAV's surprises (AttributeError, IndexError...), MemoryError
+            raise _typed(self._shown, "opening the video", exc) from exc
+
+    def _probe(self) -> None:
+        """Stream facts and the first frame (its size; proof that something decodes)."""
         with self._open() as container:
             stream = self._stream(container)
             ctx = stream.codec_context
@@ -134,7 +184,10 @@ class VideoReader(fi.FrameIndexed):
             first = next(self._iter_frames(container, stream), None)
             if first is None:
                 cause = f" ({self._last_error})" if self._last_error else ""
-                raise VideoDecodeError(f"{self.path}: no decodable video frame{cause}")
+                raise VideoDecodeError(f"{self._shown}: no decodable video frame{cause}")
+            if first.height < 1 or first.width < 1 or first.height * first.width > MAX_FRAME_PIXELS:
+                raise VideoDecodeError(f"{self._shown}: frame size {first.width}x{first.height} is outside "
+                                       f"what is read (1 to {MAX_FRAME_PIXELS} pixels, 8K UHD)")
             self.size: tuple[int, int] = (first.height, first.width)
 
     def __getstate__(self) -> dict:
@@ -152,12 +205,12 @@ class VideoReader(fi.FrameIndexed):
         try:
             return av.open(str(self.path), options=_OPEN_OPTIONS, metadata_errors="ignore")
         except (av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
-            raise VideoDecodeError(f"{self.path}: cannot open as a video ({exc})") from exc
+            raise VideoDecodeError(f"{self._shown}: cannot open as a video ({exc})") from exc
 
     def _stream(self, container: av.container.InputContainer) -> av.video.stream.VideoStream:
         stream = _video_stream(container)
         if stream is None:
-            raise VideoDecodeError(f"{self.path}: no video stream")
+            raise VideoDecodeError(f"{self._shown}: no video stream")
         return stream
 
     def _iter_frames(
@@ -169,16 +222,44 @@ class VideoReader(fi.FrameIndexed):
             for packet in container.demux(stream):
                 packets += 1
                 if packets > self._max_packets:
-                    raise VideoDecodeError(f"{self.path}: demuxer does not terminate")
+                    raise VideoDecodeError(f"{self._shown}: demuxer does not terminate")
                 # The final empty packet flushes the decoder (frames still in its pipeline).
-                yield from packet.decode()
+                for frame in packet.decode():
+                    if frame.is_corrupt:
+                        self._damage_seen = True
+                    yield frame
         except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
             self._last_error = exc
+            self._damage_seen = True
             return
 
     def _threaded(self, stream: av.video.stream.VideoStream) -> None:
+        self._damage_seen = False
+        if self._single_thread:
+            stream.thread_count = 1
+            return
         stream.thread_type = "AUTO"  # frame + slice threads (measured: benchmarks/RESULTS.md)
         stream.thread_count = self.num_threads
+
+    def _redo_single_threaded(self) -> bool:
+        """After a threaded pass: True (and single-threaded from now on) if it met damage.
+
+        Threaded decoders conceal errors differently and can stop early on damaged data: the
+        single-threaded pass is the reference, whatever the machine."""
+        if self._single_thread or not self._damage_seen:
+            return False
+        self._single_thread = True
+        return True
+
+    @property
+    def num_frames(self) -> int:
+        """Frames a full (single-threaded, for damaged files) decode yields; memoised."""
+        try:
+            return fi.FrameIndexed.num_frames.fget(self)  # type: ignore[attr-defined]
+        except VideoDecodeError:
+            raise
+        except Exception as exc:
+            raise _typed(self._shown, "counting the frames", exc) from exc
 
     def _count_decoded(self, keep: bool = False) -> None:
         """Count by decoding every frame, unconverted; with ``keep``, the decoded frames (YUV, up
@@ -188,8 +269,11 @@ class VideoReader(fi.FrameIndexed):
             self._threaded(stream)
             frames = self._iter_frames(container, stream)
             table, self._cache = fi.scan_frames(frames, _CACHE_BYTES if keep else None)
+        if self._redo_single_threaded():
+            self._cache = None
+            return self._count_decoded(keep)
         if table is None:
-            raise VideoDecodeError(f"{self.path}: zero decodable frames")
+            raise VideoDecodeError(f"{self._shown}: zero decodable frames")
         self._set_table(table)
 
     # ------------------------------------------------------------------------ read
@@ -227,13 +311,40 @@ class VideoReader(fi.FrameIndexed):
         if idx.size == 0:
             empty = self._output(out, 0)
             return torch.from_numpy(empty) if out is None else out
-        fi.check_range(idx, self.num_frames, self.path)
-        buf = self._output(out, len(idx))
-        unique, first, inverse = np.unique(idx, return_index=True, return_inverse=True)
-        # Each distinct frame is converted straight into the row of its first occurrence;
-        # repeats are copied afterwards. No intermediate buffer of distinct frames: a gather
-        # from one costs page faults and a copy (measured: benchmarks/RESULTS.md).
-        rows = [buf[r] for r in first.tolist()]
+        fi.check_range(idx, self.num_frames, self._shown)
+        try:
+            buf = self._output(out, len(idx))
+            unique, first, inverse = np.unique(idx, return_index=True, return_inverse=True)
+            # Each distinct frame is converted straight into the row of its first occurrence;
+            # repeats are copied afterwards. No intermediate buffer of distinct frames: a gather
+            # from one costs page faults and a copy (measured: benchmarks/RESULTS.md).
+            rows = [buf[r] for r in first.tolist()]
+            try:
+                self._decode_unique(unique, rows, strategy)
+            except VideoDecodeError:
+                if not self._redo_single_threaded():
+                    raise
+                self._read_sequential(unique, rows)  # the single-threaded reference (may raise)
+                self._last_strategy = "sequential"
+            else:
+                if self._redo_single_threaded():  # served, but a threaded pass met damage
+                    self._read_sequential(unique, rows)
+                    self._last_strategy = "sequential"
+        except VideoDecodeError:
+            raise
+        except ValueError as exc:  # a bad ``out``: the caller's mistake, not the file's
+            if out is not None and "out must be" in str(exc):
+                raise
+            raise _typed(self._shown, "reading frames", exc) from exc
+        except Exception as exc:  # PyAV's surprises, MemoryError, failed allocations
+            raise _typed(self._shown, "reading frames", exc) from exc
+        source = first[inverse.reshape(-1)]
+        for pos in np.flatnonzero(source != np.arange(len(idx))).tolist():
+            np.copyto(buf[pos], buf[source[pos]])
+        return torch.from_numpy(buf) if out is None else out
+
+    def _decode_unique(self, unique: np.ndarray, rows: list[np.ndarray], strategy: Strategy) -> None:
+        """Fill ``rows[j]`` with frame ``unique[j]`` (increasing), by the cheapest exact way."""
         seek = strategy == "seek" or (strategy == "auto" and self._plan_seeks(unique, _SEEK_COST_FRAMES))
         done = False
         if self._cache is not None:
@@ -249,10 +360,6 @@ class VideoReader(fi.FrameIndexed):
         if not done:
             self._read_sequential(unique, rows)
             self._last_strategy = "sequential"
-        source = first[inverse.reshape(-1)]
-        for pos in np.flatnonzero(source != np.arange(len(idx))).tolist():
-            np.copyto(buf[pos], buf[source[pos]])
-        return torch.from_numpy(buf) if out is None else out
 
     def _output(self, out: torch.Tensor | None, count: int) -> np.ndarray:
         height, width = self.size
@@ -278,7 +385,7 @@ class VideoReader(fi.FrameIndexed):
         reformatter = VideoReformatter()
         for j, k in enumerate(unique.tolist()):
             if cache[k].is_corrupt:
-                raise VideoDecodeError(f"{self.path}: frame {k} decodes with errors (corrupt data)")
+                raise VideoDecodeError(f"{self._shown}: frame {k} decodes with errors (corrupt data)")
             self._convert(reformatter, cache[k], rows[j])
 
     def _read_sequential(self, unique: np.ndarray, rows: list[np.ndarray]) -> None:
@@ -296,7 +403,7 @@ class VideoReader(fi.FrameIndexed):
                     return self._recount_and_retry(unique, rows, f"frame {k} has pts {frame.pts}")
                 if k == targets[j]:
                     if frame.is_corrupt:  # the decoder concealed errors in this very frame
-                        raise VideoDecodeError(f"{self.path}: frame {k} decodes with errors (corrupt data)")
+                        raise VideoDecodeError(f"{self._shown}: frame {k} decodes with errors (corrupt data)")
                     self._convert(reformatter, frame, rows[j])
                     j += 1
                     if j == len(targets):
@@ -306,7 +413,7 @@ class VideoReader(fi.FrameIndexed):
             return self._recount_and_retry(unique, rows, f"decoding ended after {decoded} frames")
         cause = f" ({self._last_error})" if self._last_error else ""
         raise VideoDecodeError(
-            f"{self.path}: frame {targets[j]} does not decode: the stream ends after {decoded} "
+            f"{self._shown}: frame {targets[j]} does not decode: the stream ends after {decoded} "
             f"frames{cause}; truncated or corrupt data")
 
     def _recount_and_retry(self, unique: np.ndarray, rows: list[np.ndarray], why: str) -> None:

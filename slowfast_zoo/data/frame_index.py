@@ -262,6 +262,7 @@ class FrameIndexed:
     """
 
     path: Path
+    _shown: str  # the path as the caller gave it, for messages
     fps: float
     _time_base: Fraction | None
     _format_names: set[str]  # the container's format names (``container.format.name``)
@@ -343,7 +344,7 @@ class FrameIndexed:
         self._count_decoded(keep=True)
         if self._num_frames != claimed:
             raise VideoDecodeError(
-                f"{self.path}: the container lists {claimed} frames but {self._num_frames} decode "
+                f"{self._shown}: the container lists {claimed} frames but {self._num_frames} decode "
                 f"({why}); num_frames is now {self._num_frames}: sample the indices again")
         if highest >= self._num_frames:  # pragma: no cover - count unchanged
-            raise FrameIndexError(f"{self.path}: frame index {highest} out of range")
+            raise FrameIndexError(f"{self._shown}: frame index {highest} out of range")

@@ -34,12 +34,14 @@ import torch
 from slowfast_zoo.data import transforms as T
 from slowfast_zoo.data.reading import (
     DEFAULT_FILENAME_TMPL,
+    READ_CHUNK_BYTES,
     FrameReader,
     RandomArg,
     TransformBase,
     VideoSource,
     open_reader,
     resolve_protocol,
+    typed_failures,
 )
 from slowfast_zoo.data.sampling import RandomSource, check_rule, sample_frames
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
@@ -127,28 +129,76 @@ class TestTransform(TransformBase):
         unique, inverse = dedupe(frames, indices, self.frames_per_video)
         return self.apply_unique(unique, inverse, out=out)
 
+    def regions(self, hw: Sequence[int]) -> list[tuple[tuple[int, int, int, int], list[int]]]:
+        """What is resized for frames of size ``hw``: ``[(box on the resized frame, crops in it)]``.
+
+        The union of the crops, resized once, when it is not much bigger than the crops
+        themselves (identical pixels, less work); otherwise each crop's own box, so that an
+        extreme aspect ratio (an 8192x8 frame resizes to 262144x256) never resizes the whole
+        frame: memory stays bounded by the crops.
+        """
+        boxes = self.crop_boxes(hw)
+        union = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                 max(b[2] for b in boxes), max(b[3] for b in boxes))
+        area = (union[2] - union[0]) * (union[3] - union[1])
+        if area <= 2 * sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes):
+            return [(union, list(range(len(boxes))))]
+        return [(b, [c]) for c, b in enumerate(boxes)]
+
+    def resize_regions(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """``frames`` uint8 ``[U, H, W, 3]`` resized inside each of :meth:`regions` (uint8)."""
+        frames = as_frames(frames)
+        hw = tuple(frames.shape[1:3])
+        new_hw = T.rescale_size(hw, self.resize_short_side)
+        return [T.resize(frames, new_hw, box=box) for box, _ in self.regions(hw)]
+
+    def finish_regions(self, resized: list[torch.Tensor], hw: Sequence[int], inverse: torch.Tensor, *,
+                       out: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalize the resized regions and gather them into the views (see :meth:`apply_unique`)."""
+        inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
+        if inverse.numel() != self.frames_per_video:
+            raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
+        L, K, S = self.clip_len, self.num_clips, self.crop_size
+        out = check_out(out, (self.num_crops * K, 3, L, S, S))
+        boxes = self.crop_boxes(hw)
+        for (box, crops), pixels in zip(self.regions(hw), resized):
+            norm = normalize_chw(pixels, self.mean, self.std)  # [3, U, bh, bw] float32
+            shifted = [(boxes[c][0] - box[0], boxes[c][1] - box[1], boxes[c][2] - box[0],
+                        boxes[c][3] - box[1]) for c in crops]
+            # Views are crop-major: crops c..c+n fill out[c*K:(c+n)*K].
+            fill_views(out[crops[0] * K:(crops[-1] + 1) * K], norm, shifted, inverse.view(K, L))
+        return out
+
     def apply_unique(self, unique: torch.Tensor, inverse: torch.Tensor, *,
                      out: torch.Tensor | None = None) -> torch.Tensor:
         """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
         unique = as_frames(unique)
-        inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
-        if inverse.numel() != self.frames_per_video:
-            raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
-        U, H, W, _ = unique.shape
-        new_hw = T.rescale_size((H, W), self.resize_short_side)
-        boxes = self.crop_boxes((H, W))
-        # Resize only the union of the crops (identical pixels, less work).
-        ul = min(b[0] for b in boxes)
-        ut = min(b[1] for b in boxes)
-        ur = max(b[2] for b in boxes)
-        ub = max(b[3] for b in boxes)
-        resized = T.resize(unique, new_hw, box=(ul, ut, ur, ub))  # [U, bh, bw, 3] uint8
-        norm = normalize_chw(resized, self.mean, self.std)  # [3, U, bh, bw] float32
-        L, K, S = self.clip_len, self.num_clips, self.crop_size
-        out = check_out(out, (self.num_crops * K, 3, L, S, S))
-        crops = [(left - ul, top - ut, right - ul, bottom - ut) for left, top, right, bottom in boxes]
-        fill_views(out, norm, crops, inverse.view(K, L))
-        return out
+        return self.finish_regions(self.resize_regions(unique), tuple(unique.shape[1:3]), inverse, out=out)
+
+    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
+                   out: torch.Tensor | None = None) -> torch.Tensor:
+        """The views of the frames ``indices`` of ``reader`` (see :meth:`TransformBase.read_views`).
+
+        Decoded frames are resized in chunks of at most :data:`READ_CHUNK_BYTES`, so big frames
+        (4K, 8K) never sit in memory all at once at full size.
+        """
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
+        inverse_t = torch.from_numpy(inverse.reshape(-1))
+        size = getattr(reader, "size", None)
+        per_frame = 3 * int(size[0]) * int(size[1]) if size is not None else 0
+        chunk = max(1, READ_CHUNK_BYTES // per_frame) if per_frame else len(unique)
+        with typed_failures(reader):
+            if chunk >= len(unique):
+                return self.apply_unique(reader.read(unique), inverse_t, out=out)
+            parts: list[list[torch.Tensor]] = []
+            hw: tuple[int, ...] = ()
+            for lo in range(0, len(unique), chunk):
+                frames = reader.read(unique[lo:lo + chunk])
+                hw = tuple(frames.shape[1:3])
+                parts.append(self.resize_regions(frames))
+                del frames
+            resized = [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))]
+            return self.finish_regions(resized, hw, inverse_t, out=out)
 
     def load(self, source: VideoSource, *, start_index: int | None = None) -> torch.Tensor:
         """Sample, decode and transform one video.

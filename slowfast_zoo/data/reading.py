@@ -6,7 +6,9 @@ that both build on it without importing each other.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -15,11 +17,12 @@ import torch
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import RandomSource
+from slowfast_zoo.errors import VideoDecodeError
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
 __all__ = ["FrameReader", "VideoSource", "RandomArg", "open_reader", "TransformBase", "resolve_protocol",
-           "DEFAULT_FILENAME_TMPL"]
+           "DEFAULT_FILENAME_TMPL", "READ_CHUNK_BYTES", "typed_failures"]
 
 
 def resolve_protocol(name_or_cfg: Any) -> tuple[Any, tuple, tuple]:
@@ -65,9 +68,35 @@ def open_reader(source: VideoSource, *, filename_tmpl: str = DEFAULT_FILENAME_TM
     return VideoReader(source), 0
 
 
+#: Decoded RGB bytes held at once while a test transform reads one video's frames.
+READ_CHUNK_BYTES = 256 << 20
+
+
+@contextlib.contextmanager
+def typed_failures(reader: object) -> Iterator[None]:
+    """Turn an allocation failure while reading one video into :class:`VideoDecodeError`.
+
+    ``MemoryError``, or torch's ``RuntimeError`` for a failed allocation, is a property of that
+    video (its frame size) for the caller: datasets skip it and report the file.
+    """
+    try:
+        yield
+    except MemoryError as exc:
+        raise VideoDecodeError(f"{_shown(reader)}: out of memory while reading the video ({exc})") from exc
+    except RuntimeError as exc:
+        text = str(exc)
+        if "alloc" in text.lower() or "out of memory" in text.lower():
+            raise VideoDecodeError(f"{_shown(reader)}: memory allocation failed while reading the "
+                                   f"video ({' '.join(text.split())[:200]})") from exc
+        raise
+
+
+def _shown(reader: object) -> str:
+    return str(getattr(reader, "_shown", None) or getattr(reader, "path", None) or reader)
+
+
 class TransformBase:
     """What the test and train transforms share: the frame count and the one view-reading path."""
-
 
     clip_len: int
     frame_interval: int
@@ -99,5 +128,6 @@ class TransformBase:
         views through here: the sampled indices are decoded once per distinct frame, then
         transformed (``kwargs`` go to :meth:`apply_unique`).
         """
-        frames, inverse = self.read_frames(reader, indices)
-        return self.apply_unique(frames, inverse, **kwargs)
+        with typed_failures(reader):
+            frames, inverse = self.read_frames(reader, indices)
+            return self.apply_unique(frames, inverse, **kwargs)

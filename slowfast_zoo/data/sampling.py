@@ -33,13 +33,13 @@ import numbers
 
 import numpy as np
 
+from slowfast_zoo.registry.records import SAMPLING_RULES
+
 #: A numpy random source: what the random (train-mode) sampling draws from.
 RandomSource = np.random.Generator | np.random.RandomState
 
 __all__ = ["sample_frames", "clip_offsets", "SAMPLING_RULES"]
 
-#: The test-mode rules: the MMAction2 generation whose ``SampleFrames`` is reproduced.
-SAMPLING_RULES: tuple[str, ...] = ("0.x", "1.x")
 
 
 def _check_positive(name: str, value) -> int:

@@ -26,6 +26,7 @@ from slowfast_zoo.data.reading import (
     VideoSource,
     open_reader,
     resolve_protocol,
+    typed_failures,
 )
 from slowfast_zoo.data.sampling import RandomSource, sample_frames
 from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
@@ -171,8 +172,9 @@ class TrainTransform(TransformBase):
             >>> tf.flip_label(2), tf.flip_label(3)
             (4, 3)
         """
-        frames, inverse = self.read_frames(reader, indices)
-        views, flipped = self._apply(frames, inverse, rng=rng)
+        with typed_failures(reader):
+            frames, inverse = self.read_frames(reader, indices)
+            views, flipped = self._apply(frames, inverse, rng=rng)
         return views, self.flip_label(label) if flipped else int(label)
 
     def _apply(self, unique: torch.Tensor, inverse: torch.Tensor, *, rng: RandomSource | None = None,

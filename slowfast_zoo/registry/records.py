@@ -15,6 +15,9 @@ from typing import Any
 
 __all__ = ["ArchSpec", "TestProtocol", "TrainProtocol", "PretrainedCfg"]
 
+#: Test-mode SampleFrames rules: the MMAction2 generation whose clip placement is reproduced.
+SAMPLING_RULES: tuple[str, ...] = ("0.x", "1.x")
+
 # ImageNet statistics on the 0-255 scale, RGB order (MMAction2's img_norm_cfg).
 KINETICS_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
 KINETICS_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)

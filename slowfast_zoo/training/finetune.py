@@ -44,7 +44,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
-from slowfast_zoo.data.datasets import VideoDataset
+from slowfast_zoo.data.datasets import VideoDataset, collate_skip_failures
 from slowfast_zoo.data.presets import TestTransform, test_transform
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.evaluation.distributed import init_distributed
@@ -83,7 +83,10 @@ class FinetuneConfig:
 
     Data: ``train_list``/``val_list`` are ``path label`` lines (paths relative to
     ``data_root``); ``class_names`` (optional) fixes K and is stored in the weights;
-    otherwise ``num_classes`` or the largest train label + 1.
+    otherwise ``num_classes`` or the largest train label + 1. A video that cannot be read is left
+    out of its batch, logged once (file, reason) and listed in the result's ``"skipped"``; a batch
+    in which every video fails is skipped (under torchrun that rank then does one step less, so
+    keep a batch size above 1 there).
 
     Input size (defaults: the recipe's 32 frames every 2nd frame, short side 256, crop 224):
     ``clip_len``, ``frame_interval``, ``resize_short_side``, ``crop_size`` (train) and
@@ -235,7 +238,9 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     if channels_last:
         model.to(memory_format=torch.channels_last_3d)  # in place: the same Parameters
     pcfg = get_pretrained_cfg(cfg.arch)
-    train_ds = VideoDataset(cfg.train_list, cfg.data_root, _train_transform(cfg, pcfg, k, cfg.seed))
+    # A video that cannot be read is left out of its batch and reported, not the end of the run.
+    train_ds = VideoDataset(cfg.train_list, cfg.data_root, _train_transform(cfg, pcfg, k, cfg.seed),
+                            on_error="skip")
     val_ds = (VideoDataset(cfg.val_list, cfg.data_root, _val_transform(cfg, pcfg, k), on_error="skip")
               if cfg.val_list else None)
     sampler = DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
@@ -243,7 +248,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     # drop_last: a final batch of 1 cannot train BatchNorm at the 1x1 maps of small inputs.
     loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
                         drop_last=True, pin_memory=device.type == "cuda",
-                        persistent_workers=False)
+                        persistent_workers=False, collate_fn=collate_skip_failures)
+    skipped: dict[str, str] = {}
     steps_per_epoch = len(loader) // cfg.accum_steps
     if steps_per_epoch < 1:
         raise ValueError(f"{cfg.train_list}: {len(train_ds)} videos give no full optimizer step per epoch "
@@ -281,9 +287,15 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         t0 = time.monotonic()
         loss_sum, seen = 0.0, 0
         optimizer.zero_grad(set_to_none=True)
-        for it, (views, labels, _idx) in enumerate(loader):
+        for it, (views, labels, _idx, failures) in enumerate(loader):
             if it >= steps_per_epoch * cfg.accum_steps:
                 break
+            for f in failures:
+                if f.path not in skipped:
+                    log.warning("skipped %s: %s", f.path, f.reason)
+                skipped[f.path] = f.reason
+            if views is None:  # every video of this batch failed (see FinetuneConfig)
+                continue
             x = views.flatten(0, 1).to(device, non_blocking=True)  # [B, 1, 3, T, H, W] -> [B, ...]
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -317,7 +329,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         _checkpoint(cfg, out, epoch, model, optimizer, scheduler, scaler, info, class_names, history)
         if info.is_main:
             log.info("epoch %d: %s", epoch + 1, json.dumps(line))
-    return {"history": history, "out_dir": str(out), "num_classes": k}
+    return {"history": history, "out_dir": str(out), "num_classes": k,
+            "skipped": [{"path": p, "reason": r} for p, r in skipped.items()]}
 
 
 def _checkpoint(cfg, out: Path, epoch: int, model, optimizer, scheduler, scaler, info, class_names,

@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from slowfast_zoo.registry import ARCHS, PRETRAINED, get_arch_spec
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, TestProtocol
 from slowfast_zoo.weights.apply import load_safetensors_into
 from slowfast_zoo.weights.safetensors import weights_metadata, write_safetensors
+from slowfast_zoo.weights.schema import validate_config
 
 __all__ = ["save_pretrained", "push_to_hub", "load_prefixed", "is_prefixed", "hub_download", "read_config",
            "split_repo",
@@ -193,12 +195,57 @@ def _cache_dir() -> str | None:
     return None  # huggingface_hub's default
 
 
+# The Hub's own rules for names: ORG/REPO of letters, digits, "-", "_", "." (no "..", no leading
+# or trailing "-"/"."), at most 96 characters each.
+_REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+# A branch or tag name (git check-ref-format, restricted): no "..", "//", leading/trailing "/",
+# backslash, NUL, control characters, spaces or "~^:?*[@{".
+_REF = re.compile(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*")
+
+
+def check_repo_id(repo_id: str) -> str:
+    """``repo_id`` if it is a valid ``ORG/REPO`` Hub name, else :class:`UsageError`."""
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_REPO_PART.fullmatch(p) and ".." not in p for p in parts):
+        raise UsageError(f"invalid Hub repository id {repo_id!r}: expected ORG/REPO of letters, digits, "
+                         f"'-', '_' and '.' (no '..'), at most 96 characters each")
+    return repo_id
+
+
+def check_revision(revision: str) -> str:
+    """``revision`` if it is a branch/tag name or a 40-hex commit, else :class:`UsageError`.
+
+    Checked before any network call: huggingface_hub writes ``refs/<revision>`` into its cache,
+    so a revision like ``../../x`` would write outside it.
+    """
+    if _COMMIT.fullmatch(revision):
+        return revision
+    segments = revision.split("/")
+    if (len(revision) > 255 or not _REF.fullmatch(revision)
+            or any(seg in (".", "..") or seg.startswith(".") or seg.endswith(".lock") for seg in segments)
+            or revision.endswith(".")):
+        raise UsageError(f"invalid Hub revision {revision!r}: expected a branch or tag name (letters, digits, "
+                         f"'-', '_', '.', '/'-separated, no '..' segment, no leading '/', no backslash) "
+                         f"or a 40-hex commit")
+    return revision
+
+
 def split_repo(spec: str) -> tuple[str, str | None]:
-    """``"org/repo@rev"`` -> ``("org/repo", "rev")``; no ``@``: revision ``None`` (main)."""
-    repo_id, sep, revision = spec.partition("@")
-    if not repo_id or repo_id.count("/") > 1 or (sep and not revision):
+    """``"org/repo@rev"`` -> ``("org/repo", "rev")``; no ``@``: revision ``None`` (main).
+
+    Both parts are validated (:func:`check_repo_id`, :func:`check_revision`).
+
+    Raises:
+        UsageError: a malformed name or revision (nothing is fetched).
+    """
+    if not isinstance(spec, str) or "\x00" in spec:
         raise UsageError(f"expected hf-hub:ORG/REPO or hf-hub:ORG/REPO@REVISION, got {spec!r}")
-    return repo_id, revision or None
+    repo_id, sep, revision = spec.partition("@")
+    if not repo_id or (sep and not revision):
+        raise UsageError(f"expected hf-hub:ORG/REPO or hf-hub:ORG/REPO@REVISION, got {spec!r}")
+    check_repo_id(repo_id)
+    return repo_id, check_revision(revision) if revision else None
 
 
 def hub_download(repo_id: str, filename: str, revision: str | None = None) -> Path:
@@ -214,14 +261,17 @@ def hub_download(repo_id: str, filename: str, revision: str | None = None) -> Pa
 def read_config(path: Path, source: str) -> dict[str, Any]:
     """A saved model's ``config.json``, checked to be one of ours (``source`` names it in errors)."""
     try:
+        if path.stat().st_size > 16 << 20:  # a config is a few KB (class names included)
+            raise ValueError(f"{path.stat().st_size} bytes, too big for a config")
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{source}: cannot read {CONFIG_NAME} ({type(e).__name__}: {e})") from e
+    except (OSError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{source}: cannot read {CONFIG_NAME} ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:300]})") from e
     missing = [k for k in ("architecture", "num_classes") if k not in config] \
         if isinstance(config, dict) else ["architecture", "num_classes"]
     if missing:
         raise CheckpointError(f"{source}: {CONFIG_NAME} is not a slowfast_zoo config (missing {missing})")
-    return config
+    return validate_config(config, f"{source} ({CONFIG_NAME})")
 
 
 def _build(config: dict[str, Any], num_classes: int | None, source: str) -> tuple[SlowFast, int]:

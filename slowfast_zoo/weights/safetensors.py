@@ -37,6 +37,7 @@ from slowfast_zoo._io import atomic_write
 from slowfast_zoo._version import __version__
 from slowfast_zoo.errors import CheckpointError
 from slowfast_zoo.weights.checkpoint import require_file, short_error
+from slowfast_zoo.weights.schema import validate_metadata
 
 __all__ = ["write_safetensors", "read_safetensors", "read_metadata", "weights_metadata",
            "encode_metadata", "tensors_sha256", "class_names_from_metadata"]
@@ -123,6 +124,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]
     except Exception as e:  # SafetensorError, OSError, ...
         raise CheckpointError(f"Cannot read {path}: expected a slowfast_zoo .safetensors file "
                               f"({type(e).__name__}: {short_error(e)}). The file may be truncated.") from e
+    validate_metadata(meta, str(path))
     if not sd:
         raise CheckpointError(f"Cannot use {path}: the safetensors file holds no tensors.")
     if "weights_sha256" in meta and meta["weights_sha256"] != tensors_sha256(sd):

@@ -1,0 +1,135 @@
+"""The one schema of a saved model's ``config.json`` and of our safetensors metadata.
+
+Both come from files a user may have been sent (``local-dir:``, ``hf-hub:``, a ``.safetensors``),
+so every field is checked for type and range before anything is built from it: a
+``fusion_kernel`` of 100000 or a ``num_classes`` of 10**12 must fail at once, naming the field,
+not after gigabytes of allocation, and a NaN mean or a zero std must not turn every
+probability into NaN. Failures raise :class:`~slowfast_zoo.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from slowfast_zoo.errors import ConfigError
+from slowfast_zoo.registry import ARCHS
+from slowfast_zoo.registry.records import SAMPLING_RULES
+
+__all__ = ["validate_config", "validate_metadata", "MAX_CLASSES"]
+
+#: Largest classifier accepted from a file or an argument.
+MAX_CLASSES = 100_000
+
+# field -> (low, high) for the integers of the test protocol.
+_TEST_INTS = {"clip_len": (1, 1024), "frame_interval": (1, 64), "num_clips": (1, 100),
+              "resize_short_side": (32, 4096), "crop_size": (32, 4096), "num_crops": (1, 3),
+              "val_num_clips": (1, 100), "val_crop_size": (32, 4096)}
+
+
+def _fail(source: str, field: str, expected: str, value: Any) -> ConfigError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:80] + "..."
+    return ConfigError(f"{source}: field {field!r} must be {expected}, got {shown}")
+
+
+def _int(source: str, field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(source, field, f"an integer in [{low}, {high}]", value)
+    return value
+
+
+def _triple(source: str, field: str, value: Any, positive: bool) -> None:
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and (v > 0 if positive else True) for v in value):
+        raise _fail(source, field, "3 finite numbers" + (" > 0" if positive else ""), value)
+
+
+def _class_names(source: str, field: str, value: Any, num_classes: int | None) -> None:
+    if not isinstance(value, list) or not all(isinstance(n, str) and len(n) <= 1000 for n in value):
+        raise _fail(source, field, "a list of strings", value)
+    if num_classes is not None and len(value) != num_classes:
+        raise _fail(source, field, f"a list of num_classes = {num_classes} names", f"{len(value)} names")
+
+
+def _fusion_kernel(source: str, value: Any) -> int:
+    kernel = _int(source, "fusion_kernel", value, 1, 15)
+    if kernel % 2 == 0:
+        raise _fail(source, "fusion_kernel", "odd (a centred temporal kernel)", value)
+    return kernel
+
+
+def validate_config(config: Any, source: str) -> dict[str, Any]:
+    """Check a ``config.json`` object (see :func:`slowfast_zoo.save_pretrained`); returns it.
+
+    Raises:
+        ConfigError: naming the first bad field.
+    """
+    if not isinstance(config, dict):
+        raise _fail(source, "config.json", "a JSON object", config)
+    arch = config.get("architecture")
+    if not isinstance(arch, str) or arch not in ARCHS:
+        raise _fail(source, "architecture", f"one of {sorted(ARCHS)}", arch)
+    num_classes = _int(source, "num_classes", config.get("num_classes"), 0, MAX_CLASSES)
+    for key in ("tag", "base_weight"):
+        if key in config and not (config[key] is None or isinstance(config[key], str) and len(config[key]) <= 200):
+            raise _fail(source, key, "a string", config[key])
+    if "fusion_kernel" in config:
+        _fusion_kernel(source, config["fusion_kernel"])
+    if "lateral_norm" in config and not isinstance(config["lateral_norm"], bool):
+        raise _fail(source, "lateral_norm", "true or false", config["lateral_norm"])
+    if "class_names" in config:
+        _class_names(source, "class_names", config["class_names"], num_classes)
+    for key in ("mean", "std"):
+        if key in config:
+            _triple(source, key, config[key], positive=key == "std")
+    if "test" in config:
+        test = config["test"]
+        if not isinstance(test, dict):
+            raise _fail(source, "test", "a JSON object (the test protocol)", test)
+        for key, (low, high) in _TEST_INTS.items():
+            if key in test:
+                _int(source, f"test.{key}", test[key], low, high)
+        if test.get("num_crops", 3) not in (1, 3):
+            raise _fail(source, "test.num_crops", "1 or 3", test["num_crops"])
+        if "average_clips" in test and test["average_clips"] not in ("prob", "score"):
+            raise _fail(source, "test.average_clips", "'prob' or 'score'", test["average_clips"])
+        if "sampling_rule" in test and test["sampling_rule"] not in SAMPLING_RULES:
+            raise _fail(source, "test.sampling_rule", f"one of {list(SAMPLING_RULES)}", test["sampling_rule"])
+        tmpl = test.get("filename_tmpl", "{}")
+        if not isinstance(tmpl, str) or len(tmpl) > 255 or "{" not in tmpl or "/" in tmpl or "\x00" in tmpl:
+            raise _fail(source, "test.filename_tmpl", "a file name template such as 'img_{:05d}.jpg'", tmpl)
+    return config
+
+
+def validate_metadata(meta: Mapping[str, str], source: str) -> None:
+    """Check the fields of our safetensors metadata that loading uses (all values are strings).
+
+    Raises:
+        ConfigError: naming the first bad field.
+    """
+    if "architecture" in meta and meta["architecture"] not in ARCHS:
+        raise _fail(source, "architecture", f"one of {sorted(ARCHS)}", meta["architecture"])
+    if "fusion_kernel" in meta:
+        try:
+            kernel = int(meta["fusion_kernel"])
+        except ValueError:
+            raise _fail(source, "fusion_kernel", "an integer", meta["fusion_kernel"]) from None
+        _fusion_kernel(source, kernel)
+    if "lateral_norm" in meta and meta["lateral_norm"] not in ("True", "False"):
+        raise _fail(source, "lateral_norm", "'True' or 'False'", meta["lateral_norm"])
+    num_classes = None
+    if "num_classes" in meta:
+        try:
+            num_classes = _int(source, "num_classes", int(meta["num_classes"]), 0, MAX_CLASSES)
+        except ValueError:
+            raise _fail(source, "num_classes", "an integer", meta["num_classes"]) from None
+    if "class_names" in meta:
+        try:
+            names = json.loads(meta["class_names"])
+        except (ValueError, RecursionError):
+            raise _fail(source, "class_names", "a JSON list of strings", meta["class_names"]) from None
+        _class_names(source, "class_names", names, num_classes)
