@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from slowfast_zoo.data.reading import read_sampled
 from slowfast_zoo.errors import AnnotationError, InputFileError, VideoDecodeError
 
 __all__ = ["VideoDataset", "RawframeDataset", "ClipTransform", "Failure", "Record", "AnnotationError",
@@ -142,13 +143,20 @@ class _ClipDataset(Dataset):
 
     def _load(self, reader, label: int) -> tuple[torch.Tensor, int]:
         tf = self.transform
-        idx = np.asarray(tf.sample(reader.num_frames, self._start_index()), dtype=np.int64)
-        if hasattr(tf, "read_labelled_views"):
-            # A train transform may mirror the label with the frames (flip_label_map).
-            return tf.read_labelled_views(reader, idx, label)
-        if hasattr(tf, "read_views"):
-            return tf.read_views(reader, idx), label
-        return tf(reader.read(idx)), label
+        start = self._start_index()
+
+        def sample(n: int) -> np.ndarray:
+            return np.asarray(tf.sample(n, start), dtype=np.int64)
+
+        def read(idx: np.ndarray) -> tuple[torch.Tensor, int]:
+            if hasattr(tf, "read_labelled_views"):
+                # A train transform may mirror the label with the frames (flip_label_map).
+                return tf.read_labelled_views(reader, idx, label)
+            if hasattr(tf, "read_views"):
+                return tf.read_views(reader, idx), label
+            return tf(reader.read(idx)), label
+
+        return read_sampled(sample, read, reader)
 
     def __getitem__(self, index: int):
         if index < 0:
@@ -188,7 +196,7 @@ class VideoDataset(_ClipDataset):
             frame indices (start index 0), its ``read_views`` (or ``__call__``) the views.
         test_mode: optional consistency check against the transform's sampling mode.
         on_error: ``"raise"`` or ``"skip"`` (see the module docstring).
-        reader_kwargs: passed to ``VideoReader`` (e.g. ``{"num_threads": 1}`` in workers).
+        reader_kwargs: passed to ``VideoReader`` (e.g. ``{"num_threads": 0}``: threaded decoding).
 
     Raises:
         AnnotationError: a malformed line, reported as ``file:line``.

@@ -11,7 +11,7 @@ frame ``k`` (counting, the pts table and its check, index validation) is the bus
 
 Reading (``VideoReader.read``): distinct indices are decoded and converted once, in increasing
 order, straight into the output row of their first occurrence; repeats are copied afterwards.
-Either one sequential pass with threaded decoding (``thread_type="AUTO"``) that converts only
+Either one sequential pass (threaded only when asked, ``thread_type="AUTO"``) that converts only
 the needed frames and stops after the last one, or keyframe seeking: before each needed frame,
 seek when the keyframe preceding it lies more than ``_SEEK_COST_FRAMES`` frames ahead of the
 decoder, so that ``auto`` seeks only where it pays (measured with benchmarks/bench_data.py:
@@ -33,9 +33,10 @@ by pts, they decode cleanly from their keyframe).
 Hostile files: every failure while opening, counting or reading (an unexpected PyAV exception, a
 stream without codec context, an allocation failure) is a :class:`VideoDecodeError` naming the
 path as given and the cause. Frames larger than :data:`MAX_FRAME_PIXELS` are refused. Decoding
-is threaded only while the decoder reports nothing wrong: once a pass meets a decode error or a
-frame flagged corrupt, the reader decodes single-threaded from then on and redoes that pass, so
-the frames and the count of a damaged file do not depend on the thread count or the machine.
+is single-threaded by default, so the frames and the count of a damaged file do not depend on
+the machine; with ``num_threads != 1`` it is threaded only while the decoder reports nothing
+wrong: once a pass meets a decode error or a frame flagged corrupt, the reader decodes
+single-threaded from then on and redoes that pass.
 
 Example:
     >>> reader = VideoReader("video.mp4")  # doctest: +SKIP
@@ -94,7 +95,7 @@ def _file_size(path: Path, shown: str) -> int:
         if exc.errno == errno.ELOOP:
             raise VideoDecodeError(f"{shown}: symbolic link loop") from exc
         if exc.errno == errno.ENAMETOOLONG:
-            raise VideoDecodeError(f"{shown[:200]}...: file name too long") from exc
+            raise VideoDecodeError(f"{shown}: file name too long") from exc
         if os.path.islink(path):
             raise VideoDecodeError(f"{shown}: broken symbolic link (to {os.readlink(path)})") from exc
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -124,8 +125,12 @@ class VideoReader(fi.FrameIndexed):
 
     Args:
         path: the video file.
-        num_threads: decoder threads; 0 lets FFmpeg choose (one per core). Use 1 inside
-            DataLoader workers that already fill the cores.
+        num_threads: decoder threads. 1 (default): single-threaded, so the frames of any file,
+            damaged ones included, are the same on every machine (threaded decoders conceal
+            errors differently, even when they report none). 0 lets FFmpeg choose (one per
+            core), N uses N threads: faster on many cores for clean files; the reader falls
+            back to one thread once the decoder reports damage, but silently concealed damage
+            may then still decode differently.
 
     Attributes:
         path: the file, as a :class:`pathlib.Path`.
@@ -144,7 +149,7 @@ class VideoReader(fi.FrameIndexed):
         (torch.Size([4, 720, 1280, 3]), torch.uint8)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, num_threads: int = 1) -> None:
         self.path = Path(path)
         self._shown = os.fspath(path)  # messages name the path as the caller gave it
         self.num_threads = int(num_threads)

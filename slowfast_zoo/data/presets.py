@@ -34,12 +34,14 @@ import torch
 from slowfast_zoo.data import transforms as T
 from slowfast_zoo.data.reading import (
     DEFAULT_FILENAME_TMPL,
+    check_mean_std,
     READ_CHUNK_BYTES,
     FrameReader,
     RandomArg,
     TransformBase,
     VideoSource,
     open_reader,
+    read_sampled,
     resolve_protocol,
     typed_failures,
 )
@@ -85,8 +87,7 @@ class TestTransform(TransformBase):
         self.resize_short_side = int(resize_short_side)
         self.crop_size = int(crop_size)
         self.num_crops = int(num_crops)
-        self.mean = tuple(float(v) for v in mean)
-        self.std = tuple(float(v) for v in std)
+        self.mean, self.std = check_mean_std(mean, std)
 
     def __repr__(self) -> str:
         crop = "ThreeCrop" if self.num_crops == 3 else "CenterCrop"
@@ -210,8 +211,8 @@ class TestTransform(TransformBase):
             start_index: override of the reader's first frame number.
         """
         reader, first = open_reader(source, filename_tmpl=self.filename_tmpl)
-        idx = self.sample(reader.num_frames, first if start_index is None else start_index)
-        return self.read_views(reader, idx)
+        start = first if start_index is None else start_index
+        return read_sampled(lambda n: self.sample(n, start), lambda idx: self.read_views(reader, idx), reader)
 
     def view_frames(self, num_frames: int, view: int, frame_hw: tuple[int, int], *,
                     start_index: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:

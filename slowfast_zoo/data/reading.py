@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -22,7 +22,8 @@ from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
 __all__ = ["FrameReader", "VideoSource", "RandomArg", "open_reader", "TransformBase", "resolve_protocol",
-           "DEFAULT_FILENAME_TMPL", "READ_CHUNK_BYTES", "typed_failures"]
+           "DEFAULT_FILENAME_TMPL", "READ_CHUNK_BYTES", "typed_failures", "check_mean_std",
+           "read_sampled"]
 
 
 def resolve_protocol(name_or_cfg: Any) -> tuple[Any, tuple, tuple]:
@@ -89,6 +90,31 @@ def typed_failures(reader: object) -> Iterator[None]:
             raise VideoDecodeError(f"{_shown(reader)}: memory allocation failed while reading the "
                                    f"video ({' '.join(text.split())[:200]})") from exc
         raise
+
+
+def read_sampled(sample: Callable[[int], np.ndarray], read: Callable[[np.ndarray], Any],
+                 reader: FrameReader) -> Any:
+    """``read(sample(reader.num_frames))``, sampling once more if reading corrected the count.
+
+    A container may list more frames than decode (a damaged file): the reader then raises
+    :class:`VideoDecodeError` and lowers its ``num_frames``; the clips are placed again on the
+    frames that do decode, as they would have been with the right count from the start.
+    """
+    n = reader.num_frames
+    try:
+        return read(sample(n))
+    except VideoDecodeError:
+        if reader.num_frames == n:
+            raise
+        return read(sample(reader.num_frames))
+
+
+def check_mean_std(mean: Sequence[float], std: Sequence[float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` as float tuples: 3 finite values each, std > 0 (else NaN/inf views)."""
+    m, s = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    if len(m) != 3 or len(s) != 3 or not all(np.isfinite(m + s)) or min(s) <= 0:
+        raise ValueError(f"mean and std must be 3 finite numbers each, std > 0; got mean={m}, std={s}")
+    return m, s
 
 
 def _shown(reader: object) -> str:

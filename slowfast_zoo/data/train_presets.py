@@ -20,11 +20,13 @@ import torch
 from slowfast_zoo.data import transforms as T
 from slowfast_zoo.data.reading import (
     DEFAULT_FILENAME_TMPL,
+    check_mean_std,
     FrameReader,
     RandomArg,
     TransformBase,
     VideoSource,
     open_reader,
+    read_sampled,
     resolve_protocol,
     typed_failures,
 )
@@ -88,8 +90,7 @@ class TrainTransform(TransformBase):
         self.aspect_ratio_range = tuple(float(v) for v in aspect_ratio_range)
         self.crop_size = int(crop_size)
         self.flip_ratio = float(flip_ratio)
-        self.mean = tuple(float(v) for v in mean)
-        self.std = tuple(float(v) for v in std)
+        self.mean, self.std = check_mean_std(mean, std)
         if isinstance(rng, bool) or not (rng is None or isinstance(rng, numbers.Integral)
                                          or isinstance(rng, (np.random.Generator, np.random.RandomState))):
             raise TypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, got {type(rng).__name__}")
@@ -210,8 +211,9 @@ class TrainTransform(TransformBase):
         """Sample (randomly), decode and transform one video (see ``TestTransform.load``)."""
         rng = self.rng if rng is None else rng
         reader, first = open_reader(source, filename_tmpl=self.filename_tmpl)
-        idx = self.sample(reader.num_frames, first if start_index is None else start_index, rng=rng)
-        return self.read_views(reader, idx, rng=rng)
+        start = first if start_index is None else start_index
+        return read_sampled(lambda n: self.sample(n, start, rng=rng),
+                            lambda idx: self.read_views(reader, idx, rng=rng), reader)
 
 
 def train_transform(name_or_cfg: Any, *, flip: bool = True, rng: RandomArg = None) -> TrainTransform:

@@ -17,9 +17,11 @@ Both generations' files are read:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import pickle
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,25 @@ def short_error(e: BaseException, limit: int = 600) -> str:
 
 
 def require_file(path: Path) -> None:
-    """Raise :class:`CheckpointError` unless ``path`` is an existing file."""
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise CheckpointError(f"Checkpoint file {path} {what}: expected an MMAction2 .pth or a "
-                              f"slowfast_zoo .safetensors file.")
+    """Raise :class:`CheckpointError` unless ``path`` is an existing file (saying what it is)."""
+    expected = "expected an MMAction2 .pth or a slowfast_zoo .safetensors file"
+    try:
+        st = os.stat(path)
+    except ValueError as e:  # an embedded NUL
+        raise CheckpointError(f"Checkpoint file {str(path)!r}: invalid path ({e}); {expected}.") from e
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            what = "is a symbolic link loop"
+        elif e.errno == errno.ENAMETOOLONG:
+            raise CheckpointError(f"Checkpoint file {str(path)[:200]}...: file name too long; {expected}.") from e
+        elif os.path.islink(path):
+            what = f"is a broken symbolic link (to {os.readlink(path)})"
+        else:
+            what = "does not exist" if e.errno in (errno.ENOENT, errno.ENOTDIR) else f"cannot be read ({e.strerror})"
+        raise CheckpointError(f"Checkpoint file {path} {what}: {expected}.") from e
+    if not stat.S_ISREG(st.st_mode):
+        what = "is a directory" if stat.S_ISDIR(st.st_mode) else "is not a regular file"
+        raise CheckpointError(f"Checkpoint file {path} {what}: {expected}.")
 
 
 def _unreadable(path: Path, expected: str, e: BaseException) -> CheckpointError:

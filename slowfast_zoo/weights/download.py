@@ -96,9 +96,14 @@ def url_file_name(url: str) -> str:
         >>> url_file_name("http://h/x/model_20200728-145f1097.pth?raw=1")
         'model_20200728-145f1097.pth'
     """
+    if "\x00" in url:
+        raise CheckpointError(f"URL {url!r} contains a NUL character")
     name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-    if not name or name in (".", "..") or "/" in name or "\\" in name:
-        raise CheckpointError(f"Cannot derive a file name from URL {url!r}")
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise CheckpointError(f"Cannot derive a file name from URL {url[:300]!r}")
+    if len(name.encode("utf-8")) > 200:  # the cache adds a suffix; file systems allow 255 bytes
+        raise CheckpointError(f"URL {url[:120]!r}...: its file name is {len(name.encode('utf-8'))} bytes "
+                              f"long, too long for the cache (at most 200)")
     return name
 
 
