@@ -30,7 +30,8 @@ import slowfast_zoo as sz
 from slowfast_zoo._io import path_inside
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
-from slowfast_zoo.errors import SlowFastZooError, VideoDecodeError
+from slowfast_zoo._signals import exit_code, terminate_as_interrupt
+from slowfast_zoo.errors import SlowFastZooError, UsageError, VideoDecodeError
 
 log = logging.getLogger("extract_features")
 
@@ -63,12 +64,25 @@ class _Readers(Dataset):
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        with terminate_as_interrupt():  # SIGTERM like Ctrl-C: finished files are already written
+            return _main(argv)
+    except SlowFastZooError as err:
+        print(f"extract_features: error: {str(err).replace('checkpoint_path=', '--weights ')}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        print("extract_features: interrupted; finished files are kept, continue with --resume", file=sys.stderr)
+        return exit_code(err)
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("source", type=Path, help="folder of videos, or a list file (first column: path)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--model", default="slowfast_r50_4x16x1")
-    p.add_argument("--checkpoint", help="weights file instead of the published ones")
-    p.add_argument("--num-classes", type=int, help="class count of --checkpoint (fine-tuned files)")
+    p.add_argument("--weights", "--checkpoint", dest="weights",
+                   help="weights file instead of the published ones (--checkpoint is an alias)")
+    p.add_argument("--num-classes", type=int, help="class count of --weights (fine-tuned files)")
     p.add_argument("--clip-len", type=int)
     p.add_argument("--frame-interval", type=int)
     p.add_argument("--num-clips", type=int)
@@ -82,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    if not a.source.exists():
+        raise UsageError(f"{a.source}: no such folder or list file")
+    if a.source.is_file() and a.source.suffix.lower() in VIDEO_EXTENSIONS:
+        raise UsageError(f"{a.source} is a video: give the folder that holds the videos, or a list file")
+    if a.out.exists() and not a.out.is_dir():
+        raise UsageError(f"--out {a.out} exists and is not a folder")
+    if a.weights and "://" not in a.weights and not os.path.isfile(a.weights):
+        raise UsageError(f"--weights {a.weights}: no such file")
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     root, rels = list_videos(a.source)
     rels = rels[rank::world]
@@ -94,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(r)
     todo = [r for r in target if not (a.resume and target[r].is_file())]
     log.info("rank %d/%d: %d videos, %d to do", rank, world, len(rels), len(todo))
-    model = sz.create_model(a.model, pretrained=True, checkpoint_path=a.checkpoint, num_classes=a.num_classes)
+    model = sz.create_model(a.model, pretrained=True, checkpoint_path=a.weights, num_classes=a.num_classes)
     device = a.device or (f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     sz.inference.prepare_model(model, device=device)
     loader = DataLoader(_Readers(root, todo), batch_size=None, num_workers=a.workers)

@@ -23,6 +23,8 @@ import json
 import logging
 import sys
 
+from slowfast_zoo._signals import exit_code, terminate_as_interrupt
+from slowfast_zoo.errors import SlowFastZooError
 from slowfast_zoo.training.finetune import FinetuneConfig, finetune
 
 
@@ -35,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     p.add_argument("--classes", help="file with one class name per line (fixes the class count)")
     p.add_argument("--num-classes", type=int, help="class count (default: largest train label + 1)")
     p.add_argument("--out-dir", required=True)
-    p.add_argument("--checkpoint", help="start from this .pth/.safetensors instead of the published weights")
+    p.add_argument("--weights", "--checkpoint", dest="weights",
+                   help="start from this .pth/.safetensors instead of the published weights "
+                        "(--checkpoint is an alias)")
     p.add_argument("--from-scratch", action="store_true", help="random initialisation")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=8, help="videos per process per micro-step")
@@ -64,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
                    help="continue from OUT_DIR/training_state.pt (or the given state file)")
     p.add_argument("--stop-after", type=int, help="end this job after epoch N (schedule still spans --epochs)")
     p.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only draws on a terminal)")
     a = p.parse_args(argv)
     names = None
     if a.classes:
@@ -72,18 +77,27 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     return FinetuneConfig(
         arch=a.arch, train_list=a.train_list, val_list=a.val_list, data_root=a.data_root,
         class_names=names, num_classes=a.num_classes, out_dir=a.out_dir, pretrained=not a.from_scratch,
-        checkpoint_path=a.checkpoint, epochs=a.epochs, batch_size=a.batch_size, accum_steps=a.accum_steps,
+        checkpoint_path=a.weights, epochs=a.epochs, batch_size=a.batch_size, accum_steps=a.accum_steps,
         lr=a.lr, weight_decay=a.weight_decay, warmup_epochs=a.warmup_epochs, freeze_stages=a.freeze_stages,
         norm_eval=a.norm_eval, linear_probe=a.linear_probe, clip_len=a.clip_len,
         frame_interval=a.frame_interval, resize_short_side=a.resize_short_side, crop_size=a.crop_size,
         val_crop_size=a.val_crop_size or a.crop_size, area_range=(a.min_area, 1.0), flip=not a.no_flip,
         amp=a.amp, channels_last=a.channels_last, num_workers=a.workers, val_every=a.val_every, seed=a.seed,
-        deterministic=a.deterministic, resume=a.resume, stop_after=a.stop_after, device=a.device)
+        deterministic=a.deterministic, resume=a.resume, stop_after=a.stop_after, device=a.device,
+        progress=not a.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    summary = finetune(parse_args(argv))
+    try:
+        with terminate_as_interrupt():  # SIGTERM like Ctrl-C: finished epochs are checkpointed
+            summary = finetune(parse_args(argv))
+    except (SlowFastZooError, ValueError) as err:  # a bad list, option or file: one line
+        print(f"finetune: error: {str(err).replace('checkpoint_path=', '--weights ')}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        print("finetune: interrupted; finished epochs are saved, continue with --resume", file=sys.stderr)
+        return exit_code(err)
     if summary["history"]:
         print(json.dumps(summary["history"][-1]))
     return 0

@@ -8,6 +8,7 @@ import os
 from slowfast_zoo.errors import UsageError
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg
+from slowfast_zoo.weights.download import download_deadline
 from slowfast_zoo.weights.hub import is_prefixed, load_prefixed
 from slowfast_zoo.weights.schema import MAX_CLASSES
 from slowfast_zoo.weights.sources import load_pretrained
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def create_model(name: str, pretrained: bool = False, *, num_classes: int | None = None,
                  checkpoint_path: str | os.PathLike | None = None,
-                 progress: bool = True) -> SlowFast:
+                 progress: bool = True, download_timeout: float | None = None) -> SlowFast:
     """Build a SlowFast network, optionally with MMAction2's published Kinetics-400 weights.
 
     Args:
@@ -34,6 +35,8 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         checkpoint_path: a local MMAction2 ``.pth`` or slowfast_zoo ``.safetensors`` file, or an
             http(s) URL of one.
         progress: show a progress bar while downloading (only on a terminal).
+        download_timeout: the longest a download may take, in seconds (default
+            ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT`` or 3600); a stalled connection ends after 60 s.
 
     Returns:
         The model in training mode (call ``.eval()`` for inference), with ``pretrained_cfg``.
@@ -51,11 +54,13 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         if checkpoint_path is not None:
             raise UsageError("checkpoint_path cannot be combined with an hf-hub:/local-dir: name")
         return load_prefixed(name, num_classes=num_classes)
+    download_deadline(download_timeout)  # a bad value fails before anything is built
     spec = get_arch_spec(name)
     cfg = get_pretrained_cfg(name)
     model = SlowFast(spec, num_classes=num_classes, pretrained_cfg=cfg)
     if checkpoint_path is not None and not pretrained:
         raise UsageError("checkpoint_path is only used with pretrained=True")
     if pretrained:
-        load_pretrained(model, cfg, checkpoint_path=checkpoint_path, progress=progress)
+        load_pretrained(model, cfg, checkpoint_path=checkpoint_path, progress=progress,
+                        download_timeout=download_timeout)
     return model

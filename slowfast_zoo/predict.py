@@ -39,7 +39,8 @@ def protocol_transform(model: SlowFast, views: int | None) -> TestTransform:
 
 def predict_scores(model: SlowFast, video: str | os.PathLike, *, views: int | None = None,
                    device: str | torch.device | None = None, views_per_batch: int | None = None,
-                   dtype: torch.dtype | None = None, average: str = "prob") -> torch.Tensor:
+                   dtype: torch.dtype | None = None, average: str = "prob",
+                   progress: bool = False) -> torch.Tensor:
     """Video-level scores ``[num_classes]`` (softmax averaged over the views by default).
 
     The model is put in inference mode in place (eval, BatchNorm folded, channels_last), see
@@ -47,12 +48,13 @@ def predict_scores(model: SlowFast, video: str | os.PathLike, *, views: int | No
     """
     clips = protocol_transform(model, views).load(os.fspath(video))
     prepare_model(model, device=device)
-    return video_scores(model, clips, average=average, views_per_batch=views_per_batch, dtype=dtype)
+    return video_scores(model, clips, average=average, views_per_batch=views_per_batch, dtype=dtype,
+                        progress=progress)
 
 
 def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: int | None = None,
             device: str | torch.device | None = None, views_per_batch: int | None = None,
-            dtype: torch.dtype | None = None) -> list[Prediction]:
+            dtype: torch.dtype | None = None, progress: bool = False) -> list[Prediction]:
     """Top-k classes of a video with their probabilities, using the weight's test protocol.
 
     Args:
@@ -64,6 +66,7 @@ def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: 
         device: ``"cpu"``, ``"cuda"``...; default CUDA when available.
         views_per_batch: views per forward pass (memory bound).
         dtype: autocast dtype on GPU (``torch.bfloat16``), None for float32.
+        progress: a progress bar over the views on stderr (terminal only; off by default).
 
     Example:
         >>> import slowfast_zoo as sz
@@ -74,5 +77,5 @@ def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: 
     if topk < 1:
         raise ValueError(f"topk must be >= 1, got {topk}")
     probs = predict_scores(model, video, views=views, device=device,
-                           views_per_batch=views_per_batch, dtype=dtype)
+                           views_per_batch=views_per_batch, dtype=dtype, progress=progress)
     return topk_predictions(probs, model.class_names, topk)

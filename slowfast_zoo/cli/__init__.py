@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from slowfast_zoo._signals import exit_code, terminate_as_interrupt
 from slowfast_zoo.errors import SlowFastZooError
 
 __all__ = ["main", "build_parser"]
@@ -36,10 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        with terminate_as_interrupt():
+            return args.func(args)
     except SlowFastZooError as err:
-        print(f"slowfast-zoo: error: {err}", file=sys.stderr)
+        # The library speaks Python (checkpoint_path=); the command line's option is --weights.
+        print(f"slowfast-zoo: error: {str(err).replace('checkpoint_path=', '--weights ')}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: finished work was saved on the way out
+        print("slowfast-zoo: interrupted", file=sys.stderr)
+        return exit_code(err)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slowfast_zoo.errors import UsageError
+
 __all__ = ["register", "add_arguments", "run"]
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="slowfast_r50_4x16x1",
                    help="weight NAME[.TAG] whose protocol and published numbers are used "
                         "(default: %(default)s = its default tag)")
-    p.add_argument("--weights", metavar="PATH", default=None,
+    p.add_argument("--weights", "--checkpoint", dest="weights", metavar="PATH", default=None,
                    help="local MMAction2 .pth / slowfast_zoo .safetensors file or URL "
                         "(default: the published file, downloaded and sha256-verified)")
     p.add_argument("--ann-file", required=True,
@@ -106,15 +108,15 @@ def _protocol(cfg, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
             overrides[key] = v
             values[key] = v
     if values["clip_len"] < 1 or values["frame_interval"] < 1 or values["num_clips"] < 1:
-        raise SystemExit("eval: --clip-len, --frame-interval and --num-clips must be >= 1")
+        raise UsageError("--clip-len, --frame-interval and --num-clips must be >= 1")
     if values["crop_size"] > values["resize_short_side"]:
-        raise SystemExit("eval: --crop-size must not exceed --short-side")
+        raise UsageError("--crop-size must not exceed --short-side")
     # Fail before loading weights and decoding, not on the first forward pass.
     from slowfast_zoo.registry import get_arch_spec
 
     tau = get_arch_spec(cfg.name).tau
     if values["clip_len"] < tau or values["crop_size"] < 32:
-        raise SystemExit(f"eval: {cfg.architecture} needs --clip-len >= {tau} (tau) and --crop-size >= 32, "
+        raise UsageError(f"{cfg.architecture} needs --clip-len >= {tau} (tau) and --crop-size >= 32, "
                          f"got {values['clip_len']} and {values['crop_size']}")
     average = args.average_clips or pub.average_clips
     if average != pub.average_clips:
@@ -144,7 +146,7 @@ def _dataset(args: argparse.Namespace, cfg, tf, start_index: int):
                                filename_tmpl=args.filename_tmpl or cfg.test.filename_tmpl,
                                start_index=start_index, on_error="skip")
     if start_index != 0:
-        raise SystemExit("eval: --start-index other than 0 is only meaningful with --data-format rawframes")
+        raise UsageError("--start-index other than 0 is only meaningful with --data-format rawframes")
     return VideoDataset(args.ann_file, args.data_root, tf, on_error="skip")
 
 
@@ -187,30 +189,43 @@ def run(args: argparse.Namespace) -> int:
     """Run an evaluation from parsed :func:`add_arguments` options (rank 0 prints and writes)."""
     import torch
 
+    from slowfast_zoo._signals import exit_code, terminate_as_interrupt
     from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
     from slowfast_zoo.evaluation.evaluate import evaluate
     from slowfast_zoo.evaluation.results import ResultWriter, load_records
     from slowfast_zoo.factory import create_model
-    from slowfast_zoo.inference.device import resolve_device
+    from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning
     from slowfast_zoo.registry import get_pretrained_cfg
+    from slowfast_zoo.weights.download import resolve_url
 
     cfg = get_pretrained_cfg(args.model)
+    # Everything checkable is checked before weights are loaded or downloaded.
+    resolve_url(cfg.url)  # a bad SLOWFAST_ZOO_MIRROR
+    if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
+        raise UsageError(f"--weights {args.weights}: no such file")
+    if args.save_every is not None and not args.save_every > 0:
+        raise UsageError(f"--save-every must be a positive number of seconds, got {args.save_every:g}")
+    if args.views_per_batch is not None and args.views_per_batch < 1:
+        raise UsageError(f"--views-per-batch must be >= 1, got {args.views_per_batch}")
     protocol, tf = _protocol(cfg, args)
     names, label_map = _class_names(args, cfg)
     dataset = _dataset(args, cfg, tf, protocol["start_index"])
     bad = sorted({y for y in dataset.labels if not 0 <= y < len(names)})
     if bad:
-        raise SystemExit(f"eval: labels {bad[:5]} of {args.ann_file} are outside [0, {len(names)})")
+        raise UsageError(f"labels {bad[:5]} of {args.ann_file} are outside [0, {len(names)})")
     if args.resume and not args.out:
-        raise SystemExit("eval: --resume needs --out")
+        raise UsageError("--resume needs --out")
     if args.limit is not None and args.limit < 0:
-        raise SystemExit("eval: --limit must be >= 0")
+        raise UsageError("--limit must be >= 0")
 
     info = init_distributed(args.device)
     device = resolve_device(args.device)
     if info.distributed and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", info.local_rank)  # one GPU per rank
     dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if args.amp else None
+    slow = slow_low_precision_warning(device, dtype)
+    if slow and info.is_main:
+        print(f"slowfast-zoo: warning: --amp: {slow}", file=sys.stderr)
     workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
     selection = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
 
@@ -236,16 +251,17 @@ def run(args: argparse.Namespace) -> int:
     if writer is not None and not args.resume:
         writer.discard_stale()
     try:
-        result = evaluate(model, dataset, average=protocol["average_clips"],
-                          views_per_batch=args.views_per_batch, device=device, dtype=dtype,
-                          progress=not args.no_progress, num_workers=workers, indices=selection,
-                          resume_from=done, on_result=writer.add if writer else None)
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():  # SIGTERM saves finished videos like Ctrl-C does
+            result = evaluate(model, dataset, average=protocol["average_clips"],
+                              views_per_batch=args.views_per_batch, device=device, dtype=dtype,
+                              progress=not args.no_progress, num_workers=workers, indices=selection,
+                              resume_from=done, on_result=writer.add if writer else None)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (slowfast_zoo._signals)
         if writer is not None:
             writer.flush()  # keep every finished video for --resume
             print(f"interrupted: finished videos saved in {writer.path}; rerun with --resume",
                   file=sys.stderr)
-        return 130
+        return exit_code(e)
     except BaseException:
         if writer is not None:  # e.g. out of memory: still keep what is finished
             with contextlib.suppress(Exception):
@@ -261,6 +277,10 @@ def run(args: argparse.Namespace) -> int:
     _report(result, cfg, header, args)
     if args.out:
         print(f"results written to {args.out}")
+    if result.counts.get("evaluated", 0) == 0 and result.counts.get("selected", 0) > 0:
+        print("slowfast-zoo: error: no video could be evaluated (see the skipped videos above)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

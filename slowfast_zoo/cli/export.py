@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+
+from slowfast_zoo.errors import UsageError
 
 __all__ = ["register"]
 
@@ -15,9 +18,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from slowfast_zoo.factory import create_model
     from slowfast_zoo.weights.hub import is_prefixed
 
+    # Everything checkable is checked before weights are loaded or downloaded.
+    if args.size is not None and args.size < 32:
+        raise UsageError(f"--size must be >= 32 (the network's smallest input), got {args.size}")
+    if args.opset is not None and not 7 <= args.opset <= 30:
+        raise UsageError(f"--opset must be an ONNX opset in [7, 30], got {args.opset}")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise UsageError(f"-o {args.output}: the folder {out_dir} does not exist")
+    if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
+        raise UsageError(f"--weights {args.weights}: no such file")
+    if not is_prefixed(args.name):
+        from slowfast_zoo.registry import get_pretrained_cfg
+
+        get_pretrained_cfg(args.name)  # an unknown name, with close matches
     if is_prefixed(args.name):
         if args.weights:
-            raise SystemExit("slowfast-zoo export: error: --weights cannot be combined with an "
+            raise UsageError("--weights cannot be combined with an "
                              "hf-hub:/local-dir: name (it already names the weights)")
         model = create_model(args.name)
     else:
@@ -61,8 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="arch, arch.tag, hf-hub:ORG/REPO[@rev] or local-dir:PATH")
     p.add_argument("--format", choices=("onnx", "torchscript"), required=True)
     p.add_argument("-o", "--output", required=True, help="output file (.onnx / .pt)")
-    p.add_argument("--weights", help="local MMAction2 .pth / .safetensors file or URL "
-                                     "(default: the published weights)")
+    p.add_argument("--weights", "--checkpoint", dest="weights",
+                   help="local MMAction2 .pth / .safetensors file or URL (default: the published "
+                        "weights; --checkpoint is an alias)")
     p.add_argument("--size", type=int, default=None,
                    help="input height = width (default: the weight's test crop, 256)")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 
+from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.labels import read_label_map
+from slowfast_zoo.errors import UsageError
 from slowfast_zoo.factory import create_model
-from slowfast_zoo.inference.device import DTYPES, parse_dtype
+from slowfast_zoo.inference.device import DTYPES, parse_dtype, resolve_device, slow_low_precision_warning
 from slowfast_zoo.predict import predict, sample_video_path
 from slowfast_zoo.registry import get_pretrained_cfg
+from slowfast_zoo.weights.download import OPENMMLAB_ROOT, resolve_url
 from slowfast_zoo.weights.hub import is_prefixed
 
 __all__ = ["register"]
@@ -17,14 +22,35 @@ __all__ = ["register"]
 
 def _check_views(views: int | None, cfg) -> None:
     if views is not None and views not in (1, cfg.test.num_views):
-        raise SystemExit(f"slowfast-zoo predict: error: --views must be {cfg.test.num_views} "
-                         f"({cfg.name}'s test protocol) or 1 (a quick look), got {views}")
+        raise UsageError(f"--views must be {cfg.test.num_views} ({cfg.name}'s test protocol) or 1 "
+                         f"(a quick look), got {views}")
+
+
+def _validate(args: argparse.Namespace) -> None:
+    """Every option and the video, before any weight is loaded or downloaded."""
+    if args.topk < 1:
+        raise UsageError(f"--topk must be >= 1, got {args.topk}")
+    if args.window is not None and not args.window > 0:
+        raise UsageError(f"--window must be a positive number of seconds, got {args.window:g}")
+    if args.stride is not None and args.window is None:
+        raise UsageError("--stride needs --window")
+    if args.stride is not None and not args.stride > 0:
+        raise UsageError(f"--stride must be a positive number of seconds, got {args.stride:g}")
+    if args.views_per_batch is not None and args.views_per_batch < 1:
+        raise UsageError(f"--views-per-batch must be >= 1, got {args.views_per_batch}")
+    resolve_device(args.device)  # "bogus" -> UsageError
+    slow = slow_low_precision_warning(args.device, parse_dtype(args.dtype))
+    if slow:
+        print(f"slowfast-zoo: warning: --dtype {args.dtype}: {slow}", file=sys.stderr)
+    if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
+        raise UsageError(f"--weights {args.weights}: no such file")
+    resolve_url(OPENMMLAB_ROOT + "/x")  # a bad SLOWFAST_ZOO_MIRROR -> UsageError
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    if args.stride is not None and args.window is None:
-        raise SystemExit("slowfast-zoo predict: error: --stride needs --window")
+    _validate(args)
     video = args.video or str(sample_video_path())
+    VideoReader(video)  # a missing or unreadable video fails now, not after a download
     # Check what can be checked before any download.
     cfg = None if is_prefixed(args.model) else get_pretrained_cfg(args.model)
     names = None
@@ -41,7 +67,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.window is not None:
         return _predict_windows(args, model, video)
     preds = predict(model, video, topk=args.topk, views=args.views, device=args.device,
-                    views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype))
+                    views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
+                    progress=not (args.no_progress or args.json))
     if args.json:
         print(json.dumps({"video": video, "model": model.pretrained_cfg.name,
                           "weights": (args.weights or getattr(model, "hub_source", None)
@@ -80,8 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="top-k labels of a video (the shipped sample if none given)")
     p.add_argument("video", nargs="?", help="video file (default: the sample shipped with the package)")
     p.add_argument("--model", default="slowfast_r50_4x16x1", help="arch or arch.tag")
-    p.add_argument("--weights", help="local MMAction2 .pth / .safetensors file or URL "
-                                     "(default: the published weights, downloaded and verified)")
+    p.add_argument("--weights", "--checkpoint", dest="weights",
+                   help="local MMAction2 .pth / .safetensors file or URL (default: the published "
+                        "weights, downloaded and verified; --checkpoint is an alias)")
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--views", type=int, default=None,
                    help="the weight's test protocol (default; 30 views for Kinetics-400, 1 for "
@@ -98,5 +126,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="long videos: one prediction per window of this many seconds, streamed")
     p.add_argument("--stride", type=float, default=None, metavar="SECONDS",
                    help="seconds between window starts (default: --window, no overlap)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only draws on a terminal)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (views, windows, download; it only draws on a terminal)")
     p.set_defaults(func=_cmd_predict)

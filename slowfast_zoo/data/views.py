@@ -84,11 +84,17 @@ def normalize_chw(frames: torch.Tensor, mean: Sequence[float], std: Sequence[flo
 
 
 def fill_views(out: torch.Tensor, norm: np.ndarray, boxes: Sequence[tuple[int, int, int, int]],
-               inverse: torch.Tensor) -> None:
-    """``out[crop * K + k, :, t] = norm[:, inverse[k, t], box]`` for every crop box."""
+               inverse: torch.Tensor, first: int = 0) -> None:
+    """``out[crop * K + k, :, t] = norm[:, inverse[k, t] - first, box]`` for every crop box.
+
+    ``norm`` may hold only the distinct frames ``first .. first + norm.shape[1] - 1`` (the
+    frames are then normalized a slice at a time, bounding memory); entries of other frames are
+    left as they are.
+    """
     dst = out.numpy()
     inv = inverse.tolist()
     K = len(inv)
+    count = norm.shape[1]
     srcs = [norm[:, :, top:bottom, left:right] for left, top, right, bottom in boxes]
 
     def work(lo: int, hi: int) -> None:
@@ -96,6 +102,7 @@ def fill_views(out: torch.Tensor, norm: np.ndarray, boxes: Sequence[tuple[int, i
             c, k = divmod(v, K)
             view, src = dst[v], srcs[c]
             for t, u in enumerate(inv[k]):
-                np.copyto(view[:, t], src[:, u])
+                if first <= u < first + count:
+                    np.copyto(view[:, t], src[:, u - first])
 
     parallel_ranges(work, len(boxes) * K)

@@ -11,7 +11,7 @@ import torch
 from slowfast_zoo.errors import UsageError
 
 __all__ = ["resolve_device", "parse_dtype", "autocast", "DTYPES", "reset_peak_memory",
-           "peak_memory_bytes", "cpu_flags", "native_low_precision"]
+           "peak_memory_bytes", "cpu_flags", "native_low_precision", "slow_low_precision_warning"]
 
 #: Names of the autocast dtypes accepted by the command line and the applications
 #: (``None``: plain float32).
@@ -77,6 +77,17 @@ def native_low_precision(dtype: str) -> bool:
     if dtype == "fp16":
         return bool({"avx512_fp16", "amx_fp16"} & flags)
     return True
+
+
+def slow_low_precision_warning(device: str | torch.device | None, dtype: torch.dtype | None) -> str | None:
+    """A sentence when ``dtype`` would be emulated (several times slower) on this CPU, else None."""
+    if dtype not in (torch.bfloat16, torch.float16) or resolve_device(device).type != "cpu":
+        return None
+    name = "bf16" if dtype == torch.bfloat16 else "fp16"
+    if native_low_precision(name):
+        return None
+    return (f"this CPU has no native {name} (AVX-512 {name.upper()} / AMX): {name} runs emulated, "
+            f"several times slower than fp32; use fp32 on this machine")
 
 
 def reset_peak_memory(device: torch.device) -> bool:

@@ -44,6 +44,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
+from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.datasets import VideoDataset, collate_skip_failures
 from slowfast_zoo.data.presets import TestTransform, test_transform
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
@@ -98,6 +99,8 @@ class FinetuneConfig:
     Optimisation: ``lr=None`` means ``0.1 * batch_size * world_size * accum_steps / 64``;
     ``warmup_epochs=None`` means ``34/256`` of the run, like the recipe's 34 of 256 epochs.
 
+    ``progress``: a progress bar over each epoch's batches (stderr, terminal only, rank 0).
+
     ``channels_last``: train in the channels_last_3d memory format, where the convs run as 2-D
     convs (``models.layers.Conv3d``). ``None`` = on for CPU (faster per step there, measured with
     benchmarks/bench_train_step.py: benchmarks/RESULTS.md), off on GPUs (not measured there).
@@ -140,6 +143,7 @@ class FinetuneConfig:
     resume: bool | str = False
     stop_after: int | None = None
     device: str | None = None
+    progress: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -287,9 +291,12 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         t0 = time.monotonic()
         loss_sum, seen = 0.0, 0
         optimizer.zero_grad(set_to_none=True)
+        bar = ProgressBar(steps_per_epoch * cfg.accum_steps, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                          enabled=cfg.progress and info.is_main, unit="batches")
         for it, (views, labels, _idx, failures) in enumerate(loader):
             if it >= steps_per_epoch * cfg.accum_steps:
                 break
+            bar.update(1)
             for f in failures:
                 if f.path not in skipped:
                     log.warning("skipped %s: %s", f.path, f.reason)
@@ -315,6 +322,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 scheduler.step()
+        bar.close()
         loss_mean, = _all_reduce_mean([loss_sum / max(seen, 1)], device, info.distributed)
         mem_bytes, mem_kind = peak_memory_bytes(device)
         mem = (mem_bytes or 0) / 2**20

@@ -14,31 +14,43 @@ stricter cleanup):
   Download such a file yourself and pass its local path instead.
 * ``SLOWFAST_ZOO_MIRROR`` (e.g. ``http://mirror.local/openmmlab`` or ``file:///srv/openmmlab``)
   replaces the ``https://download.openmmlab.com`` prefix of every URL.
+* Deadlines: each socket operation may stall at most ``timeout`` seconds (60), and the whole
+  download takes at most ``deadline`` seconds (default 3600; ``create_model(download_timeout=)``
+  or ``SLOWFAST_ZOO_DOWNLOAD_TIMEOUT``): a server that drips one byte every few seconds ends
+  in a :class:`DownloadError` saying how many bytes arrived.
+* One process per cache entry: :func:`cache_lock` holds ``slowfast_zoo.locks/<file>.lock`` (next to
+  the ``checkpoints`` folder; ``flock``) while a file
+  is checked, downloaded and converted, so concurrent loaders and torchrun ranks download once
+  and share the result, and leftovers of a killed download or conversion (this library's
+  ``.<name>.*.partial`` files, which no live process can then hold) are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
 
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
-from slowfast_zoo._io import atomic_write
+from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
 from slowfast_zoo._progress import ProgressBar
 
 __all__ = [
     "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "url_file_name",
     "hash_prefix_from_name", "sha256_file", "verify_file_hash", "download_file",
-    "download_verified", "required_hash_prefix",
+    "download_verified", "required_hash_prefix", "TIMEOUT_ENV", "download_deadline", "cache_lock",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,11 +62,81 @@ OPENMMLAB_ROOT = "https://download.openmmlab.com"
 
 _CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small memory
 _DEFAULT_TIMEOUT_S = 60.0  # per socket operation, not for the whole transfer
+#: Environment variable: the longest a whole download may take, in seconds.
+TIMEOUT_ENV = "SLOWFAST_ZOO_DOWNLOAD_TIMEOUT"
+_DEFAULT_DEADLINE_S = 3600.0
 # The hex run right before the final extension, as publish_model.py writes it. Anchored at
 # the end so that e.g. our converted "<stem>-145f1097.slowfast_zoo.safetensors" (whose
 # hash is not 145f1097...) is not mistaken for a hash-named file.
 _HASH_RE = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|safetensors)$")
 _MIRROR_SCHEMES = ("http", "https", "file")
+
+
+def download_deadline(download_timeout: float | None = None) -> float:
+    """Seconds a whole download may take: ``download_timeout``, else ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT``,
+    else 3600.
+
+    Raises:
+        UsageError: a value that is not a positive number of seconds.
+    """
+    source, value = "download_timeout", download_timeout
+    if value is None:
+        source, value = TIMEOUT_ENV, os.environ.get(TIMEOUT_ENV) or None
+    if value is None:
+        return _DEFAULT_DEADLINE_S
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise UsageError(f"{source} must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+@contextlib.contextmanager
+def cache_lock(dest: Path, *, wait_s: float = _DEFAULT_DEADLINE_S) -> Iterator[None]:
+    """Hold ``<dest>.lock`` for one cache entry (see the module docstring); wait for another
+    process that holds it at most ``wait_s`` seconds. Without ``fcntl`` (Windows) no lock is
+    taken and leftovers are left alone."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    # Beside the cache, not in it: the checkpoints folder holds only checkpoints.
+    locks = dest.parent.parent / "slowfast_zoo.locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    lock_path = locks / (dest.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        end = time.monotonic() + wait_s
+        logged = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > end:
+                    raise DownloadError(f"{dest}: another process has been downloading or converting it "
+                                        f"for more than {wait_s:g} s ({lock_path} is locked)") from None
+                if not logged:
+                    log.info("Waiting for another process to finish %s", dest)
+                    logged = True
+                time.sleep(0.2)
+        try:
+            _remove_leftovers(dest)
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Temporary files of this entry left by a killed process (we hold the entry's lock)."""
+    stems = (dest.name, dest.name[:-4] if dest.name.endswith(".pth") else dest.name)
+    for path in dest.parent.glob(f".*{PARTIAL_SUFFIX}"):
+        if path.is_file() and any(path.name.startswith(f".{stem}.") for stem in stems):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("Removed %s, left by an interrupted download or conversion", path)
 
 
 def get_cache_dir() -> Path:
@@ -179,7 +261,8 @@ def _download_error(url: str, dest: Path, reason: str) -> DownloadError:
 
 
 def _stream(url: str, dest: Path, out: BinaryIO, sha: Any, *, progress: bool,
-            timeout: float) -> None:
+            timeout: float, deadline: float) -> None:
+    end = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={"User-Agent": "slowfast_zoo"})
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
@@ -194,21 +277,30 @@ def _stream(url: str, dest: Path, out: BinaryIO, sha: Any, *, progress: bool,
         with ProgressBar(total, desc=dest.name, enabled=progress) as bar:
             while True:
                 try:
-                    chunk = response.read(_CHUNK)
+                    # read1: return what one recv gives, so the deadline is checked between
+                    # the drips of a slow server (read(n) would wait for n bytes).
+                    chunk = response.read1(_CHUNK) if hasattr(response, "read1") else response.read(_CHUNK)
                 except (http.client.HTTPException, OSError) as e:
-                    raise _download_error(url, dest, f"transfer interrupted after {bar.n} bytes "
+                    got = f"{bar.n} of {total}" if total is not None else str(bar.n)
+                    raise _download_error(url, dest, f"transfer interrupted after {got} bytes "
                                                      f"({type(e).__name__}: {e})") from e
                 if not chunk:
                     break
                 out.write(chunk)
                 sha.update(chunk)
                 bar.update(len(chunk))
+                if time.monotonic() > end:
+                    got = f"{bar.n} of {total}" if total is not None else str(bar.n)
+                    raise _download_error(url, dest, f"the download did not finish within {deadline:g} s "
+                                                     f"({got} bytes received; raise it with "
+                                                     f"download_timeout= or {TIMEOUT_ENV})")
         if total is not None and bar.n != total:
             raise _download_error(url, dest, f"connection closed after {bar.n} of {total} bytes")
 
 
 def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | None = None,
-                  progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S) -> Path:
+                  progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S,
+                  deadline: float | None = None) -> Path:
     """Download ``url`` to ``dest`` atomically, verifying the sha256 prefix before the rename.
 
     ``SLOWFAST_ZOO_MIRROR`` is applied to ``url`` first.
@@ -219,7 +311,9 @@ def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | N
         expected_prefix: hex prefix the sha256 must start with; by default the one in the
             URL's file name. A URL without one is refused (see module docstring).
         progress: draw a progress bar on stderr when it is a terminal.
-        timeout: socket timeout in seconds.
+        timeout: socket timeout in seconds (the longest stall).
+        deadline: the longest the whole download may take, in seconds (default:
+            :func:`download_deadline`).
 
     Returns:
         ``dest`` as a :class:`~pathlib.Path`.
@@ -236,13 +330,15 @@ def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | N
         ...               get_cache_dir() / "slowfast_r50_256p_4x16x1_256e_kinetics400_rgb_20200728-145f1097.pth")  # doctest: +SKIP
     """
     download_verified(url, Path(dest), expected_prefix=expected_prefix, progress=progress,
-                      timeout=timeout)
+                      timeout=timeout, deadline=deadline)
     return Path(dest)
 
 
 def download_verified(url: str, dest: Path, *, expected_prefix: str | None = None,
-                      progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S) -> str:
+                      progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S,
+                      deadline: float | None = None) -> str:
     """Like :func:`download_file`, but return the full sha256 hex of the downloaded file."""
+    deadline = download_deadline(deadline)
     url = resolve_url(url)
     expected_prefix = expected_prefix or required_hash_prefix(url)
     log.info("Downloading %s to %s", url, dest)
@@ -252,7 +348,7 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str | None = Non
         # The temporary file is in dest's directory (os.replace is then an atomic rename) and is
         # removed on any error, Ctrl-C included: a partial file never looks like a checkpoint.
         with open(tmp, "wb") as out:
-            _stream(url, dest, out, sha, progress=progress, timeout=timeout)
+            _stream(url, dest, out, sha, progress=progress, timeout=timeout, deadline=deadline)
         actual = sha.hexdigest()
         if not actual.startswith(expected_prefix):
             raise HashMismatchError(

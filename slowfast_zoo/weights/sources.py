@@ -49,6 +49,8 @@ from slowfast_zoo.weights.convert import (
     mmaction2_key_to_ours,
 )
 from slowfast_zoo.weights.download import (
+    cache_lock,
+    download_deadline,
     download_verified,
     get_cache_dir,
     hash_prefix_from_name,
@@ -129,7 +131,7 @@ def _write_converted(path: Path, sd: Mapping[str, torch.Tensor], meta: dict[str,
                     "but will be converted again next time.", path, type(e).__name__, e)
 
 
-def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool) -> str:
+def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float) -> str:
     """Full sha256 of a verified ``dest``, downloading it if absent or damaged."""
     if dest.is_file():
         try:
@@ -137,16 +139,24 @@ def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool) -> str:
         except HashMismatchError as e:
             log.warning("%s Deleting it and downloading it again.", e)
             dest.unlink(missing_ok=True)
-    return download_verified(url, dest, expected_prefix=prefix, progress=progress)
+    return download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline)
 
 
 def _load_via_cache(model: torch.nn.Module, cfg: PretrainedCfg, url: str, *,
-                    expected_prefix: str | None, progress: bool) -> None:
+                    expected_prefix: str | None, progress: bool, deadline: float) -> None:
     file_name = url_file_name(url)
     prefix = expected_prefix or required_hash_prefix(url)  # refused before any request
     dest = get_cache_dir() / file_name
+    # One process per cache entry: others wait, then find the file (and its conversion) done.
+    with cache_lock(dest, wait_s=deadline):
+        _load_entry(model, cfg, url, dest, prefix, progress=progress, deadline=deadline)
+
+
+def _load_entry(model: torch.nn.Module, cfg: PretrainedCfg, url: str, dest: Path, prefix: str, *,
+                progress: bool, deadline: float) -> None:
+    file_name = dest.name
     if file_name.endswith(".safetensors"):  # one of ours: verified, then loaded as a local file
-        _ensure_cached(url, dest, prefix, progress)
+        _ensure_cached(url, dest, prefix, progress, deadline)
         load_safetensors_into(model, dest, published_classes=cfg.num_classes, source=url)
         return
     converted_path = converted_cache_path(dest)
@@ -161,7 +171,7 @@ def _load_via_cache(model: torch.nn.Module, cfg: PretrainedCfg, url: str, *,
         else:
             log.debug("Loaded converted weights from %s", converted_path)
             return
-    full_sha = _ensure_cached(url, dest, prefix, progress)
+    full_sha = _ensure_cached(url, dest, prefix, progress, deadline)
     converted, classifier, keep = _convert(read_mmaction2_checkpoint(dest), model, cfg, source)
     # The cache keeps the file's classifier even when this model replaces it, so the same
     # converted file serves every num_classes.
@@ -182,11 +192,12 @@ def _published_urls(cfg: PretrainedCfg) -> list[str]:
     return sorted(urls, key=lambda u: not cached(u))
 
 
-def _load_published(model: torch.nn.Module, cfg: PretrainedCfg, *, progress: bool) -> None:
+def _load_published(model: torch.nn.Module, cfg: PretrainedCfg, *, progress: bool, deadline: float) -> None:
     urls = _published_urls(cfg)
     for i, url in enumerate(urls):
         try:
-            _load_via_cache(model, cfg, url, expected_prefix=cfg.sha256_prefix, progress=progress)
+            _load_via_cache(model, cfg, url, expected_prefix=cfg.sha256_prefix, progress=progress,
+                            deadline=deadline)
             return
         except DownloadError as e:
             if i + 1 == len(urls):
@@ -238,7 +249,8 @@ def _is_url(s: str) -> bool:
 
 
 def load_pretrained(model: torch.nn.Module, cfg: PretrainedCfg, *,
-                    checkpoint_path: str | os.PathLike | None = None, progress: bool = True) -> None:
+                    checkpoint_path: str | os.PathLike | None = None, progress: bool = True,
+                    download_timeout: float | None = None) -> None:
     """Load published (or given) weights into ``model`` in place.
 
     Args:
@@ -249,6 +261,8 @@ def load_pretrained(model: torch.nn.Module, cfg: PretrainedCfg, *,
         checkpoint_path: a local MMAction2 ``.pth`` / slowfast_zoo ``.safetensors`` file, or an
             http(s) URL of one whose file name ends in ``-<sha256 prefix>.pth``.
         progress: draw a download progress bar on stderr when it is a terminal.
+        download_timeout: the longest a download may take, in seconds (default
+            ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT`` or 3600; stalls end after 60 s regardless).
 
     Raises:
         CheckpointError: unreadable file, or weights of another architecture (listing the
@@ -261,13 +275,14 @@ def load_pretrained(model: torch.nn.Module, cfg: PretrainedCfg, *,
         >>> model = sz.create_model("slowfast_r50_4x16x1")
         >>> load_pretrained(model, model.pretrained_cfg)  # doctest: +SKIP
     """
+    deadline = download_deadline(download_timeout)
     if checkpoint_path is None:
         if cfg.hf_hub_id and _try_hub_mirror(model, cfg, progress=progress):
             return
-        _load_published(model, cfg, progress=progress)
+        _load_published(model, cfg, progress=progress, deadline=deadline)
         return
     location = os.fspath(checkpoint_path)
     if isinstance(location, str) and _is_url(location):
-        _load_via_cache(model, cfg, location, expected_prefix=None, progress=progress)
+        _load_via_cache(model, cfg, location, expected_prefix=None, progress=progress, deadline=deadline)
     else:
         _load_local(model, cfg, Path(location))
