@@ -26,6 +26,9 @@ from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
+# The child's own peak RSS in kB: VmHWM starts afresh at exec (ru_maxrss would carry the
+# forking pytest process's peak over).
+_PEAK = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
 SMALL = dict(clip_len=8, frame_interval=2, num_clips=2, resize_short_side=64, crop_size=64, num_crops=3)
 
 
@@ -83,10 +86,10 @@ def test_extreme_aspect_ratio_stays_in_bounded_memory(tmp_path: Path) -> None:
     """An 8192x8 frame resizes to 262144x256: only the three crops are resized, in a child
     process whose peak RSS is measured (the published 30-view protocol)."""
     video = make_video(tmp_path / "wide.mp4", 20, 8192, 8, fps=25)
-    code = ("import resource, torch, slowfast_zoo as sz; torch.set_num_threads(1); "
+    code = ("import torch, slowfast_zoo as sz; torch.set_num_threads(1); "
             f"v = sz.data.test_transform('slowfast_r50_4x16x1').load({str(video)!r}); "
             "assert v.shape == (30, 3, 32, 256, 256) and all(torch.isfinite(x).all() for x in v); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            f"{_PEAK}")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) < 3 * 2**20  # kB: under 3 GB (it was 22.5 GiB asked)
@@ -259,10 +262,10 @@ def test_hostile_config_allocates_nothing_big(saved: Path, tmp_path: Path, field
     config = json.loads((folder / "config.json").read_text())
     config[field] = value
     (folder / "config.json").write_text(json.dumps(config))
-    code = ("import resource, slowfast_zoo as sz\n"
+    code = ("import slowfast_zoo as sz\n"
             "from slowfast_zoo.errors import ConfigError\n"
             f"try:\n    sz.create_model('local-dir:{folder}')\nexcept ConfigError as e:\n    print('ConfigError', e)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            f"{_PEAK}")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "ConfigError" in out.stdout, out.stdout + out.stderr
     assert int(out.stdout.split()[-1]) < 1024 * 1024  # kB: well under 1 GB (torch itself included)
@@ -325,6 +328,7 @@ def test_eval_skips_damaged_videos_and_resume_does_not_stop_on_them(tmp_path: Pa
     from slowfast_zoo.cli import main
 
     videos = tmp_path / "videos"
+    videos.mkdir()
     good = make_video(videos / "good.mp4", 20, 48, 40, fps=25)
     damaged = list(damaged_variants([s for s in samples() if s.suffix in (".flv", ".mkv", ".mp4")],
                                     videos, ("flip30", "header_flip", "trunc50")))
@@ -343,3 +347,21 @@ def test_eval_skips_damaged_videos_and_resume_does_not_stop_on_them(tmp_path: Pa
     again = json.loads(out.read_text())
     assert again["counts"] == first["counts"]
     capsys.readouterr()
+
+
+def test_finetune_skips_and_reports_an_unreadable_video(tmp_path: Path) -> None:
+    from slowfast_zoo.training.finetune import FinetuneConfig, finetune
+
+    for i in range(3):
+        make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
+    (tmp_path / "bad.mp4").write_bytes((tmp_path / "v0.mp4").read_bytes()[:200])
+    (tmp_path / "train.txt").write_text("v0.mp4 0\nbad.mp4 1\nv1.mp4 1\nv2.mp4 0\n")
+    ckpt = write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path / "ckpt", "gen")
+    summary = finetune(FinetuneConfig(
+        "slowfast_r50_4x16x1", str(tmp_path / "train.txt"), str(tmp_path / "run"), data_root=str(tmp_path),
+        checkpoint_path=str(ckpt), class_names=["a", "b"], epochs=1, batch_size=2, clip_len=8,
+        frame_interval=2, resize_short_side=32, crop_size=32, val_crop_size=32, num_workers=0,
+        freeze_stages=3, seed=0))
+    assert [s["path"] for s in summary["skipped"]] == [str(tmp_path / "bad.mp4")]
+    assert str(tmp_path / "bad.mp4") in summary["skipped"][0]["reason"]
+    assert summary["history"] and np.isfinite(summary["history"][0]["loss"])

@@ -54,6 +54,8 @@ def _bad_invocations(tmp: Path) -> list[tuple[list[str], str]]:
     video = make_video(tmp / "v.mp4", 10, 48, 40, fps=25)
     bad_ann = tmp / "bad.txt"
     bad_ann.write_text("v.mp4 3\nv.mp4 notalabel\n")
+    ann = tmp / "good.txt"
+    ann.write_text("v.mp4 3\n")
     return [
         (["predict", "/nonexistent/video.mp4"], "/nonexistent/video.mp4"),
         (["predict", str(video), "--topk", "0"], "--topk"),
@@ -69,10 +71,11 @@ def _bad_invocations(tmp: Path) -> list[tuple[list[str], str]]:
         (["export", "slowfast_r50_4x16x1", "--format", "onnx", "-o", str(tmp / "no" / "m.onnx")], "does not exist"),
         (["eval", "--ann-file", str(tmp / "missing.txt"), *SMALL], "missing.txt"),
         (["eval", "--ann-file", str(bad_ann), "--data-root", str(tmp), *SMALL], f"{bad_ann}:2"),
-        (["eval", "--ann-file", str(bad_ann), "--resume", *SMALL], "--resume needs --out"),
-        (["eval", "--ann-file", str(bad_ann), "--clip-len", "2", "--short-side", "32", "--crop-size", "32"],
+        (["eval", "--ann-file", str(ann), "--data-root", str(tmp), "--resume", *SMALL], "--resume needs --out"),
+        (["eval", "--ann-file", str(ann), "--clip-len", "2", "--short-side", "32", "--crop-size", "32"],
          "--clip-len"),
-        (["eval", "--ann-file", str(bad_ann), "--views-per-batch", "0", *SMALL], "--views-per-batch"),
+        (["eval", "--ann-file", str(ann), "--views-per-batch", "0", *SMALL], "--views-per-batch"),
+        (["eval", "--ann-file", str(ann), "--device", "bogus", *SMALL], "bogus"),
     ]
 
 
@@ -164,6 +167,7 @@ def test_views_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch)
 # ------------------------------------------------------------------------- signals
 def test_sigterm_mid_eval_then_resume_gives_the_uninterrupted_result(tmp_path: Path, ckpt: Path) -> None:
     videos = tmp_path / "videos"
+    videos.mkdir()
     for i in range(16):
         make_video(videos / f"v{i:02d}.mp4", 40, 64, 48, fps=25)
     ann = tmp_path / "val.txt"

@@ -301,7 +301,9 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                 if f.path not in skipped:
                     log.warning("skipped %s: %s", f.path, f.reason)
                 skipped[f.path] = f.reason
-            if views is None:  # every video of this batch failed (see FinetuneConfig)
+            if views is None or (len(views) < 2 <= cfg.batch_size):
+                # Every video of this batch failed, or one is left: BatchNorm cannot train on a
+                # batch of one at the 1x1 maps of small inputs (see FinetuneConfig).
                 continue
             x = views.flatten(0, 1).to(device, non_blocking=True)  # [B, 1, 3, T, H, W] -> [B, ...]
             if channels_last:
