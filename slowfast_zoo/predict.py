@@ -6,10 +6,19 @@ import os
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from slowfast_zoo.data.presets import TestTransform, views_transform
-from slowfast_zoo.inference.engine import Prediction, prepare_model, topk_predictions, video_scores
+from slowfast_zoo.data.reading import open_reader, read_sampled
+from slowfast_zoo.inference.engine import (
+    Prediction,
+    average_views,
+    default_views_per_batch,
+    prepare_model,
+    run_view_stream,
+    topk_predictions,
+)
 from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["Prediction", "predict", "predict_scores", "sample_video_path", "class_names_of",
@@ -44,12 +53,22 @@ def predict_scores(model: SlowFast, video: str | os.PathLike, *, views: int | No
     """Video-level scores ``[num_classes]`` (softmax averaged over the views by default).
 
     The model is put in inference mode in place (eval, BatchNorm folded, channels_last), see
-    :func:`slowfast_zoo.inference.prepare_model`.
+    :func:`slowfast_zoo.inference.prepare_model`. The views are streamed: each distinct frame is
+    decoded once and kept as uint8, and only ``views_per_batch`` float views exist at a time
+    (:meth:`TestTransform.stream_views <slowfast_zoo.data.TestTransform.stream_views>`); the
+    scores equal those of ``video_scores(model, transform.load(video))`` bit for bit.
     """
-    clips = protocol_transform(model, views).load(os.fspath(video))
+    tf = protocol_transform(model, views)
+    reader, first = open_reader(os.fspath(video), filename_tmpl=tf.filename_tmpl)
     prepare_model(model, device=device)
-    return video_scores(model, clips, average=average, views_per_batch=views_per_batch, dtype=dtype,
-                        progress=progress)
+    step = views_per_batch or default_views_per_batch(next(model.parameters()).device)
+
+    def run(indices: np.ndarray) -> torch.Tensor:
+        return run_view_stream(model, tf.stream_views(reader, indices, step), total=tf.num_views,
+                               views_per_batch=step, dtype=dtype, progress=progress)
+
+    logits = read_sampled(lambda n: tf.sample(n, first), run, reader)
+    return average_views(logits[None], average)[0]
 
 
 def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: int | None = None,

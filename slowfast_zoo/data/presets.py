@@ -26,6 +26,7 @@ It also carries the sampling protocol, so nothing has to be re-typed::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Sequence
 
 import numpy as np
@@ -184,30 +185,77 @@ class TestTransform(TransformBase):
         unique = as_frames(unique)
         return self.finish_regions(self.resize_regions(unique), tuple(unique.shape[1:3]), inverse, out=out)
 
-    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
-                   out: torch.Tensor | None = None) -> torch.Tensor:
-        """The views of the frames ``indices`` of ``reader`` (see :meth:`TransformBase.read_views`).
+    def read_resized(self, reader: FrameReader, unique: np.ndarray) -> tuple[list[torch.Tensor], tuple[int, int]]:
+        """The distinct frames ``unique`` decoded and resized inside :meth:`regions`, as uint8.
 
         Decoded frames are resized in chunks of at most :data:`READ_CHUNK_BYTES`, so big frames
-        (4K, 8K) never sit in memory all at once at full size.
+        (4K, 8K) never sit in memory all at once at full size. Returns ``(regions, frame hw)``.
         """
-        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
-        inverse_t = torch.from_numpy(inverse.reshape(-1))
         size = getattr(reader, "size", None)
         per_frame = 3 * int(size[0]) * int(size[1]) if size is not None else 0
         chunk = max(1, READ_CHUNK_BYTES // per_frame) if per_frame else len(unique)
+        parts: list[list[torch.Tensor]] = []
+        hw: tuple[int, int] = (0, 0)
+        for lo in range(0, len(unique), chunk):
+            frames = reader.read(unique[lo:lo + chunk])
+            hw = (int(frames.shape[1]), int(frames.shape[2]))
+            parts.append(self.resize_regions(frames))
+            del frames
+        if len(parts) == 1:
+            return parts[0], hw
+        return [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))], hw
+
+    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
+                   out: torch.Tensor | None = None) -> torch.Tensor:
+        """The views of the frames ``indices`` of ``reader`` (see :meth:`TransformBase.read_views`),
+        read through :meth:`read_resized` (bounded memory for big frames)."""
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
         with typed_failures(reader):
-            if chunk >= len(unique):
-                return self.apply_unique(reader.read(unique), inverse_t, out=out)
-            parts: list[list[torch.Tensor]] = []
-            hw: tuple[int, ...] = ()
-            for lo in range(0, len(unique), chunk):
-                frames = reader.read(unique[lo:lo + chunk])
-                hw = tuple(frames.shape[1:3])
-                parts.append(self.resize_regions(frames))
-                del frames
-            resized = [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))]
-            return self.finish_regions(resized, hw, inverse_t, out=out)
+            resized, hw = self.read_resized(reader, unique)
+            return self.finish_regions(resized, hw, torch.from_numpy(inverse.reshape(-1)), out=out)
+
+    def stream_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
+                     views_per_chunk: int) -> Iterator[torch.Tensor]:
+        """The views of :meth:`read_views`, ``views_per_chunk`` at a time, never all at once.
+
+        Each distinct frame is decoded once and kept resized as uint8; every chunk normalizes
+        only the frames its views use and gathers them, so the float32 views of a whole video
+        (755 MB for 30 views of 32x256x256) never exist. The chunks, concatenated, equal
+        :meth:`read_views` bit for bit.
+
+        Example:
+            >>> tf = test_transform("slowfast_r50_4x16x1")
+            >>> reader = VideoReader("video.mp4")  # doctest: +SKIP
+            >>> for views in tf.stream_views(reader, tf.sample(reader.num_frames), 3): ...  # doctest: +SKIP
+        """
+        if views_per_chunk < 1:
+            raise ValueError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
+        if inverse.size != self.frames_per_video:
+            raise ValueError(f"indices must have {self.frames_per_video} entries, got {inverse.size}")
+        with typed_failures(reader):
+            resized, hw = self.read_resized(reader, unique)
+        L, K, S = self.clip_len, self.num_clips, self.crop_size
+        clips = inverse.reshape(K, L)
+        boxes = self.crop_boxes(hw)
+        region_of = {c: (r, box) for r, (box, crops) in enumerate(self.regions(hw)) for c in crops}
+        for v0 in range(0, self.num_views, views_per_chunk):
+            views = range(v0, min(self.num_views, v0 + views_per_chunk))
+            out = np.empty((len(views), 3, L, S, S), dtype=np.float32)
+            for r in sorted({region_of[v // K][0] for v in views}):
+                mine = [v for v in views if region_of[v // K][0] == r]
+                needed = np.unique(clips[[v % K for v in mine]])
+                norm = normalize_chw(resized[r][torch.from_numpy(needed)], self.mean, self.std)
+                where = {int(u): j for j, u in enumerate(needed.tolist())}
+                for v in mine:
+                    c, k = divmod(v, K)
+                    box = region_of[c][1]
+                    left, top, right, bottom = (boxes[c][0] - box[0], boxes[c][1] - box[1],
+                                                boxes[c][2] - box[0], boxes[c][3] - box[1])
+                    dst = out[v - v0]
+                    for t, u in enumerate(clips[k].tolist()):
+                        np.copyto(dst[:, t], norm[:, where[u], top:bottom, left:right])
+            yield torch.from_numpy(out)
 
     def load(self, source: VideoSource, *, start_index: int | None = None) -> torch.Tensor:
         """Sample, decode and transform one video.

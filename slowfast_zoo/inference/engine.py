@@ -14,7 +14,7 @@ logits; the measured speed-ups are in benchmarks/RESULTS.md ("Model speed").
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -26,7 +26,7 @@ from slowfast_zoo.inference.device import autocast, resolve_device
 from slowfast_zoo.models.layers import is_channels_last_3d
 from slowfast_zoo.models.slowfast import SlowFast
 
-__all__ = ["prepare_model", "run_views", "ViewOutputs", "average_views", "video_scores",
+__all__ = ["prepare_model", "run_views", "run_view_stream", "ViewOutputs", "average_views", "video_scores",
            "Prediction", "topk_predictions", "default_views_per_batch", "resolve_device"]
 
 
@@ -121,6 +121,30 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
     if return_maps:
         return ViewOutputs(torch.cat(pooled), torch.cat(slows), torch.cat(fasts))
     return torch.cat(pooled)
+
+
+def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: int | None = None,
+                    views_per_batch: int | None = None, dtype: torch.dtype | None = None,
+                    progress: bool = False) -> torch.Tensor:
+    """Per-view logits ``[V, num_classes]`` of views that arrive in chunks (e.g.
+    :meth:`TestTransform.stream_views <slowfast_zoo.data.TestTransform.stream_views>`): only one
+    chunk of float views exists at a time.
+
+    Args:
+        model: a model in eval mode (see :func:`prepare_model`).
+        chunks: ``[c, 3, T, H, W]`` views, in view order.
+        total: the number of views, for the progress bar.
+        views_per_batch, dtype: as :func:`run_views`.
+        progress: a progress bar over the views on stderr (terminal only).
+    """
+    outs = []
+    with ProgressBar(total, desc="views", enabled=progress, unit="views") as bar:
+        for chunk in chunks:
+            outs.append(run_views(model, chunk, views_per_batch=views_per_batch, dtype=dtype))
+            bar.update(chunk.shape[0])
+    if not outs:
+        raise UsageError("no views to run")
+    return torch.cat(outs)
 
 
 def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tensor:
