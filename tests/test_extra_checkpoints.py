@@ -468,12 +468,14 @@ def test_predict_label_map_is_checked_before_any_download(tmp_path: Path, capsys
     monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", f"http://127.0.0.1:{closed_port}/")
     bad = tmp_path / "labels.txt"
     bad.write_text("a\nb\n")
-    assert cli_main(["predict", str(tmp_path / "v.mp4"), "--model", "slowfast_r50_16x8x1",
+    video = make_video(tmp_path / "v.mp4", 10, 40, 32, fps=25)
+    assert cli_main(["predict", str(video), "--model", "slowfast_r50_16x8x1",
                      "--label-map", str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "2 class names" in err and "174 classes" in err
     assert "Traceback" not in err and "download" not in err.lower()
-    assert cli_main(["predict", "--model", "slowfast_r50_16x8x1", "--label-map", str(tmp_path / "none")]) == 2
+    assert cli_main(["predict", str(video), "--model", "slowfast_r50_16x8x1", "--label-map",
+                     str(tmp_path / "none")]) == 2
     assert "cannot read the label map" in capsys.readouterr().err
 
 

@@ -203,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_url(cfg.url)  # a bad SLOWFAST_ZOO_MIRROR
     if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
         raise UsageError(f"--weights {args.weights}: no such file")
-    if args.save_every is not None and not args.save_every > 0:
-        raise UsageError(f"--save-every must be a positive number of seconds, got {args.save_every:g}")
+    if args.save_every is not None and not args.save_every >= 0:  # 0: after every video
+        raise UsageError(f"--save-every must be a number of seconds >= 0, got {args.save_every:g}")
     if args.views_per_batch is not None and args.views_per_batch < 1:
         raise UsageError(f"--views-per-batch must be >= 1, got {args.views_per_batch}")
     protocol, tf = _protocol(cfg, args)
