@@ -14,8 +14,10 @@ shared ``TORCH_HOME`` or a team folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,11 +25,39 @@ from pathlib import Path
 from slowfast_zoo.errors import UsageError
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_dir", "temporary_directory", "PARTIAL_SUFFIX",
-           "default_mode", "path_inside"]
+           "default_mode", "path_inside", "file_problem"]
 
 #: Suffix of every temporary file or directory (with a leading-dot name), so leftovers of a
 #: killed process are recognisable as ours.
 PARTIAL_SUFFIX = ".partial"
+
+
+def file_problem(path: str | os.PathLike) -> tuple[os.stat_result | None, str | None]:
+    """``(stat, None)`` for an existing regular file, else ``(None, what is wrong)``.
+
+    The one wording of every input-file problem: "no such file", "symbolic link loop",
+    "broken symbolic link (to X)", "file name too long", "invalid path (...)" (a NUL),
+    "is a directory", "not a regular file", "cannot access the file (...)".
+    """
+    try:
+        st = os.stat(path)
+    except ValueError as exc:  # an embedded NUL
+        return None, f"invalid path ({exc})"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "symbolic link loop"
+        if exc.errno == errno.ENAMETOOLONG:
+            return None, "file name too long"
+        if os.path.islink(path):
+            return None, f"broken symbolic link (to {os.readlink(path)})"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None, "no such file"
+        return None, f"cannot access the file ({exc.strerror or exc})"
+    if stat.S_ISDIR(st.st_mode):
+        return None, "is a directory"
+    if not stat.S_ISREG(st.st_mode):
+        return None, "not a regular file"
+    return st, None
 
 
 def path_inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path:

@@ -277,3 +277,56 @@ def test_two_processes_download_the_same_url_once(loopback_server, ckpt: Path, t
     cache = tmp_path / "shared_home" / "hub" / "checkpoints"
     assert sorted(p.name for p in cache.iterdir()) == sorted(
         [ckpt.name, ckpt.name[:-4] + ".slowfast_zoo.safetensors"])
+
+
+def _wait_for(predicate, proc: subprocess.Popen, limit_s: float = 300) -> None:
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and proc.poll() is None and not predicate():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+
+
+def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path: Path, ckpt: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(12):
+        make_video(videos / f"v{i:02d}.mp4", 40, 64, 48, fps=25)
+    out = tmp_path / "feats"
+    cmd = [sys.executable, str(ROOT / "examples" / "extract_features.py"), str(videos), "--out", str(out),
+           "--weights", str(ckpt), "--clip-len", "32", "--num-clips", "2", "--crop-size", "64",
+           "--resize-short-side", "64", "--workers", "0", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: out.is_dir() and len(list(out.glob("*.safetensors"))) >= 2, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    done = sorted(out.glob("*.safetensors"))
+    assert 2 <= len(done) < 12
+    assert not list(out.glob(".*partial"))  # nothing half-written
+    for path in done:
+        sz.weights.safetensors.read_safetensors(path)  # every finished file is whole
+    resumed = subprocess.run(cmd + ["--resume"], env=_env(), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list(out.glob("*.safetensors"))) == 12
+
+
+def test_sigterm_mid_finetune_then_resume_finishes(tmp_path: Path, ckpt: Path) -> None:
+    for i in range(4):
+        make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
+    (tmp_path / "train.txt").write_text("".join(f"v{i}.mp4 {i % 2}\n" for i in range(4)))
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "examples" / "finetune.py"), "--train-list", str(tmp_path / "train.txt"),
+           "--data-root", str(tmp_path), "--out-dir", str(run), "--weights", str(ckpt), "--epochs", "40",
+           "--batch-size", "2", "--clip-len", "8", "--resize-short-side", "32", "--crop-size", "32",
+           "--freeze-stages", "3", "--workers", "0", "--no-progress", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: (run / "training_state.pt").is_file(), proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    lines = (run / "log.jsonl").read_text().splitlines()
+    assert 1 <= len(lines) < 40
+    resumed = subprocess.run(cmd + ["--resume", "--stop-after", str(len(lines) + 1)], env=_env(),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len((run / "log.jsonl").read_text().splitlines()) == len(lines) + 1

@@ -48,9 +48,7 @@ Example:
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -60,6 +58,7 @@ import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
+from slowfast_zoo._io import file_problem
 from slowfast_zoo.data import frame_index as fi
 from slowfast_zoo.data.frame_index import _ONE_FRAME_PER_PACKET, _PACKET_CONTAINERS  # noqa: F401
 from slowfast_zoo.errors import FrameIndexError, VideoDecodeError
@@ -87,24 +86,11 @@ def _typed(shown: str, what: str, exc: BaseException) -> VideoDecodeError:
 
 def _file_size(path: Path, shown: str) -> int:
     """Size of the regular file ``path``; a typed error saying what else it is."""
-    try:
-        st = os.stat(path)
-    except ValueError as exc:  # an embedded NUL
-        raise VideoDecodeError(f"{shown!r}: invalid path ({exc})") from exc
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise VideoDecodeError(f"{shown}: symbolic link loop") from exc
-        if exc.errno == errno.ENAMETOOLONG:
-            raise VideoDecodeError(f"{shown}: file name too long") from exc
-        if os.path.islink(path):
-            raise VideoDecodeError(f"{shown}: broken symbolic link (to {os.readlink(path)})") from exc
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise VideoDecodeError(f"{shown}: no such file") from exc
-        raise VideoDecodeError(f"{shown}: cannot access the file ({exc.strerror or exc})") from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise VideoDecodeError(f"{shown}: is a directory, not a regular file (a video file)")
-    if not stat.S_ISREG(st.st_mode):
-        raise VideoDecodeError(f"{shown}: not a regular file")
+    st, problem = file_problem(path)
+    if st is None:
+        if problem == "is a directory":
+            problem = "is a directory, not a regular file (a video file)"
+        raise VideoDecodeError(f"{repr(shown) if chr(0) in shown else shown}: {problem}")
     return st.st_size
 
 

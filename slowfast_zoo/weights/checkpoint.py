@@ -17,17 +17,16 @@ Both generations' files are read:
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import pickle
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from slowfast_zoo._io import file_problem
 from slowfast_zoo.errors import CheckpointError
 
 __all__ = ["read_mmaction2_checkpoint", "require_file", "short_error"]
@@ -45,24 +44,12 @@ def short_error(e: BaseException, limit: int = 600) -> str:
 
 def require_file(path: Path) -> None:
     """Raise :class:`CheckpointError` unless ``path`` is an existing file (saying what it is)."""
-    expected = "expected an MMAction2 .pth or a slowfast_zoo .safetensors file"
-    try:
-        st = os.stat(path)
-    except ValueError as e:  # an embedded NUL
-        raise CheckpointError(f"Checkpoint file {str(path)!r}: invalid path ({e}); {expected}.") from e
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            what = "is a symbolic link loop"
-        elif e.errno == errno.ENAMETOOLONG:
-            raise CheckpointError(f"Checkpoint file {str(path)[:200]}...: file name too long; {expected}.") from e
-        elif os.path.islink(path):
-            what = f"is a broken symbolic link (to {os.readlink(path)})"
-        else:
-            what = "does not exist" if e.errno in (errno.ENOENT, errno.ENOTDIR) else f"cannot be read ({e.strerror})"
-        raise CheckpointError(f"Checkpoint file {path} {what}: {expected}.") from e
-    if not stat.S_ISREG(st.st_mode):
-        what = "is a directory" if stat.S_ISDIR(st.st_mode) else "is not a regular file"
-        raise CheckpointError(f"Checkpoint file {path} {what}: {expected}.")
+    st, problem = file_problem(path)
+    if st is None:
+        shown = repr(str(path)) if "\x00" in str(path) else str(path)
+        what = "does not exist" if problem == "no such file" else problem
+        raise CheckpointError(f"Checkpoint file {shown}: {what}; expected an MMAction2 .pth or a "
+                              f"slowfast_zoo .safetensors file.")
 
 
 def _unreadable(path: Path, expected: str, e: BaseException) -> CheckpointError:
