@@ -6,19 +6,11 @@ import os
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from slowfast_zoo.data.presets import TestTransform, views_transform
 from slowfast_zoo.data.reading import open_reader, read_sampled
-from slowfast_zoo.inference.engine import (
-    Prediction,
-    average_views,
-    default_views_per_batch,
-    prepare_model,
-    run_view_stream,
-    topk_predictions,
-)
+from slowfast_zoo.inference.engine import Prediction, prepare_model, streamed_scores, topk_predictions
 from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["Prediction", "predict", "predict_scores", "sample_video_path", "class_names_of",
@@ -61,14 +53,10 @@ def predict_scores(model: SlowFast, video: str | os.PathLike, *, views: int | No
     tf = protocol_transform(model, views)
     reader, first = open_reader(os.fspath(video), filename_tmpl=tf.filename_tmpl)
     prepare_model(model, device=device)
-    step = views_per_batch or default_views_per_batch(next(model.parameters()).device)
-
-    def run(indices: np.ndarray) -> torch.Tensor:
-        return run_view_stream(model, tf.stream_views(reader, indices, step), total=tf.num_views,
-                               views_per_batch=step, dtype=dtype, progress=progress)
-
-    logits = read_sampled(lambda n: tf.sample(n, first), run, reader)
-    return average_views(logits[None], average)[0]
+    return read_sampled(lambda n: tf.sample(n, first),
+                        lambda idx: streamed_scores(model, tf, reader, idx, views_per_batch=views_per_batch,
+                                                    dtype=dtype, average=average, progress=progress),
+                        reader)
 
 
 def predict(model: SlowFast, video: str | os.PathLike, *, topk: int = 5, views: int | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -26,7 +26,7 @@ from slowfast_zoo.inference.device import autocast, resolve_device
 from slowfast_zoo.models.layers import is_channels_last_3d
 from slowfast_zoo.models.slowfast import SlowFast
 
-__all__ = ["prepare_model", "run_views", "run_view_stream", "ViewOutputs", "average_views", "video_scores",
+__all__ = ["prepare_model", "run_views", "run_view_stream", "streamed_scores", "ViewOutputs", "average_views", "video_scores",
            "Prediction", "topk_predictions", "default_views_per_batch", "resolve_device"]
 
 
@@ -145,6 +145,18 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
     if not outs:
         raise UsageError("no views to run")
     return torch.cat(outs)
+
+
+def streamed_scores(model: SlowFast, transform: Any, reader: Any, indices: Any, *,
+                    views_per_batch: int | None = None, dtype: torch.dtype | None = None,
+                    average: str = "prob", progress: bool = False) -> torch.Tensor:
+    """Video scores ``[num_classes]`` from the views ``transform.stream_views`` builds, a chunk of
+    ``views_per_batch`` at a time (what predict and windows run): :func:`run_view_stream` +
+    :func:`average_views`."""
+    step = views_per_batch or default_views_per_batch(next(model.parameters()).device)
+    logits = run_view_stream(model, transform.stream_views(reader, indices, step), total=transform.num_views,
+                             views_per_batch=step, dtype=dtype, progress=progress)
+    return average_views(logits[None], average)[0]
 
 
 def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tensor:

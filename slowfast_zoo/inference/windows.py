@@ -31,14 +31,7 @@ import torch
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.presets import views_transform
-from slowfast_zoo.inference.engine import (
-    Prediction,
-    average_views,
-    default_views_per_batch,
-    prepare_model,
-    run_view_stream,
-    topk_predictions,
-)
+from slowfast_zoo.inference.engine import Prediction, prepare_model, streamed_scores, topk_predictions
 from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["WindowPrediction", "predict_windows", "window_ranges"]
@@ -136,7 +129,6 @@ def predict_windows(model: SlowFast, video: str | os.PathLike, *, window: float,
     ranges = window_ranges(n / fps, window, stride)
     names = model.class_names
     prepare_model(model, device=device)
-    step = views_per_batch or default_views_per_batch(next(model.parameters()).device)
     log.info("%s: %d frames at %.3f fps, %d windows of %.3g s every %.3g s, %d views each",
              video, n, fps, len(ranges), window, stride, transform.num_views)
     bar = _CountBar(total=len(ranges), desc="windows", enabled=progress)
@@ -145,9 +137,8 @@ def predict_windows(model: SlowFast, video: str | os.PathLike, *, window: float,
             f0 = min(int(round(start * fps)), n - 1)
             f1 = max(min(int(round(end * fps)), n), f0 + 1)
             # This window's frames only, streamed: views_per_batch float views at a time.
-            chunks = transform.stream_views(reader, transform.sample(f1 - f0) + f0, step)
-            logits = run_view_stream(model, chunks, views_per_batch=step, dtype=dtype)
-            probs = average_views(logits[None], "prob")[0]
+            probs = streamed_scores(model, transform, reader, transform.sample(f1 - f0) + f0,
+                                    views_per_batch=views_per_batch, dtype=dtype)
             preds = topk_predictions(probs, names, topk)
             bar.clear_line()
             yield WindowPrediction(k, len(ranges), float(start), float(end), f0, f1, preds)
