@@ -304,7 +304,11 @@ class VideoReader(fi.FrameIndexed):
             return torch.from_numpy(empty) if out is None else out
         fi.check_range(idx, self.num_frames, self._shown)
         try:
+            # A bad ``out`` raises ValueError here: the caller's mistake, passed on as it is.
             buf = self._output(out, len(idx))
+        except MemoryError as exc:  # the frames of this file do not fit
+            raise _typed(self._shown, "reading frames", exc) from exc
+        try:
             unique, first, inverse = np.unique(idx, return_index=True, return_inverse=True)
             # Each distinct frame is converted straight into the row of its first occurrence;
             # repeats are copied afterwards. No intermediate buffer of distinct frames: a gather
@@ -323,10 +327,6 @@ class VideoReader(fi.FrameIndexed):
                     self._last_strategy = "sequential"
         except VideoDecodeError:
             raise
-        except ValueError as exc:  # a bad ``out``: the caller's mistake, not the file's
-            if out is not None and "out must be" in str(exc):
-                raise
-            raise _typed(self._shown, "reading frames", exc) from exc
         except Exception as exc:  # PyAV's surprises, MemoryError, failed allocations
             raise _typed(self._shown, "reading frames", exc) from exc
         source = first[inverse.reshape(-1)]
