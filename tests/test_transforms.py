@@ -65,7 +65,7 @@ def test_crop_box_errors():
         three_crop_boxes((256, 200), 256)
 
 
-@pytest.mark.parametrize("backend", ["builtin", None])
+@pytest.mark.parametrize("backend", ["builtin", "torch", None])
 @pytest.mark.parametrize("case", CASES["resize_pixels"], ids=lambda c: f"seed{c['seed']}")
 def test_resize_pixels_golden(case, backend):
     img = np.random.default_rng(case["seed"]).integers(0, 256, tuple(case["input_hw"]) + (3,), dtype=np.uint8)
@@ -128,15 +128,19 @@ def test_resize_identity_and_backend_switch():
     assert resize_backend() in ("builtin", "cv2")
     from slowfast_zoo.data import bilinear
 
-    before, choice = resize_backend(), bilinear._backend_choice
+    # Deprecated for one release: still works, with a DeprecationWarning.
+    before, choice = resize_backend(), bilinear._legacy_choice
     try:
-        set_resize_backend("builtin")
+        with pytest.warns(DeprecationWarning, match="resize_backend="):
+            set_resize_backend("builtin")
         assert resize_backend() == "builtin"
     finally:
-        set_resize_backend(choice)
+        bilinear._legacy_choice = choice
     assert resize_backend() == before
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError), pytest.warns(DeprecationWarning):
         set_resize_backend("pil")
+    with pytest.raises(ValueError, match="resize backend"):
+        resize(x, (5, 6), backend="pil")
     with pytest.raises(TypeError):
         resize(x.float(), (5, 6))
     with pytest.raises(ValueError):

@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-__all__ = ["resize", "set_resize_backend", "resize_backend"]
+__all__ = ["resize", "set_resize_backend", "resize_backend", "BACKENDS", "check_backend"]
 
 Box = tuple  # (left, top, right, bottom)
 
@@ -141,41 +141,75 @@ def _check_box(box, h: int, w: int, what: str = "box") -> Box:
 
 
 
-# Optional OpenCV backend. cv2 computes the reference pixels (it *is* the reference), much
-# faster than the builtin numpy path (measured: benchmarks/RESULTS.md, section "Measurements
-# quoted from the code"); it is used only if importable and if it agrees bit for bit with the
-# builtin implementation on a self-check (so a cv2 build with other rounding is never used
-# silently). Environment override: SLOWFAST_ZOO_RESIZE_BACKEND=builtin|cv2|auto.
-_BACKENDS = ("auto", "builtin", "cv2")
-_backend_choice = os.environ.get("SLOWFAST_ZOO_RESIZE_BACKEND", "auto").strip().lower() or "auto"
-if _backend_choice not in _BACKENDS:
+# Resize implementations (the ``backend`` argument of resize() and of the transforms), all
+# giving the same pixels:
+# * "cv2": OpenCV computes the reference pixels (it *is* the reference), much faster than the
+#   builtin numpy path on CPU (benchmarks/RESULTS.md, "Measurements quoted from the code"); used
+#   only if importable and if it agrees bit for bit with the builtin path on a self-check (so a
+#   cv2 build with other rounding is never used silently).
+# * "builtin": the fixed-point reimplementation in numpy (CPU tensors).
+# * "torch": the same integer arithmetic as torch ops (data/torch_ops.py), on any device.
+# * "auto" / None: "torch" for frames on an accelerator, else "cv2" when usable, else "builtin".
+BACKENDS = ("auto", "builtin", "cv2", "torch")
+_LEGACY = ("auto", "builtin", "cv2")
+_ENV = "SLOWFAST_ZOO_RESIZE_BACKEND"
+_cv2_ok: bool | None = None
+# Deprecated process-wide default, kept for one release: set only by set_resize_backend() or
+# the environment variable; None means "auto".
+_legacy_choice: str | None = None
+
+
+def _env_choice() -> str | None:
+    value = os.environ.get(_ENV, "").strip().lower()
+    if not value:
+        return None
     import warnings
 
-    warnings.warn(f"SLOWFAST_ZOO_RESIZE_BACKEND={_backend_choice!r} is not one of {_BACKENDS}; "
-                  "using 'auto'", RuntimeWarning, stacklevel=2)
-    _backend_choice = "auto"
-_cv2_ok: bool | None = None
+    if value not in _LEGACY:
+        warnings.warn(f"{_ENV}={value!r} is not one of {_LEGACY}; using 'auto'", RuntimeWarning, stacklevel=3)
+        return None
+    warnings.warn(f"{_ENV} is deprecated and will be removed in the next release: pass "
+                  f"resize_backend= to test_transform()/train_transform() or backend= to resize()",
+                  DeprecationWarning, stacklevel=3)
+    return value
 
 
 def set_resize_backend(name: str) -> None:
-    """Choose the bilinear resize implementation (process-wide).
+    """Deprecated: choose the default bilinear resize implementation process-wide.
 
-    ``"auto"`` (default): OpenCV when it is installed and passes a bit-exactness
-    self-check, else builtin; ``"builtin"``: the fixed-point reimplementation (numpy, no
-    extra dependency); ``"cv2"``: OpenCV (raises if unavailable or not exact).
+    Pass ``resize_backend=`` to :func:`~slowfast_zoo.data.test_transform` /
+    :func:`~slowfast_zoo.data.train_transform`, or ``backend=`` to :func:`resize`, instead;
+    this function and the ``SLOWFAST_ZOO_RESIZE_BACKEND`` variable go in the next release.
     """
-    global _backend_choice
-    if name not in _BACKENDS:
-        raise ValueError(f"resize backend must be one of {_BACKENDS}, got {name!r}")
+    import warnings
+
+    warnings.warn("set_resize_backend() is deprecated and will be removed in the next release: pass "
+                  "resize_backend= to test_transform()/train_transform() or backend= to resize()",
+                  DeprecationWarning, stacklevel=2)
+    global _legacy_choice
+    if name not in _LEGACY:
+        raise ValueError(f"resize backend must be one of {_LEGACY}, got {name!r}")
     if name == "cv2" and not _cv2_usable():
         raise ValueError("resize backend 'cv2' requested but OpenCV (cv2) is not importable "
                          "or does not reproduce the reference pixels")
-    _backend_choice = name
+    _legacy_choice = None if name == "auto" else name
 
 
 def resize_backend() -> str:
-    """The resize implementation in use: ``"builtin"`` or ``"cv2"``."""
+    """The implementation ``backend=None`` picks for CPU frames: ``"builtin"`` or ``"cv2"``."""
     return "cv2" if _use_cv2() else "builtin"
+
+
+def check_backend(backend: str | None) -> str | None:
+    """``backend`` if it names an implementation (``None`` and ``"auto"`` mean automatic), else ValueError."""
+    if backend is None or backend == "auto":
+        return None
+    if backend not in BACKENDS:
+        raise ValueError(f"resize backend must be one of {BACKENDS} or None, got {backend!r}")
+    if backend == "cv2" and not _cv2_usable():
+        raise ValueError("resize backend 'cv2' requested but OpenCV (cv2) is not importable "
+                         "or does not reproduce the reference pixels")
+    return backend
 
 
 def _cv2_usable() -> bool:
@@ -199,7 +233,8 @@ def _cv2_usable() -> bool:
 
 
 def _use_cv2() -> bool:
-    if _backend_choice == "builtin":
+    choice = _legacy_choice or _env_choice()
+    if choice == "builtin":
         return False
     return _cv2_usable()
 
@@ -272,9 +307,10 @@ def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
         box: optional ``(left, top, right, bottom)`` window of the resized image: only
             those pixels are computed (identical to resizing then cropping, cheaper).
         out: optional preallocated uint8 output ``[M, box_h, box_w, C]``.
-        backend: ``"builtin"``, ``"cv2"`` or ``None`` for the process-wide choice
-            (:func:`set_resize_backend`; default: OpenCV when installed and verified
-            bit-exact, else builtin). Both give identical pixels.
+        backend: ``"builtin"`` (numpy), ``"cv2"`` (OpenCV, verified bit-exact), ``"torch"``
+            (torch ops, any device: :func:`slowfast_zoo.data.torch_ops.resize_tensor`), or
+            ``None`` / ``"auto"``: torch for frames on an accelerator, else OpenCV when
+            installed and verified, else builtin. All give identical pixels.
 
     Returns:
         uint8 ``[M, h, w, C]`` (or the window). When no resampling is needed the input
@@ -295,17 +331,20 @@ def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
         return out
     oh, ow = bottom - top, right - left
     if out is None:
-        out = torch.empty((M, oh, ow, C), dtype=torch.uint8)
+        out = torch.empty((M, oh, ow, C), dtype=torch.uint8, device=frames.device)
     elif tuple(out.shape) != (M, oh, ow, C) or out.dtype != torch.uint8:
         raise ValueError(f"out must be uint8 {(M, oh, ow, C)}, got {out.dtype} {tuple(out.shape)}")
     if M == 0:
         return out
-    if backend is None:
-        use_cv2 = _use_cv2()
-    elif backend in ("builtin", "cv2"):
-        use_cv2 = backend == "cv2"
-    else:
-        raise ValueError(f"backend must be None, 'builtin' or 'cv2', got {backend!r}")
+    backend = check_backend(backend)
+    if backend == "torch" or (backend is None and frames.device.type != "cpu"):
+        from slowfast_zoo.data.torch_ops import resize_tensor  # imports this module
+
+        return resize_tensor(frames, (h, w), box=box, out=out)
+    if frames.device.type != "cpu":
+        raise ValueError(f"resize backend {backend!r} runs on CPU tensors; frames are on {frames.device} "
+                         "(use backend='torch' or None)")
+    use_cv2 = _use_cv2() if backend is None else backend == "cv2"
     if use_cv2:
         return _resize_cv2(frames, (h, w), box, out)
     return _resize_builtin(frames, (h, w), box, out)

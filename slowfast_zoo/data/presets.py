@@ -48,7 +48,9 @@ from slowfast_zoo.data.reading import (
 )
 from slowfast_zoo.data.sampling import RandomSource, check_rule, sample_frames
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
-from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
+from slowfast_zoo.data.bilinear import check_backend
+from slowfast_zoo.data.torch_ops import build_views
+from slowfast_zoo.data.views import DecodedVideo, as_frames, check_out, dedupe, fill_views, normalize_chw
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD
 
 # TrainTransform / train_transform live in train_presets.py; they stay importable from here.
@@ -72,6 +74,10 @@ class TestTransform(TransformBase):
     Output: float32 ``[num_crops * num_clips, 3, clip_len, crop_size, crop_size]``, views
     ordered crop-major (crop 0: clips 0..K-1, crop 1: ...), crops in ThreeCrop order
     (left/top, right/bottom, middle).
+
+    ``resize_backend`` picks the (bit-identical) resize implementation: ``None``/``"auto"``
+    (torch ops for frames on an accelerator, else OpenCV when installed and verified, else
+    numpy), ``"cv2"``, ``"builtin"`` or ``"torch"`` (see :func:`slowfast_zoo.data.resize`).
     """
 
     test_mode = True
@@ -80,7 +86,7 @@ class TestTransform(TransformBase):
     def __init__(self, *, clip_len: int, frame_interval: int, num_clips: int, resize_short_side: int,
                  crop_size: int, num_crops: int = 3, mean: Sequence[float] = KINETICS_MEAN,
                  std: Sequence[float] = KINETICS_STD, sampling_rule: str = "0.x",
-                 filename_tmpl: str = DEFAULT_FILENAME_TMPL):
+                 filename_tmpl: str = DEFAULT_FILENAME_TMPL, resize_backend: str | None = None):
         if num_crops not in (1, 3):
             raise ValueError(f"num_crops must be 1 (centre crop) or 3 (ThreeCrop), got {num_crops}")
         self.sampling_rule = check_rule(sampling_rule)
@@ -92,6 +98,7 @@ class TestTransform(TransformBase):
         self.crop_size = int(crop_size)
         self.num_crops = int(num_crops)
         self.mean, self.std = check_mean_std(mean, std)
+        self.resize_backend = check_backend(resize_backend)
 
     def __repr__(self) -> str:
         crop = "ThreeCrop" if self.num_crops == 3 else "CenterCrop"
@@ -155,7 +162,7 @@ class TestTransform(TransformBase):
         frames = as_frames(frames)
         hw = tuple(frames.shape[1:3])
         new_hw = T.rescale_size(hw, self.resize_short_side)
-        return [T.resize(frames, new_hw, box=box) for box, _ in self.regions(hw)]
+        return [T.resize(frames, new_hw, box=box, backend=self.resize_backend) for box, _ in self.regions(hw)]
 
     def finish_regions(self, resized: list[torch.Tensor], hw: Sequence[int], inverse: torch.Tensor, *,
                        out: torch.Tensor | None = None) -> torch.Tensor:
@@ -214,14 +221,49 @@ class TestTransform(TransformBase):
             resized, hw = self.read_resized(reader, unique)
             return self.finish_regions(resized, hw, torch.from_numpy(inverse.reshape(-1)), out=out)
 
+    def read_decoded(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
+                     resize: bool = True) -> DecodedVideo:
+        """Decode the distinct frames of ``indices`` once, as uint8, resized unless ``resize=False``.
+
+        What :meth:`iter_views` builds the views from; ``resize=False`` keeps the decoded
+        frames, to resize them where they are sent (an accelerator: :meth:`iter_views` then
+        runs the torch resize there).
+        """
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
+        if inverse.size != self.frames_per_video:
+            raise ValueError(f"indices must have {self.frames_per_video} entries, got {inverse.size}")
+        with typed_failures(reader):
+            if resize:
+                frames, hw = self.read_resized(reader, unique)
+            else:
+                raw = as_frames(reader.read(unique))
+                frames, hw = [raw], (int(raw.shape[1]), int(raw.shape[2]))
+        return DecodedVideo(tuple(frames), hw, torch.from_numpy(inverse.reshape(-1)), resize)
+
+    def iter_views(self, video: DecodedVideo, views_per_chunk: int) -> Iterator[torch.Tensor]:
+        """The views of ``video``, ``views_per_chunk`` at a time, built on the frames' device.
+
+        Each chunk normalizes only the frames its views use, straight into the model's input
+        layout (channels_last_3d memory), so the float32 views of a whole video (755 MB for 30
+        views of 32x256x256) never exist. Concatenated, the chunks equal :meth:`read_views`
+        bit for bit, on any device (tests/test_torch_ops.py).
+        """
+        if views_per_chunk < 1:
+            raise ValueError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
+        if video.inverse.numel() != self.frames_per_video:
+            raise ValueError(f"video has {video.inverse.numel()} sampled frames, the transform "
+                             f"needs {self.frames_per_video}")
+        regions = list(video.frames) if video.resized else self.resize_regions(video.frames[0])
+        clips = video.inverse.view(self.num_clips, self.clip_len)
+        region_boxes, boxes = self.regions(video.hw), self.crop_boxes(video.hw)
+        for v0 in range(0, self.num_views, views_per_chunk):
+            views = range(v0, min(self.num_views, v0 + views_per_chunk))
+            yield build_views(regions, region_boxes, boxes, clips, views, self.mean, self.std)
+
     def stream_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
                      views_per_chunk: int) -> Iterator[torch.Tensor]:
-        """The views of :meth:`read_views`, ``views_per_chunk`` at a time, never all at once.
-
-        Each distinct frame is decoded once and kept resized as uint8; every chunk normalizes
-        only the frames its views use and gathers them, so the float32 views of a whole video
-        (755 MB for 30 views of 32x256x256) never exist. The chunks, concatenated, equal
-        :meth:`read_views` bit for bit.
+        """The views of :meth:`read_views`, ``views_per_chunk`` at a time, never all at once:
+        :meth:`read_decoded` then :meth:`iter_views`.
 
         Example:
             >>> tf = test_transform("slowfast_r50_4x16x1")
@@ -230,32 +272,7 @@ class TestTransform(TransformBase):
         """
         if views_per_chunk < 1:
             raise ValueError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
-        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
-        if inverse.size != self.frames_per_video:
-            raise ValueError(f"indices must have {self.frames_per_video} entries, got {inverse.size}")
-        with typed_failures(reader):
-            resized, hw = self.read_resized(reader, unique)
-        L, K, S = self.clip_len, self.num_clips, self.crop_size
-        clips = inverse.reshape(K, L)
-        boxes = self.crop_boxes(hw)
-        region_of = {c: (r, box) for r, (box, crops) in enumerate(self.regions(hw)) for c in crops}
-        for v0 in range(0, self.num_views, views_per_chunk):
-            views = range(v0, min(self.num_views, v0 + views_per_chunk))
-            out = np.empty((len(views), 3, L, S, S), dtype=np.float32)
-            for r in sorted({region_of[v // K][0] for v in views}):
-                mine = [v for v in views if region_of[v // K][0] == r]
-                needed = np.unique(clips[[v % K for v in mine]])
-                norm = normalize_chw(resized[r][torch.from_numpy(needed)], self.mean, self.std)
-                where = {int(u): j for j, u in enumerate(needed.tolist())}
-                for v in mine:
-                    c, k = divmod(v, K)
-                    box = region_of[c][1]
-                    left, top, right, bottom = (boxes[c][0] - box[0], boxes[c][1] - box[1],
-                                                boxes[c][2] - box[0], boxes[c][3] - box[1])
-                    dst = out[v - v0]
-                    for t, u in enumerate(clips[k].tolist()):
-                        np.copyto(dst[:, t], norm[:, where[u], top:bottom, left:right])
-            yield torch.from_numpy(out)
+        yield from self.iter_views(self.read_decoded(reader, indices), views_per_chunk)
 
     def load(self, source: VideoSource, *, start_index: int | None = None) -> torch.Tensor:
         """Sample, decode and transform one video.
@@ -300,7 +317,7 @@ class TestTransform(TransformBase):
         return idx, self.crop_boxes(frame_hw)[crop]
 
 
-def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
+def test_transform(name_or_cfg: Any, *, views: str = "test", resize_backend: str | None = None) -> TestTransform:
     """The test-time preprocessing of a weight.
 
     Args:
@@ -310,6 +327,8 @@ def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
             30 views of ``[3, 32, 256, 256]``; Something-Something V1: 1 clip, CenterCrop 256,
             ``[1, 3, 64, 256, 256]``); ``"val"``: MMAction2's validation during training (1
             clip, CenterCrop 224 -> ``[1, 3, 32, 224, 224]`` for Kinetics-400).
+        resize_backend: the resize implementation (see :class:`TestTransform`); all give the
+            same pixels.
 
     Clips are placed by the weight's own generation's test-mode ``SampleFrames``
     (``TestProtocol.sampling_rule``: "0.x" or "1.x").
@@ -326,7 +345,7 @@ def test_transform(name_or_cfg: Any, *, views: str = "test") -> TestTransform:
     p = getattr(cfg, "test", cfg)
     common = dict(clip_len=p.clip_len, frame_interval=p.frame_interval,
                   resize_short_side=p.resize_short_side, mean=mean, std=std,
-                  sampling_rule=p.sampling_rule, filename_tmpl=p.filename_tmpl)
+                  sampling_rule=p.sampling_rule, filename_tmpl=p.filename_tmpl, resize_backend=resize_backend)
     if views == "test":
         return TestTransform(num_clips=p.num_clips, crop_size=p.crop_size, num_crops=p.num_crops, **common)
     return TestTransform(num_clips=p.val_num_clips, crop_size=p.val_crop_size, num_crops=1, **common)

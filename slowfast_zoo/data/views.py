@@ -8,13 +8,14 @@ the resize (docs/SPEC.md sections 4.5-4.6): ``Normalize`` into channel-first flo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from slowfast_zoo.data.bilinear import parallel_ranges
 
-__all__ = ["as_frames", "dedupe", "check_out", "normalize_chw", "fill_views"]
+__all__ = ["as_frames", "dedupe", "check_out", "normalize_chw", "fill_views", "DecodedVideo"]
 
 
 def as_frames(frames: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -106,3 +107,44 @@ def fill_views(out: torch.Tensor, norm: np.ndarray, boxes: Sequence[tuple[int, i
                     np.copyto(view[:, t], src[:, u - first])
 
     parallel_ranges(work, len(boxes) * K)
+
+
+@dataclass(frozen=True)
+class DecodedVideo:
+    """One video's distinct sampled frames as uint8, and how its views use them.
+
+    What a DataLoader worker hands over in the streamed path (eval): a few hundred MB of uint8
+    instead of the 755 MB of float32 views, pinned by the loader for a non-blocking copy to an
+    accelerator, where the views are then built (see
+    :meth:`TestTransform.iter_views <slowfast_zoo.data.TestTransform.iter_views>`).
+
+    Attributes:
+        frames: the resized regions of the distinct frames (``resized=True``, one uint8
+            ``[U, bh, bw, 3]`` per region of ``TestTransform.regions``), or the decoded distinct
+            frames themselves (``resized=False``: ``[frames [U, H, W, 3]]``, resized later on
+            the device they are sent to).
+        hw: ``(height, width)`` of the decoded frames.
+        inverse: int64 ``[num_clips * clip_len]``: sampled position -> distinct frame.
+        resized: whether ``frames`` are already resized.
+    """
+
+    frames: tuple[torch.Tensor, ...]
+    hw: tuple[int, int]
+    inverse: torch.Tensor
+    resized: bool = True
+
+    @property
+    def device(self) -> torch.device:
+        return self.frames[0].device
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.numel() for f in self.frames)
+
+    def pin_memory(self) -> "DecodedVideo":
+        """A copy in pinned host memory (called by ``DataLoader(pin_memory=True)``)."""
+        return replace(self, frames=tuple(f.pin_memory() for f in self.frames))
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "DecodedVideo":
+        """The frames on ``device`` (the small ``inverse`` stays on the host)."""
+        return replace(self, frames=tuple(f.to(device, non_blocking=non_blocking) for f in self.frames))
