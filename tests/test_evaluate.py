@@ -32,7 +32,7 @@ from slowfast_zoo.errors import SlowFastZooError
 from slowfast_zoo.evaluation import mean_class_accuracy, top_k_accuracy
 from slowfast_zoo.evaluation import results as results_mod
 from slowfast_zoo.evaluation.distributed import shard
-from slowfast_zoo.evaluation.evaluate import compute_metrics, evaluate
+from slowfast_zoo.evaluation.runner import compute_metrics, evaluate
 from slowfast_zoo.evaluation.results import ResultWriter, VideoRecord, load_records
 from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
@@ -215,7 +215,7 @@ def test_resume_after_interrupt_gives_same_file(k400, uninterrupted, tmp_path, m
     assert partial["complete"] is False and len(partial["results"]) + len(partial["failures"]) == 2
 
     # Resume a first time with --limit 4 (a quick look), then for everything.
-    caplog.set_level(logging.INFO, logger="slowfast_zoo.evaluation.evaluate")
+    caplog.set_level(logging.INFO, logger="slowfast_zoo.evaluation.runner")
     assert example.main(_argv(k400, out, "--resume", "--limit", "4")) == 0
     limited = json.loads(out.read_text())
     assert limited["complete"] is True and limited["counts"] == {"selected": 4, "evaluated": 3, "skipped": 1}
@@ -365,7 +365,7 @@ def test_result_writer_round_trip_and_refusal(tmp_path):
 
 
 def test_progress_bar_counts_videos_on_a_terminal():
-    from slowfast_zoo.evaluation.evaluate import _VideoBar
+    from slowfast_zoo.evaluation.runner import _VideoBar
 
     class Tty(io.StringIO):
         def isatty(self):

@@ -25,7 +25,7 @@ import torch
 
 import slowfast_zoo as sz
 from slowfast_zoo.data import TestTransform, VideoDataset
-from slowfast_zoo.evaluation.evaluate import evaluate
+from slowfast_zoo.evaluation.runner import evaluate
 from slowfast_zoo.training.finetune import LATEST_WEIGHTS, LOG_FILE, STATE_FILE, FinetuneConfig, finetune
 from slowfast_zoo.errors import ListFileError
 from slowfast_zoo.training.checkpoints import load_training_state, read_weights_metadata

@@ -349,3 +349,15 @@ def test_view_frames_matches_what_load_returns(tmp_path):
             left, top, right, bottom = box
             expected = sz.data.normalize(resized[:, top:bottom, left:right], tf.mean, tf.std)
             torch.testing.assert_close(views[view], sz.data.format_ncthw(expected, 1, 4)[0], rtol=0, atol=1e-5)
+
+
+def test_lazy_package_attributes_stay_functions_after_their_module_is_imported() -> None:
+    # A lazily exported name must not share its module's name: importing the module would
+    # replace the package attribute (the function) with the module.
+    import importlib
+
+    import slowfast_zoo.evaluation as ev
+
+    for name, module in ev._LAZY.items():
+        importlib.import_module(f"slowfast_zoo.evaluation.{module}")
+        assert not isinstance(getattr(ev, name), type(ev)), name

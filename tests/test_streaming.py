@@ -53,3 +53,36 @@ def test_streamed_predict_equals_the_materialised_path(video: Path) -> None:
     assert logits.shape == (12, 400)
     with pytest.raises(ValueError, match="views_per_chunk"):
         next(sz.data.test_transform(cfg).stream_views(VideoReader(video), np.zeros(32, np.int64), 0))
+
+
+class _WholeViews(torch.utils.data.Dataset):
+    """The same items as a VideoDataset, as whole float views (the materialised path)."""
+
+    def __init__(self, ds: sz.data.VideoDataset) -> None:
+        self.ds, self.labels = ds, ds.labels
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):
+        return self.ds[i]
+
+
+@pytest.mark.parametrize("workers,on_device", [(0, False), (0, True), (1, False)])
+def test_streamed_eval_equals_the_materialised_path(tmp_path: Path, workers: int, on_device: bool) -> None:
+    for i, (n, w) in enumerate([(40, 64), (25, 900), (30, 48)]):
+        make_video(tmp_path / f"v{i}.mp4", n, w, 48, fps=25)
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    ann = tmp_path / "list.txt"
+    ann.write_text("v0.mp4 1\nbroken.mp4 2\nv1.mp4 3\nv2.mp4 0\n")
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(sz.get_pretrained_cfg("slowfast_r50_4x16x1"), test=PROTOCOL)
+    model = sz.SlowFast(get_arch_spec("slowfast_r50_4x16x1"), pretrained_cfg=cfg)
+    tf = sz.data.test_transform(cfg)
+    ds = sz.data.VideoDataset(ann, tmp_path, tf, on_error="skip")
+    streamed = sz.evaluation.evaluate(model, ds, device="cpu", progress=False, num_workers=workers,
+                                      resize_on_device=on_device)
+    whole = sz.evaluation.evaluate(model, _WholeViews(ds), device="cpu", progress=False, prepare=False)
+    assert streamed.num_evaluated == 3 and [f.index for f in streamed.failures] == [1]
+    assert np.array_equal(streamed.scores, whole.scores) and streamed.metrics == whole.metrics
+    assert isinstance(ds.load_decoded(0)[0], sz.data.views.DecodedVideo)

@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
 
     from slowfast_zoo._signals import exit_code, terminate_as_interrupt
     from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
-    from slowfast_zoo.evaluation.evaluate import evaluate
+    from slowfast_zoo.evaluation.runner import evaluate
     from slowfast_zoo.evaluation.results import ResultWriter, load_records
     from slowfast_zoo.factory import create_model
     from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning

@@ -159,6 +159,31 @@ class _ClipDataset(Dataset):
         return read_sampled(sample, read, reader)
 
     def __getitem__(self, index: int):
+        return self._item(index, self._load)
+
+    def load_decoded(self, index: int, *, resize: bool = True):
+        """Item ``index`` as ``(DecodedVideo, label, index)`` (or a :class:`Failure`): the uint8
+        distinct frames the views are built from, not the float views (the streamed path of
+        evaluation; needs a transform with ``read_decoded``, e.g. ``test_transform(...)``).
+
+        Args:
+            index: the item.
+            resize: resize here (``True``) or leave it to the device the frames go to.
+        """
+        tf = self.transform
+        if not hasattr(tf, "read_decoded"):
+            raise TypeError(f"the transform {type(tf).__name__} cannot stream its views (no read_decoded)")
+        start = self._start_index()
+
+        def load(reader, label: int):
+            def read(idx: np.ndarray):
+                return tf.read_decoded(reader, idx, resize=resize), label
+
+            return read_sampled(lambda n: np.asarray(tf.sample(n, start), dtype=np.int64), read, reader)
+
+        return self._item(index, load)
+
+    def _item(self, index: int, load):
         if index < 0:
             index += len(self.records)
         if not 0 <= index < len(self.records):
@@ -167,7 +192,7 @@ class _ClipDataset(Dataset):
         path = self._full(rec.path)
         try:
             path = self._locate(rec)
-            views, label = self._load(self._open(path, rec), rec.label)
+            views, label = load(self._open(path, rec), rec.label)
         except (VideoDecodeError, OSError) as exc:
             if self.on_error == "raise":
                 raise

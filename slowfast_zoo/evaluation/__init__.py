@@ -12,7 +12,7 @@ __all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average
            "init_distributed", "DistInfo", "shard"]
 
 _LAZY = {
-    "evaluate": "evaluate", "EvalResult": "evaluate", "compute_metrics": "evaluate",
+    "evaluate": "runner", "EvalResult": "runner", "compute_metrics": "runner",
     "VideoRecord": "results", "ResultWriter": "results", "load_records": "results",
     "init_distributed": "distributed", "DistInfo": "distributed", "shard": "distributed",
 }

@@ -252,7 +252,7 @@ class ResultWriter:
 
         Args:
             records: every record of the run (all ranks, resumed ones included).
-            metrics, counts: as computed by :func:`~slowfast_zoo.evaluation.evaluate`.
+            metrics, counts: as computed by :func:`~slowfast_zoo.evaluation.runner`.
             selection: the dataset indices of this run; records outside it are not written.
         """
         for rec in records:

@@ -49,7 +49,7 @@ from slowfast_zoo.data.datasets import VideoDataset, collate_skip_failures
 from slowfast_zoo.data.presets import TestTransform, test_transform
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.evaluation.distributed import init_distributed
-from slowfast_zoo.evaluation.evaluate import evaluate
+from slowfast_zoo.evaluation.runner import evaluate
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import PretrainedCfg, TestProtocol, TrainProtocol

@@ -37,7 +37,8 @@ from slowfast_zoo.evaluation.distributed import DistInfo, gather_to_main, init_d
 from slowfast_zoo.evaluation.metrics import mean_class_accuracy, top_k_accuracy
 from slowfast_zoo.evaluation.results import VideoRecord
 from slowfast_zoo.inference.device import resolve_device
-from slowfast_zoo.inference.engine import prepare_model, video_scores
+from slowfast_zoo.inference.engine import (average_views, default_views_per_batch, prepare_model,
+                                           run_view_stream, video_scores)
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo._progress import ProgressBar
 
@@ -163,7 +164,7 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
              progress: bool = True, num_workers: int = 0, indices: Iterable[int] | None = None,
              resume_from: Mapping[int, VideoRecord] | None = None,
              on_result: Callable[[VideoRecord], None] | None = None,
-             prepare: bool = True) -> EvalResult:
+             prepare: bool = True, resize_on_device: bool | None = None) -> EvalResult:
     """Evaluate ``model`` on every video of ``dataset`` with multi-view testing.
 
     Each video's views (e.g. 30 = 10 clips x 3 crops) go through the model in chunks of
@@ -193,6 +194,12 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
         on_result: called in this process with each new :class:`VideoRecord` as it finishes
             (e.g. :meth:`ResultWriter.add <slowfast_zoo.evaluation.results.ResultWriter.add>`).
         prepare: call :func:`~slowfast_zoo.inference.prepare_model` first.
+        resize_on_device: with a dataset whose transform streams (``test_transform(...)``):
+            the loader hands over each video's distinct frames as uint8 (pinned for a
+            non-blocking copy), and the views are built chunk by chunk on ``device``, never
+            all at once. ``True`` sends the decoded frames and resizes them there (torch ops),
+            ``False`` resizes in the loader (OpenCV/numpy); default: on the device for an
+            accelerator, in the loader on CPU. Identical views either way.
 
     Returns:
         :class:`EvalResult`; on ranks other than 0 of a distributed run, that rank's share
@@ -228,41 +235,90 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
     mine = shard(todo, info.rank, info.world_size)
     log.info("rank %d/%d: %d of %d selected videos to evaluate (%d already done)",
              info.rank, info.world_size, len(mine), len(selection), len(done))
+    if resize_on_device is None:
+        resize_on_device = dev.type != "cpu"
     new = _run_shard(model, dataset, mine, labels, average=average, views_per_batch=views_per_batch,
                      dtype=dtype, num_workers=num_workers, pin=dev.type == "cuda",
-                     progress=progress and info.is_main, on_result=on_result)
+                     progress=progress and info.is_main, on_result=on_result,
+                     resize_on_device=bool(resize_on_device))
     return _assemble(new, done, selection, info)
+
+
+class _DecodedItems(Dataset):
+    """``dataset`` items as uint8 distinct frames (:meth:`load_decoded`), for the streamed path."""
+
+    def __init__(self, dataset: Dataset, resize: bool) -> None:
+        self.dataset, self.resize = dataset, resize
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        return self.dataset.load_decoded(index, resize=self.resize)
+
+
+def _one_item(batch: Sequence):
+    return batch[0]
+
+
+def _streams(dataset: Dataset) -> bool:
+    return hasattr(dataset, "load_decoded") and hasattr(getattr(dataset, "transform", None), "iter_views")
+
+
+def _loader_items(dataset: Dataset, mine: list[int], *, num_workers: int, pin: bool, resize_on_device: bool):
+    """``(videos-or-views, label, index)`` or ``Failure`` per video, one video per loader batch.
+
+    One video per batch: a video's views already fill a forward chunk, and MMAction2's chunked
+    testing (max_testing_views) assumes batch 1 too. prefetch_factor 1: each worker holds one
+    video ahead; more would multiply host memory by the ranks on a machine for no gain.
+    """
+    extra = {"prefetch_factor": 1} if num_workers > 0 else {}
+    if _streams(dataset):
+        # Streamed: a worker hands over uint8 distinct frames (112 MB for 320 frames of 256x455,
+        # against 755 MB of float32 views); the views are built here, a chunk at a time.
+        source = _DecodedItems(dataset, resize=not resize_on_device)
+        loader = DataLoader(Subset(source, mine), batch_size=1, shuffle=False, num_workers=num_workers,
+                            collate_fn=_one_item, pin_memory=pin, **extra)
+        yield from loader
+        return
+    loader = DataLoader(Subset(dataset, mine), batch_size=1, shuffle=False, num_workers=num_workers,
+                        collate_fn=collate_skip_failures, pin_memory=pin, **extra)
+    for views, labels, idx, failures in loader:
+        yield from failures
+        if views is not None:
+            yield views[0], int(labels[0]), int(idx[0])
 
 
 def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Sequence[int], *,
                average: str, views_per_batch: int | None, dtype: torch.dtype | None, num_workers: int,
-               pin: bool, progress: bool,
-               on_result: Callable[[VideoRecord], None] | None) -> list[VideoRecord]:
-    """Evaluate this process's videos, one video per loader batch."""
-    # One video per batch: a video's views already fill a chunk (30 views of 32x256x256 are
-    # 755 MB), and MMAction2's chunked testing (max_testing_views) assumes batch 1 too.
-    # prefetch_factor 1: each worker holds one decoded video ahead (755 MB at the published
-    # protocol); more would multiply host memory by the ranks on a machine for no gain.
-    extra = {"prefetch_factor": 1} if num_workers > 0 else {}
-    loader = DataLoader(Subset(dataset, mine), batch_size=1, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_skip_failures, pin_memory=pin, **extra)
+               pin: bool, progress: bool, on_result: Callable[[VideoRecord], None] | None,
+               resize_on_device: bool = False) -> list[VideoRecord]:
+    """Evaluate this process's videos."""
+    device = next(model.parameters()).device
+    step = views_per_batch or default_views_per_batch(device)
     out: list[VideoRecord] = []
     bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
     start = time.monotonic()
     try:
-        for views, _labels, idx, failures in loader:
-            for f in failures:
-                rec = VideoRecord(int(f.index), str(f.path), int(labels[f.index]), None, f.reason)
-                log.warning("skipped video %d (%s): %s", f.index, f.path, f.reason)
+        for item in _loader_items(dataset, mine, num_workers=num_workers, pin=pin,
+                                  resize_on_device=resize_on_device):
+            if isinstance(item, Failure):
+                rec = VideoRecord(int(item.index), str(item.path), int(labels[item.index]), None, item.reason)
+                log.warning("skipped video %d (%s): %s", item.index, item.path, item.reason)
                 out.append(rec)
                 if on_result is not None:
                     on_result(rec)
                 bar.update(1)
-            if views is None:
                 continue
-            i = int(idx[0])
-            scores = video_scores(model, views[0], average=average, views_per_batch=views_per_batch,
-                                  dtype=dtype).numpy().astype(np.float32, copy=False)
+            payload, _label, i = item
+            if isinstance(payload, torch.Tensor):  # a dataset that gives whole views
+                scores = video_scores(model, payload, average=average, views_per_batch=step, dtype=dtype)
+            else:
+                video = payload.to(device, non_blocking=True) if device.type != "cpu" else payload
+                logits = run_view_stream(model, dataset.transform.iter_views(video, step),
+                                         views_per_batch=step, dtype=dtype)
+                scores = average_views(logits[None], average)[0]
+            scores = scores.numpy().astype(np.float32, copy=False)
             rec = VideoRecord(i, _record_path(dataset, i), int(labels[i]), scores, None)
             out.append(rec)
             if on_result is not None:
