@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
-from slowfast_zoo.data.bilinear import _COEF_SCALE, Box, _check_box, _check_frames, _hw, _resize_plan
+from slowfast_zoo.data.resize_plan import _COEF_SCALE, Box, _check_box, _check_frames, _hw, _resize_plan
 
 __all__ = ["resize_tensor", "build_views"]
 
