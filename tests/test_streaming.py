@@ -86,3 +86,21 @@ def test_streamed_eval_equals_the_materialised_path(tmp_path: Path, workers: int
     assert streamed.num_evaluated == 3 and [f.index for f in streamed.failures] == [1]
     assert np.array_equal(streamed.scores, whole.scores) and streamed.metrics == whole.metrics
     assert isinstance(ds.load_decoded(0)[0], sz.data.views.DecodedVideo)
+
+
+def test_streamed_features_equal_the_materialised_path(video: Path) -> None:
+    from slowfast_zoo.inference.engine import prepare_model, run_views
+    from slowfast_zoo.inference.features import extract_features
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(sz.get_pretrained_cfg("slowfast_r50_4x16x1"), test=PROTOCOL)
+    model = prepare_model(sz.SlowFast(get_arch_spec("slowfast_r50_4x16x1"), pretrained_cfg=cfg), device="cpu")
+    feats = extract_features(model, video, crop="three", clips_per_chunk=3, views_per_batch=2, prepare=False)
+    reader = VideoReader(video)
+    expected = []
+    for part in (feats.frame_indices[:3], feats.frame_indices[3:]):
+        views = TestTransform(clip_len=8, frame_interval=2, num_clips=len(part), resize_short_side=32,
+                             crop_size=32, num_crops=3).read_views(reader, part.numpy())
+        pooled = run_views(model, views, views_per_batch=2, pre_logits=True)
+        expected.append(pooled.view(3, len(part), -1).mean(0))
+    assert torch.equal(feats.embeddings, torch.cat(expected))

@@ -125,8 +125,8 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
 
 def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: int | None = None,
                     views_per_batch: int | None = None, dtype: torch.dtype | None = None,
-                    progress: bool = False) -> torch.Tensor:
-    """Per-view logits ``[V, num_classes]`` of views that arrive in chunks (e.g.
+                    pre_logits: bool = False, progress: bool = False) -> torch.Tensor:
+    """Per-view logits ``[V, num_classes]`` (or pooled features) of views that arrive in chunks (e.g.
     :meth:`TestTransform.stream_views <slowfast_zoo.data.TestTransform.stream_views>`): only one
     chunk of float views exists at a time.
 
@@ -134,13 +134,14 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
         model: a model in eval mode (see :func:`prepare_model`).
         chunks: ``[c, 3, T, H, W]`` views, in view order.
         total: the number of views, for the progress bar.
-        views_per_batch, dtype: as :func:`run_views`.
+        views_per_batch, dtype, pre_logits: as :func:`run_views`.
         progress: a progress bar over the views on stderr (terminal only).
     """
     outs = []
     with ProgressBar(total, desc="views", enabled=progress, unit="views") as bar:
         for chunk in chunks:
-            outs.append(run_views(model, chunk, views_per_batch=views_per_batch, dtype=dtype))
+            outs.append(run_views(model, chunk, views_per_batch=views_per_batch, dtype=dtype,
+                                  pre_logits=pre_logits))
             bar.update(chunk.shape[0])
     if not outs:
         raise UsageError("no views to run")

@@ -36,7 +36,7 @@ import torch
 from slowfast_zoo.data.presets import TestTransform, VideoSource, open_reader
 from slowfast_zoo.data.sampling import sample_frames
 from slowfast_zoo.inference.device import resolve_device
-from slowfast_zoo.inference.engine import prepare_model, run_views
+from slowfast_zoo.inference.engine import default_views_per_batch, prepare_model, run_view_stream, run_views
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, TestProtocol
 from slowfast_zoo.weights.safetensors import encode_metadata, write_safetensors
@@ -180,10 +180,14 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
         part = clips[lo:lo + clips_per_chunk]
         tf = TestTransform(clip_len=L, frame_interval=step, num_clips=len(part), resize_short_side=short,
                            crop_size=S, num_crops=crops, mean=mean, std=std)
-        views = tf.read_views(reader, part + first)
-        out = run_views(model, views, views_per_batch=views_per_batch, dtype=dtype,
-                        pre_logits=True, return_maps=return_maps)
-        pooled = out.pooled if return_maps else out
+        if return_maps:
+            out = run_views(model, tf.read_views(reader, part + first), views_per_batch=views_per_batch,
+                            dtype=dtype, pre_logits=True, return_maps=True)
+            pooled = out.pooled
+        else:  # streamed: a chunk of float views at a time, never all of them
+            chunk = views_per_batch or default_views_per_batch(next(model.parameters()).device)
+            pooled = run_view_stream(model, tf.stream_views(reader, part + first, chunk), views_per_batch=chunk,
+                                     dtype=dtype, pre_logits=True)
         # Views are crop-major: [crops * clips] -> mean over the crop axis.
         embeddings.append(pooled.view(crops, len(part), -1).mean(0))
         if return_maps:
