@@ -38,7 +38,7 @@ from slowfast_zoo.inference.engine import prepare_model, run_views
 from slowfast_zoo.weights.convert import convert_mmaction2_state_dict
 from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
 
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def _compare(got: torch.Tensor, want: torch.Tensor) -> dict:

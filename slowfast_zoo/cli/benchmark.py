@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fold BatchNorm into convs (default: on)")
     p.add_argument("--compile", action="store_true", help="torch.compile the backbone")
     p.add_argument("--views-per-batch", type=int, default=None,
-                   help="views per forward pass (default: 3 on CPU, 10 on GPU)")
+                   help="views per forward pass (default: 1 on CPU, 10 on GPU)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--videos", type=int, default=5, help="timed videos (median reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed warm-up videos")

@@ -89,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cpu, cuda, cuda:1 ... (default: cuda if available; cuda:LOCAL_RANK under torchrun)")
     r.add_argument("--amp", action="store_true", help="autocast: float16 on GPU, bfloat16 on CPU")
     r.add_argument("--views-per-batch", type=int, default=None,
-                   help="views per forward pass (memory bound; default: 3 on CPU, 10 on GPU)")
+                   help="views per forward pass (memory bound; default: 1 on CPU, 10 on GPU)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
 
 

@@ -183,7 +183,7 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
             :class:`~slowfast_zoo.data.RawframeDataset` (use ``on_error="skip"`` to survive
             damaged videos; with ``"raise"`` the first one stops the run).
         average: ``"prob"`` (softmax then mean, all published numbers) or ``"score"``.
-        views_per_batch: views per forward pass (default: 3 on CPU, 10 on GPU).
+        views_per_batch: views per forward pass (default: 1 on CPU, 10 on GPU).
         device: compute device (default: CUDA when available; ``cuda:LOCAL_RANK`` under torchrun).
         dtype: autocast dtype (``torch.float16`` / ``torch.bfloat16``), ``None`` for float32.
         progress: show a progress bar (rank 0, and only when stderr is a terminal).

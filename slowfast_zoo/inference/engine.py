@@ -31,12 +31,14 @@ __all__ = ["prepare_model", "run_views", "run_view_stream", "streamed_scores", "
 
 
 def default_views_per_batch(device: torch.device) -> int:
-    """3 views per forward on CPU, 10 on accelerators.
+    """1 view per forward on CPU, 10 on accelerators.
 
-    On a 2-core CPU 1 and 3 views per forward run equally fast (benchmarks/RESULTS.md); 3 gives
-    CPUs with more cores more independent work per convolution.
+    On the project's 2-core CPU one view per forward is faster than three (streamed predict of
+    a 10 s video: 16.2 s against 17.3 s) and peaks lower (0.96 GB against 1.23 GB RSS), since
+    a single 32x256x256 view already gives every convolution plenty of work
+    (benchmarks/RESULTS.md, "Streamed predict").
     """
-    return 3 if device.type == "cpu" else 10
+    return 1 if device.type == "cpu" else 10
 
 
 def prepare_model(model: SlowFast, *, device: str | torch.device | None = None, fuse: bool = True,
@@ -123,9 +125,52 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
     return torch.cat(pooled)
 
 
+def prefetched(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
+    """``items``, produced by a background thread up to ``depth`` ahead of the consumer.
+
+    For overlapping view building with the model. Exceptions are re-raised in the consumer;
+    leaving the loop early stops the producer at its next item.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((end, exc))
+
+    worker = threading.Thread(target=produce, name="slowfast_zoo-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: int | None = None,
                     views_per_batch: int | None = None, dtype: torch.dtype | None = None,
-                    pre_logits: bool = False, progress: bool = False) -> torch.Tensor:
+                    pre_logits: bool = False, progress: bool = False, overlap: bool = False) -> torch.Tensor:
     """Per-view logits ``[V, num_classes]`` (or pooled features) of views that arrive in chunks (e.g.
     :meth:`TestTransform.stream_views <slowfast_zoo.data.TestTransform.stream_views>`): only one
     chunk of float views exists at a time.
@@ -136,10 +181,12 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
         total: the number of views, for the progress bar.
         views_per_batch, dtype, pre_logits: as :func:`run_views`.
         progress: a progress bar over the views on stderr (terminal only).
+        overlap: build the next chunk in a background thread while the model runs
+            (:func:`prefetched`).
     """
     outs = []
     with ProgressBar(total, desc="views", enabled=progress, unit="views") as bar:
-        for chunk in chunks:
+        for chunk in (prefetched(chunks) if overlap else chunks):
             outs.append(run_views(model, chunk, views_per_batch=views_per_batch, dtype=dtype,
                                   pre_logits=pre_logits))
             bar.update(chunk.shape[0])
@@ -150,13 +197,13 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
 
 def streamed_scores(model: SlowFast, transform: Any, reader: Any, indices: Any, *,
                     views_per_batch: int | None = None, dtype: torch.dtype | None = None,
-                    average: str = "prob", progress: bool = False) -> torch.Tensor:
+                    average: str = "prob", progress: bool = False, overlap: bool = False) -> torch.Tensor:
     """Video scores ``[num_classes]`` from the views ``transform.stream_views`` builds, a chunk of
     ``views_per_batch`` at a time (what predict and windows run): :func:`run_view_stream` +
     :func:`average_views`."""
     step = views_per_batch or default_views_per_batch(next(model.parameters()).device)
     logits = run_view_stream(model, transform.stream_views(reader, indices, step), total=transform.num_views,
-                             views_per_batch=step, dtype=dtype, progress=progress)
+                             views_per_batch=step, dtype=dtype, progress=progress, overlap=overlap)
     return average_views(logits[None], average)[0]
 
 

@@ -140,7 +140,7 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
         resize_short_side: short side before cropping (default: the protocol's).
         return_maps: also return the unpooled per-pathway maps (memory heavy; use short videos).
         clips_per_chunk: clips decoded and transformed at once.
-        views_per_batch: views per forward pass (default: 3 on CPU, 10 on GPU).
+        views_per_batch: views per forward pass (default: 1 on CPU, 10 on GPU).
         device: compute device (default: CUDA when available).
         dtype: autocast dtype (``torch.bfloat16``/``torch.float16``) or ``None`` for float32.
         prepare: put the model in inference mode first (eval, BatchNorm folded, channels_last,
