@@ -63,21 +63,30 @@ def _step(name: str, rows: list, fn, *args):
 
 def parity(device: torch.device, small: bool) -> dict:
     import precision_parity as pp
-    from weightgen import ARCHS
+    from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
+
+    from slowfast_zoo.inference.engine import prepare_model, run_views
+    from slowfast_zoo.weights.convert import convert_mmaction2_state_dict
 
     archs = ARCHS[:1] if small else ARCHS
     dtypes = ["fp32"] if small else ["fp32", "bf16", "fp16"]
     out = {}
-    for arch in archs:
+    for arch in archs:  # one model per architecture, every dtype on it
+        golden = load_golden(arch)
+        model = sz.create_model(f"slowfast_{arch}").eval()
+        model.load_state_dict(convert_mmaction2_state_dict(generate_state_dict(arch), model, source=arch))
+        prepare_model(model, device=device)
+        want = torch.tensor(golden["logits"])
         for d in dtypes:
-            r = pp.run(arch, d, device, 0)["golden"]
+            r = pp._compare(run_views(model, golden_input(golden), dtype=pp._DTYPES[d]), want)
             out[f"{arch} {d}"] = (r["max_abs_err"], r["top1_agreement"])
     fp32 = [v[0] for k, v in out.items() if k.endswith("fp32")]
     worst = {d: max(v[0] for k, v in out.items() if k.endswith(d)) for d in dtypes}
     top1 = {d: min(v[1] for k, v in out.items() if k.endswith(d)) for d in dtypes}
     if max(fp32) > 1e-4:
         raise AssertionError(f"fp32 parity: max abs error {max(fp32):.2e} > 1e-4 ({out})")
-    return {"detail": out, "summary": "; ".join(f"{d}: max err {worst[d]:.1e}, top-1 {top1[d]:.2f}" for d in dtypes)}
+    return {"detail": out, "summary": f"{len(archs)} architectures; " + "; ".join(
+        f"{d}: max abs err {worst[d]:.1e}, top-1 agreement {top1[d]:.2f}" for d in dtypes)}
 
 
 def model_only(device: torch.device, small: bool) -> dict:

@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from slowfast_zoo._io import atomic_write
 from slowfast_zoo._version import __version__
@@ -100,6 +98,7 @@ def write_safetensors(path: str | os.PathLike, sd: Mapping[str, torch.Tensor],
     """
     tensors = {k: v.detach().cpu().contiguous() for k, v in sd.items()}
     meta = {**metadata, "weights_sha256": tensors_sha256(tensors)}
+    from safetensors.torch import save_file
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
@@ -118,6 +117,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[StateDict, dict[str, str]
     path = Path(path)
     require_file(path)
     try:
+        from safetensors import safe_open  # imported on use: `import slowfast_zoo` needs only torch, numpy, PyAV
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = dict(f.metadata() or {})
             sd = {k: f.get_tensor(k) for k in f.keys()}
@@ -143,6 +143,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     require_file(path)
     try:
+        from safetensors import safe_open  # imported on use: `import slowfast_zoo` needs only torch, numpy, PyAV
         with safe_open(str(path), framework="pt") as f:
             meta: dict[str, Any] = dict(f.metadata() or {})
     except Exception as e:
