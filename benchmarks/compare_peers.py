@@ -10,7 +10,9 @@ ratios (peer time / our time, > 1 = we are faster) are reported.
 
 Variants: ``ours`` = the library default (``prepare_model``: BatchNorm folded,
 channels_last_3d), ``ours-eager`` (``--with-eager``) = plain eval model,
-``ptv`` = PyTorchVideo's ``create_slowfast`` as its documentation builds it (eval, contiguous).
+``ptv`` = PyTorchVideo's ``create_slowfast`` as its documentation builds it (eval, contiguous),
+``mmaction2`` = MMAction2 1.2.0's own backbone and head (eval, contiguous; when installed, see
+:func:`build_mmaction2`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,49 @@ def build_ptv(arch: str, size: int, clip_len: int = 32) -> torch.nn.Module:
     return model.eval()
 
 
+def build_mmaction2(arch: str) -> torch.nn.Module | None:
+    """MMAction2 1.2.0's own ``ResNet3dSlowFast`` + ``SlowFastHead`` for ``arch`` (its config's
+    values), or None when mmaction2 is not installed.
+
+    Install into the benchmark environment: ``pip install --no-deps mmaction2==1.2.0
+    mmengine==0.10.7 mmcv-lite==2.1.0`` plus its small pure-python dependencies (addict, yapf,
+    termcolor, rich, einops, importlib_metadata). Its ``mmaction/models/localizers/drn`` module
+    is missing from the wheel; a stub in ``sys.modules`` replaces it (nothing here uses it).
+    """
+    import types
+
+    for name in ("mmaction.models.localizers.drn", "mmaction.models.localizers.drn.drn"):
+        stub = types.ModuleType(name)
+        stub.DRN = type("DRN", (torch.nn.Module,), {})
+        sys.modules.setdefault(name, stub)
+    try:
+        from mmaction.models.backbones.resnet3d_slowfast import ResNet3dSlowFast
+        from mmaction.models.heads.slowfast_head import SlowFastHead
+    except ImportError:
+        return None
+    spec = ARCHS[arch]
+    backbone = ResNet3dSlowFast(
+        pretrained=None, resample_rate=spec.tau, speed_ratio=spec.alpha, channel_ratio=spec.channel_ratio,
+        slow_pathway=dict(type="resnet3d", depth=50, pretrained=None, lateral=True,
+                          fusion_kernel=spec.fusion_kernel, conv1_kernel=(1, 7, 7), dilations=(1, 1, 1, 1),
+                          conv1_stride_t=1, pool1_stride_t=1, inflate=(0, 0, 1, 1)),
+        fast_pathway=dict(type="resnet3d", depth=50, pretrained=None, lateral=False,
+                          base_channels=64 // spec.channel_ratio, conv1_kernel=(5, 7, 7), conv1_stride_t=1,
+                          pool1_stride_t=1))
+    backbone.init_weights()
+    head = SlowFastHead(in_channels=2304, num_classes=400, spatial_type="avg", dropout_ratio=0.5)
+
+    class Recognizer(torch.nn.Module):  # what Recognizer3D.forward(mode="tensor") runs per view
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone, self.cls_head = backbone, head
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.cls_head(self.backbone(x))
+
+    return Recognizer().eval()
+
+
 def ptv_inputs(x: torch.Tensor, tau: int, alpha: int) -> list[torch.Tensor]:
     """``[slow, fast]`` as our model selects them (nearest temporal resampling, strided)."""
     return [x[:, :, ::tau].contiguous(), x[:, :, :: tau // alpha].contiguous()]
@@ -77,6 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, nargs="+", default=[1], help="views per forward (each a variant)")
     p.add_argument("--models", nargs="+", default=list(_ARCHS), choices=_ARCHS)
     p.add_argument("--with-eager", action="store_true", help="also time our unfused eager model")
+    p.add_argument("--no-mmaction2", action="store_true", help="skip MMAction2 1.2.0's own model")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if args.threads:
@@ -90,6 +136,7 @@ def main(argv=None) -> int:
         ours = prepare_model(sz.create_model(arch), device="cpu")
         eager = sz.create_model(arch).eval() if args.with_eager else None
         ptv = build_ptv(arch, args.size)
+        mma = build_mmaction2(arch) if not args.no_mmaction2 else None
         for b in args.batch:
             x = torch.randn(b, 3, 32, args.size, args.size)
             x_cl = x.contiguous(memory_format=torch.channels_last_3d)
@@ -98,6 +145,8 @@ def main(argv=None) -> int:
             if eager is not None:
                 variants.append(("ours-eager", arch, b, lambda m=eager, v=x: m(v)))
             variants.append(("ptv", arch, b, lambda m=ptv, v=xs: m(list(v))))  # it mutates its list
+            if mma is not None:
+                variants.append(("mmaction2", arch, b, lambda m=mma, v=x: m(v)))
     times: dict[tuple, list[float]] = {(v[0], v[1], v[2]): [] for v in variants}
     with torch.inference_mode():
         for r in range(args.warmup + args.rounds):
@@ -116,11 +165,13 @@ def main(argv=None) -> int:
         med = statistics.median(ts)
         row = {"variant": label, "model": arch, "batch": b, "per_view_s": ts, "median_per_view_s": med,
                "attained_gflops": gflops / med, "percent_of_peak": 100 * gflops / med / peak}
-        if label != "ptv":
-            peer = times[("ptv", arch, b)]
-            ratios = [pt / ot for pt, ot in zip(peer, ts)]
-            row["speedup_vs_ptv_median_of_rounds"] = statistics.median(ratios)
-            row["speedup_vs_ptv_of_medians"] = statistics.median(peer) / med
+        if label.startswith("ours"):
+            for peer_name in ("ptv", "mmaction2"):
+                peer = times.get((peer_name, arch, b))
+                if peer:
+                    ratios = [pt / ot for pt, ot in zip(peer, ts)]
+                    row[f"speedup_vs_{peer_name}_median_of_rounds"] = statistics.median(ratios)
+                    row[f"speedup_vs_{peer_name}_of_medians"] = statistics.median(peer) / med
         rows.append(row)
     out = {"machine": machine_info(torch.device("cpu")), "threads": torch.get_num_threads(),
            "size": args.size, "rounds": args.rounds, "matmul_peak_gflops": peak,
@@ -132,12 +183,13 @@ def main(argv=None) -> int:
           f"input 32x{args.size}x{args.size}, {args.rounds} rounds, matmul peak {peak:.0f} GFLOP/s, "
           f"load {load_before} -> {out['loadavg_after']}")
     print(f"{'model':22s} {'variant':11s} {'batch':>5s} {'s/view':>8s} {'GFLOP/s':>8s} {'%peak':>6s} "
-          f"{'vs ptv':>7s}")
+          f"{'vs ptv':>7s} {'vs mma':>7s}")
     for row in rows:
         sp = row.get("speedup_vs_ptv_median_of_rounds")
+        sm = row.get("speedup_vs_mmaction2_median_of_rounds")
         print(f"{row['model']:22s} {row['variant']:11s} {row['batch']:5d} {row['median_per_view_s']:8.3f} "
               f"{row['attained_gflops']:8.1f} {row['percent_of_peak']:6.1f} "
-              f"{'' if sp is None else f'{sp:6.2f}x':>7s}")
+              f"{'' if sp is None else f'{sp:6.2f}x':>7s} {'' if sm is None else f'{sm:6.2f}x':>7s}")
     return 0
 
 

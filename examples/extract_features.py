@@ -120,7 +120,7 @@ def _main(argv: list[str] | None) -> int:
     device = a.device or (f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     sz.inference.prepare_model(model, device=device)
     loader = DataLoader(_Readers(root, todo), batch_size=None, num_workers=a.workers)
-    bar = ProgressBar(total=len(todo), desc="features", enabled=rank == 0)
+    bar = ProgressBar(total=len(todo), desc="features", enabled=rank == 0, unit="videos")
     for rel, reader in loader:
         bar.update(1)
         if isinstance(reader, str):

@@ -53,6 +53,7 @@ class ProgressBar:
         self.active = bool(enabled and callable(isatty) and isatty())
         self._start = time.monotonic()
         self._last_draw = 0.0
+        self._drawn: int | None = None  # the count last drawn (None: nothing drawn yet)
         self._closed = False
 
     def update(self, nbytes: int) -> None:
@@ -80,12 +81,14 @@ class ProgressBar:
             text = f"\r{self.desc} {done} {speed}"
         self.stream.write(text)
         self.stream.flush()
+        self._drawn = self.n
 
     def clear_line(self) -> None:
         """Erase the bar so that a result line can be printed in its place."""
         if self.active:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self._drawn = None
 
     def close(self) -> None:
         """Draw the final state and end the line (only if anything was drawn)."""
@@ -93,7 +96,8 @@ class ProgressBar:
             return
         self._closed = True
         if self.active:
-            self._draw(time.monotonic())
+            if self._drawn != self.n:  # the final state, unless it is already on screen
+                self._draw(time.monotonic())
             self.stream.write("\n")
             self.stream.flush()
 

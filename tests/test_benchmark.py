@@ -19,7 +19,7 @@ FIELDS = {
     "model", "architecture", "date", "machine", "device", "dtype", "threads", "channels_last", "fuse",
     "compile", "views_per_batch", "views_per_video", "input_shape", "warmup_videos",
     "timed_videos", "video_times_s", "median_video_s", "mean_video_s", "min_video_s", "max_video_s",
-    "video_per_s", "seed_style_video_per_s", "per_view_s", "gflops_per_view", "attained_gflops",
+    "video_per_s", "mmaction2_method_video_per_s", "per_view_s", "gflops_per_view", "attained_gflops",
     "matmul_peak_gflops", "matmul_peak_dtype", "matmul_size", "percent_of_peak", "peak_memory_bytes",
     "peak_memory_kind", "peak_memory_reset", "note", "end_to_end", "loadavg_before", "loadavg_after",
 }

@@ -230,7 +230,7 @@ def _real_path(name: str) -> Path:
     if shared.exists():
         return shared
     if name in GPL_VIDEOS:
-        pytest.skip(f"{name} is GPL (not shipped): ../shared/videos is absent")
+        pytest.skip(f"not in a clone: needs the project's real-world video collection ({name} is GPL, not redistributable)")
     pytest.fail(f"{name} should be shipped in tests/data/videos")
 
 

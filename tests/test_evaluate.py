@@ -119,7 +119,7 @@ def _printed_metrics(text: str) -> dict[str, float]:
 def _check_against_reference(k400, data: dict, printed: str) -> None:
     assert data["complete"] is True
     assert data["metrics"] == k400["metrics"]  # exact: same predictions as the direct computation
-    assert _printed_metrics(printed) == {k: round(100 * v, 2) for k, v in k400["metrics"].items()}
+    assert _printed_metrics(printed) == {k: round(v, 4) for k, v in k400["metrics"].items()}
     assert data["counts"] == {"selected": 6, "evaluated": 5, "skipped": 1}
     (fail,) = data["failures"]
     assert fail["index"] == 2 and fail["video"].endswith("broken.mp4") and "VideoDecodeError" in fail["reason"]

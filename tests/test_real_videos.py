@@ -12,7 +12,7 @@ from test_decode import GPL_VIDEOS, LOCAL_VIDEOS, REAL_VIDEOS, SHARED_VIDEOS
 def _path(name):
     path = (SHARED_VIDEOS if name in GPL_VIDEOS else LOCAL_VIDEOS) / name
     if not path.exists():
-        pytest.skip(f"{name} is not redistributable and ../shared/videos is absent")
+        pytest.skip(f"not in a clone: needs the project's real-world video collection ({name} is not redistributable)")
     return path
 
 

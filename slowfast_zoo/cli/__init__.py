@@ -28,6 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in _COMMANDS:
         importlib.import_module(f"slowfast_zoo.cli.{name}").register(sub)
+    # Global options work after the subcommand too (slowfast-zoo eval ... -v); SUPPRESS keeps a
+    # subcommand that did not get -v from resetting one given before it.
+    for subparser in sub.choices.values():
+        subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                               help="log progress details")
     return parser
 
 

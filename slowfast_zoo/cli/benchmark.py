@@ -1,4 +1,4 @@
-"""``slowfast-zoo benchmark``: inference speed (the seed's video/s, fixed) and end-to-end timing."""
+"""``slowfast-zoo benchmark``: inference speed (MMAction2's video/s method, its quirk fixed) and end-to-end timing."""
 
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``benchmark`` subcommand."""
     p = sub.add_parser("benchmark", help="measure inference speed (video/s, GFLOP/s, memory)",
-                       description="The seed's model-only benchmark (random weights, batch 1 video "
+                       description="MMAction2's model-only benchmark method (random weights, batch 1 video "
                                    "of the weight's 30 test views, warm-up excluded, median; the "
-                                   "seed's double counting of the last video fixed), plus per-view "
+                                   "quirk of MMAction2's tools/analysis/benchmark.py, which adds the "
+                                   "last video's time twice, fixed), plus per-view "
                                    "latency, GFLOP/s vs the measured matmul peak, peak memory and "
                                    "an optional end-to-end mode from video files.")
     add_arguments(p)

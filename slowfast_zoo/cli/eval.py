@@ -154,6 +154,12 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}"
 
 
+def _frac(x: float) -> str:
+    # Accuracies are fractions (0-1) in every key/value output and file, as MMAction2 reports
+    # them; only the comparison table is in percent, like the published tables.
+    return f"{x:.4f}"
+
+
 def _report(result, cfg, header: dict[str, Any], args: argparse.Namespace) -> None:
     """Print the metrics, the skipped videos and the table row next to the published one."""
     for f in result.failures:
@@ -161,13 +167,13 @@ def _report(result, cfg, header: dict[str, Any], args: argparse.Namespace) -> No
     c = result.counts
     print(f"evaluated {c['evaluated']} of {c['selected']} videos, skipped {c['skipped']}")
     m = result.metrics
-    print("  ".join(f"{k} {_pct(v)}" for k, v in m.items()) or "no metrics (no video evaluated)")
+    print("  ".join(f"{k} {_frac(v)}" for k, v in m.items()) or "no metrics (no video evaluated)")
     top1, top5 = m.get("top1_acc"), m.get("top5_acc")
 
     def diff(ours: float | None, pub: float) -> str:
         return "-" if ours is None else f"{100 * ours - pub:+.2f}"
 
-    print("| weight | top-1 | top-5 | published top-1 | published top-5 | diff top-1 | diff top-5 |")
+    print("| weight | top-1 (%) | top-5 (%) | published top-1 (%) | published top-5 (%) | diff top-1 | diff top-5 |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {cfg.name} | {_pct(top1)} | {_pct(top5)} | {cfg.top1:.2f} | {cfg.top5:.2f} "
           f"| {diff(top1, cfg.top1)} | {diff(top5, cfg.top5)} |")
