@@ -121,11 +121,12 @@ def _main(argv: list[str] | None) -> int:
     sz.inference.prepare_model(model, device=device)
     loader = DataLoader(_Readers(root, todo), batch_size=None, num_workers=a.workers)
     bar = ProgressBar(total=len(todo), desc="features", enabled=rank == 0, unit="videos")
+    written = 0
     for rel, reader in loader:
-        bar.update(1)
         if isinstance(reader, str):
             log.error("skipped: %s", reader)
             failed.append(rel)
+            bar.update(1)
             continue
         try:
             f = sz.extract_features(model, reader, clip_len=a.clip_len, frame_interval=a.frame_interval,
@@ -135,12 +136,17 @@ def _main(argv: list[str] | None) -> int:
         except VideoDecodeError as e:
             log.error("skipped: %s", e)
             failed.append(rel)
+            bar.update(1)
             continue
         target[rel].parent.mkdir(parents=True, exist_ok=True)
         f.save(target[rel], model=a.model, source=rel, crop=a.crop,
                args={k: v for k, v in vars(a).items()
                      if k in ("clip_len", "frame_interval", "num_clips", "stride", "crop_size")})
+        written += 1
+        bar.update(1)
     bar.close()
+    print(f"wrote {written} feature files to {a.out} ({len(failed)} skipped, "
+          f"{len(target) - len(todo)} already there)")
     if failed:
         log.error("%d of %d videos skipped (listed above)", len(failed), len(rels))
         return 1

@@ -24,7 +24,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark options (shared with benchmarks/bench_model.py)."""
-    p.add_argument("--model", default="slowfast_r50_4x16x1", help="weight name (arch or arch.tag)")
+    p.add_argument("--model", default="slowfast_r50_4x16x1", help="weight name, arch or arch.tag (default: slowfast_r50_4x16x1)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="compute dtype (bf16/fp16 via autocast; refused on CPUs without native support)")
@@ -37,14 +37,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--views-per-batch", type=int, default=None,
                    help="views per forward pass (default: 1 on CPU, 10 on GPU)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--videos", type=int, default=5, help="timed videos (median reported)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up videos")
+    p.add_argument("--videos", type=int, default=5, help="timed videos, the median reported (default: 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed warm-up videos (default: 1)")
     p.add_argument("--size", type=int, default=None, help="input H = W (default: the weight's 256)")
     p.add_argument("--views", type=int, default=None, help="views per video (default: the weight's 30)")
     p.add_argument("--clip-len", type=int, default=None, help="frames per view (default: 32)")
     p.add_argument("--end-to-end", nargs="+", metavar="VIDEO",
                    help="also time video files -> scores (decode + transform + model + averaging)")
-    p.add_argument("--matmul-size", type=int, default=2048, help="n of the n^3 matmul peak probe")
+    p.add_argument("--matmul-size", type=int, default=2048, help="n of the n^3 matmul peak probe (default: 2048)")
     p.add_argument("--json", action="store_true", help="print every field as JSON")
 
 

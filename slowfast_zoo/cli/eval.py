@@ -84,7 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds between rewrites of --out during the run (default: %(default)s)")
     r.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N videos")
     r.add_argument("--workers", type=int, default=None,
-                   help="decoding worker processes per rank (default: 4 on GPU, 0 on CPU)")
+                   help="decoding worker processes per rank (default: 4 on GPU, 1 on CPU)")
     r.add_argument("--device", default=None,
                    help="cpu, cuda, cuda:1 ... (default: cuda if available; cuda:LOCAL_RANK under torchrun)")
     r.add_argument("--amp", action="store_true", help="autocast: float16 on GPU, bfloat16 on CPU")
@@ -232,7 +232,11 @@ def run(args: argparse.Namespace) -> int:
     slow = slow_low_precision_warning(device, dtype)
     if slow and info.is_main:
         print(f"slowfast-zoo: warning: --amp: {slow}", file=sys.stderr)
-    workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
+    # CPU: one worker decodes the next video while the model runs (measured 1.08x the throughput
+    # of none on 2 cores, benchmarks/RESULTS.md "Evaluate over short videos").
+    workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 1)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     selection = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
 
     header = {

@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand."""
     p = sub.add_parser("export", help="export a model to ONNX or TorchScript (parity-checked)")
     p.add_argument("name", help="arch, arch.tag, hf-hub:ORG/REPO[@rev] or local-dir:PATH")
-    p.add_argument("--format", choices=("onnx", "torchscript"), required=True)
+    p.add_argument("--format", choices=("onnx", "torchscript"), required=True, help="file format (required)")
     p.add_argument("-o", "--output", required=True, help="output file (.onnx / .pt)")
     p.add_argument("--weights", "--checkpoint", dest="weights",
                    help="local MMAction2 .pth / .safetensors file or URL (default: the published "

@@ -53,13 +53,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     VideoReader(video)  # a missing or unreadable video fails now, not after a download
     # Check what can be checked before any download.
     cfg = None if is_prefixed(args.model) else get_pretrained_cfg(args.model)
+    if args.num_classes is not None and args.num_classes < 1:
+        raise UsageError(f"--num-classes must be >= 1, got {args.num_classes}")
+    if args.num_classes is not None and not args.weights:
+        raise UsageError("--num-classes is for a fine-tuned --weights file")
+    num_classes = args.num_classes
     names = None
     if args.label_map is not None:
-        names = read_label_map(args.label_map, cfg.num_classes if cfg is not None else None)
+        # A fine-tuned --weights file has its own classes: the label map then gives their count.
+        expected = num_classes if args.weights else (cfg.num_classes if cfg is not None else None)
+        names = read_label_map(args.label_map, expected)
+        if args.weights and num_classes is None:
+            num_classes = len(names)
     if cfg is not None:
         _check_views(args.views, cfg)
     model = create_model(args.model, pretrained=True, checkpoint_path=args.weights,
-                         progress=not args.json)
+                         progress=not args.json, num_classes=num_classes)
     _check_views(args.views, model.pretrained_cfg)
     if names is not None:
         read_label_map(args.label_map, model.num_classes)  # a saved model's class count
@@ -106,20 +115,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``predict`` subcommand."""
     p = sub.add_parser("predict", help="top-k labels of a video (the shipped sample if none given)")
     p.add_argument("video", nargs="?", help="video file (default: the sample shipped with the package)")
-    p.add_argument("--model", default="slowfast_r50_4x16x1", help="arch or arch.tag")
+    p.add_argument("--model", default="slowfast_r50_4x16x1",
+                   help="weight NAME[.TAG], hf-hub:USER/REPO or local-dir:PATH (default: "
+                        "slowfast_r50_4x16x1 = its default tag k400_320p; see 'slowfast-zoo list --pretrained')")
     p.add_argument("--weights", "--checkpoint", dest="weights",
                    help="local MMAction2 .pth / .safetensors file or URL (default: the published "
                         "weights, downloaded and verified; --checkpoint is an alias)")
-    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--topk", type=int, default=5, help="classes printed, best first (default: 5)")
     p.add_argument("--views", type=int, default=None,
                    help="the weight's test protocol (default; 30 views for Kinetics-400, 1 for "
                         "Something-Something V1) or 1: one centre clip, quick look")
     p.add_argument("--label-map", default=None, metavar="FILE",
                    help="class names to show, one per line in class order (default: the weight's; "
-                        "Something-Something V1 has only class_0 ... class_173)")
-    p.add_argument("--views-per-batch", type=int, default=None, help="views per forward pass")
+                        "Something-Something V1 has only class_0 ... class_173). With a fine-tuned "
+                        "--weights file, its number of names is the file's class count")
+    p.add_argument("--num-classes", type=int, default=None, metavar="N",
+                   help="class count of a fine-tuned --weights file (default: the weight's, or the "
+                        "--label-map's number of names)")
+    p.add_argument("--views-per-batch", type=int, default=None,
+                   help="views per forward pass: memory, not results (default: 1 on CPU, 10 on GPU)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--dtype", choices=tuple(DTYPES), default="fp32", help="autocast dtype (GPU)")
+    p.add_argument("--dtype", choices=tuple(DTYPES), default="fp32",
+                   help="compute dtype: bf16/fp16 autocast is for GPUs (emulated, slow, on most CPUs; "
+                        "default: fp32)")
     p.add_argument("--json", action="store_true",
                    help="print JSON (with --window: one JSON object per line, per window)")
     p.add_argument("--window", type=float, default=None, metavar="SECONDS",

@@ -111,6 +111,11 @@ class TestTransform(TransformBase):
         return self.num_crops * self.num_clips
 
     @property
+    def view_shape(self) -> tuple[int, int, int]:
+        """``(clip_len, crop_size, crop_size)``: frames, height and width of one view."""
+        return (self.clip_len, self.crop_size, self.crop_size)
+
+    @property
     def output_shape(self) -> tuple[int, int, int, int, int]:
         return (self.num_views, 3, self.clip_len, self.crop_size, self.crop_size)
 

@@ -295,7 +295,8 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
                resize_on_device: bool = False) -> list[VideoRecord]:
     """Evaluate this process's videos."""
     device = next(model.parameters()).device
-    step = views_per_batch or default_views_per_batch(device)
+    step = views_per_batch or default_views_per_batch(device, getattr(getattr(dataset, "transform", None),
+                                                                     "view_shape", None))
     out: list[VideoRecord] = []
     bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
     start = time.monotonic()
@@ -304,7 +305,8 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
                                   resize_on_device=resize_on_device):
             if isinstance(item, Failure):
                 rec = VideoRecord(int(item.index), str(item.path), int(labels[item.index]), None, item.reason)
-                log.warning("skipped video %d (%s): %s", item.index, item.path, item.reason)
+                # INFO: the record (EvalResult.failures) carries it; the CLI prints it once.
+                log.info("skipped video %d (%s): %s", item.index, item.path, item.reason)
                 out.append(rec)
                 if on_result is not None:
                     on_result(rec)

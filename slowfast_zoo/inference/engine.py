@@ -30,15 +30,29 @@ __all__ = ["prepare_model", "run_views", "run_view_stream", "streamed_scores", "
            "Prediction", "topk_predictions", "default_views_per_batch", "resolve_device"]
 
 
-def default_views_per_batch(device: torch.device) -> int:
-    """1 view per forward on CPU, 10 on accelerators.
+#: Voxels (frames x height x width) of one published test view: 32 x 256 x 256.
+_FULL_VIEW = 32 * 256 * 256
 
-    On the project's 2-core CPU one view per forward is faster than three (streamed predict of
-    a 10 s video: 16.2 s against 17.3 s) and peaks lower (0.96 GB against 1.23 GB RSS), since
-    a single 32x256x256 view already gives every convolution plenty of work
-    (benchmarks/RESULTS.md, "Streamed predict").
+
+def default_views_per_batch(device: torch.device, view_shape: Sequence[int] | None = None) -> int:
+    """Views per forward: on CPU, one full-size view (32x256x256) worth of voxels; 10 on accelerators.
+
+    On the project's 2-core CPU one full-size view per forward is faster than three (streamed
+    predict of a 10 s video: 16.2 s against 17.3 s) and peaks lower (0.96 GB against 1.23 GB RSS):
+    such a view already gives every convolution plenty of work (benchmarks/RESULTS.md, "Streamed
+    predict"). Smaller views (``view_shape`` ``(T, H, W)``, e.g. a 64x64 quick look) are grouped up
+    to the same voxel count, so that per-call overhead does not dominate.
+
+    Example:
+        >>> default_views_per_batch(torch.device("cpu")), default_views_per_batch(torch.device("cpu"), (8, 64, 64))
+        (1, 64)
     """
-    return 1 if device.type == "cpu" else 10
+    if device.type != "cpu":
+        return 10
+    if view_shape is None:
+        return 1
+    t, h, w = (int(v) for v in view_shape[-3:])
+    return max(1, _FULL_VIEW // max(1, t * h * w))
 
 
 def prepare_model(model: SlowFast, *, device: str | torch.device | None = None, fuse: bool = True,
@@ -102,7 +116,7 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
         raise UsageError(f"views must be [V, 3, T, H, W], got shape {list(views.shape)}")
     param = next(model.parameters())
     device = param.device
-    step = default_views_per_batch(device) if views_per_batch is None else views_per_batch
+    step = default_views_per_batch(device, views.shape[2:]) if views_per_batch is None else views_per_batch
     if step < 1:
         raise UsageError(f"views_per_batch must be >= 1, got {step}")
     channels_last = is_channels_last_3d(param)
@@ -201,7 +215,7 @@ def streamed_scores(model: SlowFast, transform: Any, reader: Any, indices: Any, 
     """Video scores ``[num_classes]`` from the views ``transform.stream_views`` builds, a chunk of
     ``views_per_batch`` at a time (what predict and windows run): :func:`run_view_stream` +
     :func:`average_views`."""
-    step = views_per_batch or default_views_per_batch(next(model.parameters()).device)
+    step = views_per_batch or default_views_per_batch(next(model.parameters()).device, transform.view_shape)
     logits = run_view_stream(model, transform.stream_views(reader, indices, step), total=transform.num_views,
                              views_per_batch=step, dtype=dtype, progress=progress, overlap=overlap)
     return average_views(logits[None], average)[0]

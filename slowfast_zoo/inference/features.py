@@ -185,7 +185,7 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
                             dtype=dtype, pre_logits=True, return_maps=True)
             pooled = out.pooled
         else:  # streamed: a chunk of float views at a time, never all of them
-            chunk = views_per_batch or default_views_per_batch(next(model.parameters()).device)
+            chunk = views_per_batch or default_views_per_batch(next(model.parameters()).device, (L, S, S))
             pooled = run_view_stream(model, tf.stream_views(reader, part + first, chunk), views_per_batch=chunk,
                                      dtype=dtype, pre_logits=True)
         # Views are crop-major: [crops * clips] -> mean over the crop axis.

@@ -231,7 +231,7 @@ def benchmark(cfg: BenchmarkConfig) -> dict[str, Any]:
     size = cfg.size or pcfg.test.crop_size
     num_views = cfg.views or pcfg.test.num_views
     clip_len = cfg.clip_len or pcfg.test.clip_len
-    vpb = cfg.views_per_batch or default_views_per_batch(device)
+    vpb = cfg.views_per_batch or default_views_per_batch(device, (clip_len, size, size))
     load_before = load_average()
 
     peak_dtype = torch.float32 if device.type == "cpu" else tdtype
