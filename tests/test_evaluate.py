@@ -174,7 +174,10 @@ def test_eval_k400_subprocess_with_worker(k400, uninterrupted, tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     _check_against_reference(k400, data, proc.stdout)
-    assert "broken.mp4" in proc.stderr  # logged as a warning too
+    # Said once, on stdout ("skipped: ..."), not repeated as a log warning on stderr.
+    assert "broken.mp4" not in proc.stderr
+    assert [ln for ln in proc.stdout.splitlines() if "broken.mp4" in ln][0].startswith("skipped: ")
+    assert sum("broken.mp4" in ln for ln in proc.stdout.splitlines()) == 1
     _same_results(data, json.loads(uninterrupted[0].read_text()))
 
 

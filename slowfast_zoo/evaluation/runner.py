@@ -295,8 +295,6 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
                resize_on_device: bool = False) -> list[VideoRecord]:
     """Evaluate this process's videos."""
     device = next(model.parameters()).device
-    step = views_per_batch or default_views_per_batch(device, getattr(getattr(dataset, "transform", None),
-                                                                     "view_shape", None))
     out: list[VideoRecord] = []
     bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
     start = time.monotonic()
@@ -314,8 +312,10 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
                 continue
             payload, _label, i = item
             if isinstance(payload, torch.Tensor):  # a dataset that gives whole views
+                step = views_per_batch or default_views_per_batch(device, payload.shape[2:])
                 scores = video_scores(model, payload, average=average, views_per_batch=step, dtype=dtype)
             else:
+                step = views_per_batch or default_views_per_batch(device, dataset.transform.view_shape)
                 video = payload.to(device, non_blocking=True) if device.type != "cpu" else payload
                 logits = run_view_stream(model, dataset.transform.iter_views(video, step),
                                          views_per_batch=step, dtype=dtype)
