@@ -104,3 +104,32 @@ def test_streamed_features_equal_the_materialised_path(video: Path) -> None:
         pooled = run_views(model, views, views_per_batch=2, pre_logits=True)
         expected.append(pooled.view(3, len(part), -1).mean(0))
     assert torch.equal(feats.embeddings, torch.cat(expected))
+
+
+def test_prefetched_keeps_order_raises_and_stops() -> None:
+    from slowfast_zoo.inference.engine import prefetched
+
+    assert list(prefetched(iter(range(7)))) == list(range(7))
+
+    def broken():
+        yield 1
+        raise ValueError("decode failed")
+
+    got = []
+    with pytest.raises(ValueError, match="decode failed"):
+        for x in prefetched(broken()):
+            got.append(x)
+    assert got == [1]
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    for x in prefetched(endless()):
+        if x == 2:
+            break
+    assert len(produced) <= 5  # the producer stopped shortly after the consumer left

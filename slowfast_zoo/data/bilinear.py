@@ -35,6 +35,7 @@ from slowfast_zoo.data.resize_plan import (  # noqa: F401  (re-exported to the t
     _crop_hw,
     _hw,
     _resize_plan,
+    check_resize_input,
 )
 from slowfast_zoo.data.torch_ops import resize_tensor
 
@@ -86,10 +87,7 @@ def set_resize_backend(name: str) -> None:
     global _legacy_choice
     if name not in _LEGACY:
         raise ValueError(f"resize backend must be one of {_LEGACY}, got {name!r}")
-    if name == "cv2" and not _cv2_usable():
-        raise ValueError("resize backend 'cv2' requested but OpenCV (cv2) is not importable "
-                         "or does not reproduce the reference pixels")
-    _legacy_choice = None if name == "auto" else name
+    _legacy_choice = check_backend(name)
 
 
 def resize_backend() -> str:
@@ -213,12 +211,8 @@ def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
         uint8 ``[M, h, w, C]`` (or the window). When no resampling is needed the input
         (or a view of it) is returned, like OpenCV's copy.
     """
-    frames = _check_frames(frames)
-    if frames.dtype != torch.uint8:
-        raise TypeError(f"resize expects uint8 frames, got {frames.dtype}")
+    frames, (h, w), box = check_resize_input(frames, size, box, "resize")
     M, H, W, C = frames.shape
-    h, w = _hw(size)
-    box = (0, 0, w, h) if box is None else _check_box(box, h, w)
     left, top, right, bottom = box
     if (H, W) == (h, w):
         view = frames[:, top:bottom, left:right]

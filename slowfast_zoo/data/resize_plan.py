@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -124,3 +125,13 @@ def _check_box(box, h: int, w: int, what: str = "box") -> Box:
         raise ValueError(f"{what} {(left, top, right, bottom)} does not fit in an image of "
                          f"(height, width) {(h, w)}")
     return left, top, right, bottom
+
+
+def check_resize_input(frames: torch.Tensor, size: Sequence[int], box: Box | None,
+                       what: str) -> tuple[torch.Tensor, tuple[int, int], Box]:
+    """The checked ``(frames, (h, w), box)`` of a resize call; ``what`` names the caller in errors."""
+    frames = _check_frames(frames)
+    if frames.dtype != torch.uint8:
+        raise TypeError(f"{what} expects uint8 frames, got {frames.dtype}")
+    h, w = _hw(size)
+    return frames, (h, w), (0, 0, w, h) if box is None else _check_box(box, h, w)

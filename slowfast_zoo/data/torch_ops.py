@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
-from slowfast_zoo.data.resize_plan import _COEF_SCALE, Box, _check_box, _check_frames, _hw, _resize_plan
+from slowfast_zoo.data.resize_plan import _COEF_SCALE, Box, _resize_plan, check_resize_input
 
 __all__ = ["resize_tensor", "build_views"]
 
@@ -82,12 +82,8 @@ def resize_tensor(frames: torch.Tensor, size: Sequence[int], *, box: Box | None 
         >>> resize_tensor(x, (8, 12), box=(0, 0, 4, 4)).shape
         torch.Size([2, 4, 4, 3])
     """
-    frames = _check_frames(frames)
-    if frames.dtype != torch.uint8:
-        raise TypeError(f"resize_tensor expects uint8 frames, got {frames.dtype}")
+    frames, (h, w), box = check_resize_input(frames, size, box, "resize_tensor")
     M, H, W, C = frames.shape
-    h, w = _hw(size)
-    box = (0, 0, w, h) if box is None else _check_box(box, h, w)
     left, top, right, bottom = box
     if (H, W) == (h, w):
         view = frames[:, top:bottom, left:right]
