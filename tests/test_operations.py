@@ -165,11 +165,16 @@ def test_views_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch)
 
 
 # ------------------------------------------------------------------------- signals
-def test_sigterm_mid_eval_then_resume_gives_the_uninterrupted_result(tmp_path: Path, ckpt: Path) -> None:
+def _small_videos(tmp_path: Path, count: int) -> Path:
     videos = tmp_path / "videos"
     videos.mkdir()
-    for i in range(16):
+    for i in range(count):
         make_video(videos / f"v{i:02d}.mp4", 40, 64, 48, fps=25)
+    return videos
+
+
+def test_sigterm_mid_eval_then_resume_gives_the_uninterrupted_result(tmp_path: Path, ckpt: Path) -> None:
+    videos = _small_videos(tmp_path, 16)
     ann = tmp_path / "val.txt"
     ann.write_text("".join(f"v{i:02d}.mp4 {i % 4}\n" for i in range(16)))
     base = [sys.executable, "-m", "slowfast_zoo", "eval", "--weights", str(ckpt), "--ann-file", str(ann),
@@ -287,10 +292,7 @@ def _wait_for(predicate, proc: subprocess.Popen, limit_s: float = 300) -> None:
 
 
 def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path: Path, ckpt: Path) -> None:
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    for i in range(12):
-        make_video(videos / f"v{i:02d}.mp4", 40, 64, 48, fps=25)
+    videos = _small_videos(tmp_path, 12)
     out = tmp_path / "feats"
     cmd = [sys.executable, str(ROOT / "examples" / "extract_features.py"), str(videos), "--out", str(out),
            "--weights", str(ckpt), "--clip-len", "32", "--num-clips", "2", "--crop-size", "64",
