@@ -89,18 +89,19 @@ def parity(device: torch.device, small: bool) -> dict:
         f"{d}: max abs err {worst[d]:.1e}, top-1 agreement {top1[d]:.2f}" for d in dtypes)}
 
 
-def model_only(device: torch.device, small: bool) -> dict:
+def model_only(device: torch.device, small: bool, with_compile: bool = False) -> dict:
     from slowfast_zoo.tools.benchmark import BenchmarkConfig, benchmark
 
     res = {}
     dtypes = ["fp32"] if small or device.type == "cpu" else ["bf16", "fp32"]
-    for d in dtypes:
+    runs = [(d, False) for d in dtypes] + ([(dtypes[0], True)] if with_compile else [])
+    for d, compiled in runs:
         cfg = BenchmarkConfig(model="slowfast_r50_4x16x1", device=str(device), dtype=d, views_per_batch=30,
                               videos=2 if small else 10, warmup=1 if small else 3,
                               size=64 if small else None, views=2 if small else None,
-                              clip_len=8 if small else None, force=True)
+                              clip_len=8 if small else None, force=True, compile=compiled)
         r = benchmark(cfg)
-        res[d] = r
+        res[d + (" + torch.compile" if compiled else "")] = r
     summary = "; ".join(f"{d}: {r['video_per_s']:.2f} video/s, {r['attained_gflops'] / 1000:.1f} TFLOP/s = "
                         f"{r['percent_of_peak']:.0f} % of the in-run {r['matmul_peak_dtype']} matmul peak"
                         for d, r in res.items())
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--videos", type=int, default=48, help="generated videos for the eval step")
     p.add_argument("--workers", type=int, nargs="+", default=[8, 16])
     p.add_argument("--steps", nargs="+", default=["parity", "model", "eval", "nccl"])
+    p.add_argument("--with-compile", action="store_true",
+                   help="also time the model under torch.compile (compiling takes minutes: rerun budget)")
     p.add_argument("--json", default=None, metavar="FILE")
     a = p.parse_args(argv)
     device = torch.device(a.device)
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         if "parity" in a.steps:
             _step("parity", rows, parity, device, a.small)
         if "model" in a.steps:
-            _step("model", rows, model_only, device, a.small)
+            _step("model", rows, model_only, device, a.small, a.with_compile)
         if "eval" in a.steps:
             _step("eval", rows, end_to_end, device, a.small, folder, ann, [0] if a.small else a.workers)
         if "nccl" in a.steps:
