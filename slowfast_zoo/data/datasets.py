@@ -141,12 +141,14 @@ class _ClipDataset(Dataset):
     def _start_index(self) -> int:
         return 0
 
+    def _read_sampled(self, reader, read):
+        """``read(indices)`` of the transform's sampled frame indices (sampled again if reading
+        corrects the reader's frame count, see :func:`read_sampled`)."""
+        start = self._start_index()
+        return read_sampled(lambda n: np.asarray(self.transform.sample(n, start), dtype=np.int64), read, reader)
+
     def _load(self, reader, label: int) -> tuple[torch.Tensor, int]:
         tf = self.transform
-        start = self._start_index()
-
-        def sample(n: int) -> np.ndarray:
-            return np.asarray(tf.sample(n, start), dtype=np.int64)
 
         def read(idx: np.ndarray) -> tuple[torch.Tensor, int]:
             if hasattr(tf, "read_labelled_views"):
@@ -156,7 +158,7 @@ class _ClipDataset(Dataset):
                 return tf.read_views(reader, idx), label
             return tf(reader.read(idx)), label
 
-        return read_sampled(sample, read, reader)
+        return self._read_sampled(reader, read)
 
     def __getitem__(self, index: int):
         return self._item(index, self._load)
@@ -173,13 +175,9 @@ class _ClipDataset(Dataset):
         tf = self.transform
         if not hasattr(tf, "read_decoded"):
             raise TypeError(f"the transform {type(tf).__name__} cannot stream its views (no read_decoded)")
-        start = self._start_index()
 
         def load(reader, label: int):
-            def read(idx: np.ndarray):
-                return tf.read_decoded(reader, idx, resize=resize), label
-
-            return read_sampled(lambda n: np.asarray(tf.sample(n, start), dtype=np.int64), read, reader)
+            return self._read_sampled(reader, lambda idx: (tf.read_decoded(reader, idx, resize=resize), label))
 
         return self._item(index, load)
 

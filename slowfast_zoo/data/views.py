@@ -133,14 +133,6 @@ class DecodedVideo:
     inverse: torch.Tensor
     resized: bool = True
 
-    @property
-    def device(self) -> torch.device:
-        return self.frames[0].device
-
-    @property
-    def nbytes(self) -> int:
-        return sum(f.numel() for f in self.frames)
-
     def pin_memory(self) -> "DecodedVideo":
         """A copy in pinned host memory (called by ``DataLoader(pin_memory=True)``)."""
         return replace(self, frames=tuple(f.pin_memory() for f in self.frames))
