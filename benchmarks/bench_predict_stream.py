@@ -39,7 +39,7 @@ torch.set_num_threads(int(sys.argv[3]))
 import slowfast_zoo as sz
 from slowfast_zoo.inference import prepare_model, run_views
 from slowfast_zoo.inference.engine import video_scores
-from slowfast_zoo.predict import predict_scores
+from slowfast_zoo.inference.predict import predict_scores
 from slowfast_zoo.inference.engine import streamed_scores
 mode, video = sys.argv[1], sys.argv[2]
 kind, vpb = mode.split("@")

@@ -66,7 +66,7 @@ def parity(device: torch.device, small: bool) -> dict:
     from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
 
     from slowfast_zoo.inference.engine import prepare_model, run_views
-    from slowfast_zoo.weights.convert import convert_mmaction2_state_dict
+    from slowfast_zoo.weights.loader import convert_mmaction2_state_dict
 
     archs = ARCHS[:1] if small else ARCHS
     dtypes = ["fp32"] if small else ["fp32", "bf16", "fp16"]
@@ -75,7 +75,7 @@ def parity(device: torch.device, small: bool) -> dict:
         golden = load_golden(arch)
         model = sz.create_model(f"slowfast_{arch}").eval()
         model.load_state_dict(convert_mmaction2_state_dict(generate_state_dict(arch), model, source=arch))
-        prepare_model(model, device=device)
+        model = prepare_model(model, device=device)
         want = torch.tensor(golden["logits"])
         for d in dtypes:
             r = pp._compare(run_views(model, golden_input(golden), dtype=pp._DTYPES[d]), want)

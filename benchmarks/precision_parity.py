@@ -35,7 +35,7 @@ except ImportError:  # running from a checkout without installing
     import slowfast_zoo as sz
 from slowfast_zoo.tools.benchmark import machine_info
 from slowfast_zoo.inference.engine import prepare_model, run_views
-from slowfast_zoo.weights.convert import convert_mmaction2_state_dict
+from slowfast_zoo.weights.loader import convert_mmaction2_state_dict
 from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
 
 _DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -58,7 +58,7 @@ def run(arch: str, dtype_name: str, device: torch.device, extra_views: int) -> d
     golden = load_golden(arch)
     model = sz.create_model(f"slowfast_{arch}").eval()
     model.load_state_dict(convert_mmaction2_state_dict(generate_state_dict(arch), model, source=arch))
-    prepare_model(model, device=device)
+    model = prepare_model(model, device=device)
     dtype = _DTYPES[dtype_name]
     start = time.perf_counter()
     got = run_views(model, golden_input(golden), dtype=dtype)

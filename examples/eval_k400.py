@@ -18,7 +18,8 @@ Eight GPUs (same numbers; one shard of the videos per process)::
 Interrupted? Run the same command with ``--resume``. ``--limit 100`` for a quick look.
 Options that change the protocol (``--clip-len``, ``--short-side``, ``--crop-size``, ...) are
 for small tests; they are recorded in the output and flagged next to the published number.
-The same command is available as ``slowfast-zoo eval``.
+The same command is available as ``slowfast-zoo eval``; both are a thin layer over
+:func:`slowfast_zoo.evaluation.run_evaluation`.
 """
 
 from __future__ import annotations
@@ -29,21 +30,69 @@ import sys
 from collections.abc import Sequence
 
 from slowfast_zoo import SlowFastZooError
-from slowfast_zoo.cli.eval import add_arguments, run
+from slowfast_zoo.evaluation import EvalConfig, run_evaluation
+from slowfast_zoo.tools import exit_code
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, bool]:
+    """The :class:`EvalConfig` of the command line (its options are the config's fields), and -v."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="slowfast_r50_4x16x1", help="weight NAME[.TAG] (default: %(default)s)")
+    p.add_argument("--weights", "--checkpoint", dest="weights", metavar="PATH",
+                   help="local .pth / .safetensors file or URL (default: the published file)")
+    p.add_argument("--ann-file", required=True, help="annotation list ('video_id num_frames label', ...)")
+    p.add_argument("--data-root", help="folder the annotation paths are relative to")
+    p.add_argument("--data-format", choices=("video", "rawframes"), default="video")
+    p.add_argument("--filename-tmpl", help="rawframe file names (default: the weight's own)")
+    p.add_argument("--start-index", type=int, help="first frame number (default: 1 rawframes, 0 videos)")
+    p.add_argument("--label-map", metavar="FILE", help="class names, one per line (default: the weight's)")
+    g = p.add_argument_group("test protocol overrides (default: the weight's published protocol)")
+    g.add_argument("--num-clips", type=int)
+    g.add_argument("--num-crops", type=int, choices=(1, 3))
+    g.add_argument("--clip-len", type=int)
+    g.add_argument("--frame-interval", type=int)
+    g.add_argument("--short-side", type=int)
+    g.add_argument("--crop-size", type=int)
+    g.add_argument("--average-clips", choices=("prob", "score"))
+    r = p.add_argument_group("run")
+    r.add_argument("--out", metavar="RESULT.json", help="per-video scores and metrics (JSON, resumable)")
+    r.add_argument("--resume", action="store_true", help="continue an interrupted --out")
+    r.add_argument("--save-every", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds between rewrites of --out (default: %(default)s)")
+    r.add_argument("--limit", type=int, metavar="N", help="only the first N videos")
+    r.add_argument("--workers", type=int, help="decoding processes per rank (default: 4 GPU, 1 CPU)")
+    r.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    r.add_argument("--amp", action="store_true", help="autocast: float16 on GPU, bfloat16 on CPU")
+    r.add_argument("--views-per-batch", type=int, help="views per forward pass (default: 1 CPU, 10 GPU)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    a = vars(p.parse_args(argv))
+    verbose, progress = a.pop("verbose"), not a.pop("no_progress")
+    return EvalConfig(**a, progress=progress), verbose
+
+
+def _notify(level: int, message: str) -> None:
+    print(f"eval_k400: warning: {message}" if level >= logging.WARNING else message, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    config, verbose = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run(args)
+        report = run_evaluation(config, notify=_notify)
     except SlowFastZooError as err:  # a bad file, name or download: one line, no traceback
         print(f"eval_k400: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: finished videos are in --out
+        return exit_code(err)
+    if not report.is_main:  # other torchrun ranks: rank 0 prints
+        return 0
+    print(report.summary())
+    if report.nothing_evaluated:
+        print("eval_k400: error: no video could be evaluated (see the skipped videos above)", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

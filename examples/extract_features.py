@@ -27,11 +27,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import slowfast_zoo as sz
-from slowfast_zoo._io import path_inside
-from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
-from slowfast_zoo._signals import exit_code, terminate_as_interrupt
-from slowfast_zoo.errors import SlowFastZooError, UsageError, VideoDecodeError
+from slowfast_zoo.errors import InputFileError, SlowFastZooError, UsageError, VideoDecodeError
+from slowfast_zoo.tools import ProgressBar, exit_code, path_inside, terminate_as_interrupt
 
 log = logging.getLogger("extract_features")
 
@@ -54,7 +52,7 @@ class _Readers(Dataset):
     def __len__(self) -> int:
         return len(self.rels)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, i: int) -> tuple[str, VideoReader | str]:
         try:
             reader = VideoReader(self.root / self.rels[i])
             reader.num_frames  # noqa: B018 - decode the count in the worker
@@ -103,7 +101,7 @@ def _main(argv: list[str] | None) -> int:
     if a.out.exists() and not a.out.is_dir():
         raise UsageError(f"--out {a.out} exists and is not a folder")
     if a.weights and "://" not in a.weights and not os.path.isfile(a.weights):
-        raise UsageError(f"--weights {a.weights}: no such file")
+        raise InputFileError(f"--weights {a.weights}: no such file")
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     root, rels = list_videos(a.source)
     rels = rels[rank::world]
@@ -118,7 +116,7 @@ def _main(argv: list[str] | None) -> int:
     log.info("rank %d/%d: %d videos, %d to do", rank, world, len(rels), len(todo))
     model = sz.create_model(a.model, pretrained=True, checkpoint_path=a.weights, num_classes=a.num_classes)
     device = a.device or (f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
-    sz.inference.prepare_model(model, device=device)
+    model = sz.inference.prepare_model(model, device=device)  # eval mode, BatchNorm folded
     loader = DataLoader(_Readers(root, todo), batch_size=None, num_workers=a.workers)
     bar = ProgressBar(total=len(todo), desc="features", enabled=rank == 0, unit="videos")
     written = 0

@@ -23,9 +23,10 @@ import json
 import logging
 import sys
 
-from slowfast_zoo._signals import exit_code, terminate_as_interrupt
+from slowfast_zoo.data import read_label_map
 from slowfast_zoo.errors import SlowFastZooError
-from slowfast_zoo.training.finetune import FinetuneConfig, finetune
+from slowfast_zoo.tools import exit_code, terminate_as_interrupt
+from slowfast_zoo.training import FinetuneConfig, finetune
 
 
 def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
@@ -70,10 +71,7 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     p.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it only draws on a terminal)")
     a = p.parse_args(argv)
-    names = None
-    if a.classes:
-        with open(a.classes, encoding="utf-8") as f:
-            names = [line.strip() for line in f if line.strip()]
+    names = list(read_label_map(a.classes)) if a.classes else None
     return FinetuneConfig(
         arch=a.arch, train_list=a.train_list, val_list=a.val_list, data_root=a.data_root,
         class_names=names, num_classes=a.num_classes, out_dir=a.out_dir, pretrained=not a.from_scratch,
@@ -92,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with terminate_as_interrupt():  # SIGTERM like Ctrl-C: finished epochs are checkpointed
             summary = finetune(parse_args(argv))
-    except (SlowFastZooError, ValueError) as err:  # a bad list, option or file: one line
+    except SlowFastZooError as err:  # a bad list, option or file: one line
         print(f"finetune: error: {str(err).replace('checkpoint_path=', '--weights ')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:

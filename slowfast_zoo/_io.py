@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from slowfast_zoo.errors import UsageError
+from slowfast_zoo.errors import OutputPathError, UsageError
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_dir", "temporary_directory", "PARTIAL_SUFFIX",
            "default_mode", "path_inside", "file_problem"]
@@ -49,7 +49,7 @@ def file_problem(path: str | os.PathLike) -> tuple[os.stat_result | None, str | 
         if exc.errno == errno.ENAMETOOLONG:
             return None, "file name too long"
         if os.path.islink(path):
-            return None, f"broken symbolic link (to {os.readlink(path)})"
+            return None, f"broken symbolic link (to {os.readlink(os.fspath(path))})"
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None, "no such file"
         return None, f"cannot access the file ({exc.strerror or exc})"
@@ -158,7 +158,8 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pa
     Args:
         path: the final directory.
         replace: replace an existing ``path`` (it is moved aside, then deleted once the new one
-            is in place); otherwise an existing ``path`` raises ``FileExistsError``.
+            is in place); otherwise an existing ``path`` raises
+            :class:`~slowfast_zoo.errors.OutputPathError` (a ``FileExistsError``).
 
     Example:
         >>> with atomic_dir("my-model") as tmp:  # doctest: +SKIP
@@ -172,7 +173,7 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pa
         os.chmod(tmp, default_mode(directory=True))
         if path.exists():
             if not replace:
-                raise FileExistsError(f"{path} exists")
+                raise OutputPathError(f"{path} exists")
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=PARTIAL_SUFFIX,
                                         dir=path.parent))
             os.replace(path, old / path.name)

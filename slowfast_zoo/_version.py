@@ -1,3 +1,3 @@
 """The package version, written once (pyproject.toml reads it: ``dynamic = ["version"]``)."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -24,6 +24,11 @@ __all__ = [
     "ListFileError",
     "ResultFileError",
     "BenchmarkError",
+    "OutputPathError",
+    "WrongTypeError",
+    "IndexOutOfRangeError",
+    "DistributedError",
+    "ModelStateError",
 ]
 
 
@@ -85,3 +90,28 @@ class ResultFileError(SlowFastZooError):
 
 class BenchmarkError(SlowFastZooError, ValueError):
     """A benchmark setting that cannot run (or should not, without ``force``)."""
+
+
+class OutputPathError(SlowFastZooError, FileExistsError):
+    """An output path that cannot be written as asked (it exists and holds other files, or is a
+    directory where a file is expected)."""
+
+
+class WrongTypeError(UsageError, TypeError):
+    """An argument of a type that cannot be used (e.g. a dataset without ``labels``); also a
+    ``TypeError``."""
+
+
+class IndexOutOfRangeError(UsageError, IndexError):
+    """A position outside its sequence (e.g. a dataset index given to ``evaluate``); also an
+    ``IndexError``."""
+
+
+class DistributedError(SlowFastZooError, RuntimeError):
+    """A multi-process (``torchrun``) run whose processes disagree, e.g. a rank whose results
+    never arrived."""
+
+
+class ModelStateError(SlowFastZooError, RuntimeError):
+    """An operation the model's state does not allow, e.g. training a model whose BatchNorm was
+    folded for inference; also a ``RuntimeError``."""

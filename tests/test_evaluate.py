@@ -9,6 +9,7 @@ the views, then the metric functions.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import io
 import json
@@ -394,3 +395,45 @@ def test_bad_protocol_overrides_fail_early(k400, opt, value, match, capsys):
     assert _load_example().main(argv) == 2  # one line, exit 2, before any weight is loaded
     err = capsys.readouterr().err.strip()
     assert err.startswith("eval_k400: error: ") and match in err and "\n" not in err
+
+
+def test_library_job_is_what_the_command_prints(k400, uninterrupted, tmp_path, capsys):
+    from slowfast_zoo.errors import UsageError
+    from slowfast_zoo.evaluation import EvalConfig, EvalReport, run_evaluation
+
+    small = dict(num_clips=2, clip_len=8, short_side=32, crop_size=32, num_crops=3)
+    base = EvalConfig(ann_file=k400["ann"], data_root=k400["videos"], weights=k400["ckpt"], device="cpu",
+                      progress=False, **small)
+    with pytest.raises(UsageError, match="--resume needs --out"):  # before any weight is loaded
+        run_evaluation(dataclasses.replace(base, resume=True))
+    notices = []
+    out = tmp_path / "lib.json"
+    report = run_evaluation(dataclasses.replace(base, out=out, limit=2),
+                            notify=lambda level, text: notices.append((level, text)))
+    assert isinstance(report, EvalReport) and report.is_main and not report.nothing_evaluated and notices == []
+    assert report.result.counts == {"selected": 2, "evaluated": 2, "skipped": 0}
+    data = json.loads(out.read_text())
+    assert {k: data[k] for k in report.header} == json.loads(json.dumps(report.header))
+    single = json.loads(uninterrupted[0].read_text())
+    assert [r["scores"] for r in data["results"]] == [r["scores"] for r in single["results"][:2]]
+    # The command prints exactly the report's summary.
+    capsys.readouterr()
+    assert cli_main(["eval", *_argv(k400, tmp_path / "cli.json", "--limit", "2", "--no-progress")]) == 0
+    printed = capsys.readouterr().out
+    assert printed == report.summary().replace(str(out), str(tmp_path / "cli.json")) + "\n"
+    assert "--limit 2: 2 of 6 videos" in report.caveats[1]
+
+
+def test_evaluate_argument_errors_are_typed():
+    from slowfast_zoo.errors import IndexOutOfRangeError, UsageError, WrongTypeError
+
+    model, ds = _Linear(), _Dataset()
+    with pytest.raises(IndexOutOfRangeError):  # also an IndexError and a UsageError
+        evaluate(model, ds, indices=[9], prepare=False)
+    with pytest.raises(UsageError, match="repeat"):
+        evaluate(model, ds, indices=[1, 1], prepare=False)
+    with pytest.raises(WrongTypeError, match="labels") as e:
+        evaluate(model, [torch.zeros(1)], prepare=False)
+    assert isinstance(e.value, TypeError) and isinstance(e.value, SlowFastZooError)
+    with pytest.raises(UsageError):
+        shard([1, 2], 2, 2)

@@ -24,7 +24,7 @@ from slowfast_zoo.cli import main as cli_main
 from slowfast_zoo.data import RawframeDataset, TestTransform, VideoDataset, sample_frames
 from slowfast_zoo.errors import CheckpointError, UsageError
 from slowfast_zoo.registry import get_arch_spec
-from slowfast_zoo.weights import sources
+from slowfast_zoo.weights import loader as sources
 from test_loading import assert_golden, assert_weights_equal
 from video_factory import make_video
 from weightgen import (
@@ -106,7 +106,7 @@ def test_lateral_norm_mmengine_training_checkpoint_over_loopback(
         torch.load(path, weights_only=False)
         assert weightgen.CONSTRUCTED
         weightgen.CONSTRUCTED.clear()
-        with caplog.at_level(logging.INFO, logger="slowfast_zoo.weights.checkpoint"):
+        with caplog.at_level(logging.INFO, logger="slowfast_zoo.weights.readers"):
             model = sz.create_model("slowfast_r50_8x8x1_ln.k400_mm1_steplr", pretrained=True,
                                     checkpoint_path=http_server.url(path))
     assert weightgen.CONSTRUCTED == []
@@ -141,7 +141,7 @@ def test_fused_channels_last_fast_path_keeps_golden_outputs(files: Files, arch: 
     model = sz.create_model(MODEL_NAMES[arch], pretrained=True, checkpoint_path=files.file(kind))
     golden = load_golden(arch)
     x = weightgen.golden_input(golden)
-    sz.inference.prepare_model(model, device="cpu")  # eval, BN folded, channels_last_3d
+    model = sz.inference.prepare_model(model, device="cpu")  # eval, BN folded, channels_last_3d
     assert model.is_fused
     if arch == LN:
         assert all(isinstance(lat.bn, torch.nn.Identity) and lat.bias is not None for lat in model.laterals)
@@ -290,7 +290,7 @@ def test_eval_protocol_follows_the_weights_rule() -> None:
 def test_predict_and_features_follow_the_1x_rule(tmp_path: Path) -> None:
     video = make_video(tmp_path / "v.mp4", 100, 48, 64, fps=25)
     from slowfast_zoo.inference.features import extract_features
-    from slowfast_zoo.predict import protocol_transform
+    from slowfast_zoo.inference.predict import protocol_transform
 
     model = sz.create_model("slowfast_r50_4x16x1.k400_mm1").eval()
     assert protocol_transform(model, None).sampling_rule == "1.x"

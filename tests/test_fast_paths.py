@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import slowfast_zoo as sz
-from slowfast_zoo.weights.convert import convert_mmaction2_state_dict
+from slowfast_zoo.weights.loader import convert_mmaction2_state_dict
 from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
 
 
@@ -55,7 +55,7 @@ def test_run_views_chunks_match_one_forward():
     with torch.inference_mode():
         want = model(views)
         want_feats = model.forward_head(model.forward_features(views), pre_logits=True)
-    prepare_model(model, device="cpu")
+    model = prepare_model(model, device="cpu")
     got = run_views(model, views, views_per_batch=2)
     assert got.shape == (5, 7) and got.dtype == torch.float32
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

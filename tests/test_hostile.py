@@ -99,10 +99,10 @@ def test_per_crop_regions_equal_the_union_path() -> None:
     """Resizing each crop's own region gives the same pixels as resizing their union."""
     tf = TestTransform(**SMALL)
     frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (5, 40, 900, 3), dtype=np.uint8))
-    assert len(tf.regions((40, 900))) == 3  # far apart: one region per crop
+    assert len(tf._regions((40, 900))) == 3  # far apart: one region per crop
     inverse = torch.arange(16) % 5
     union = TestTransform(**{**SMALL, "num_crops": 3})
-    union.regions = lambda hw: [((0, 0, 1440, 64), [0, 1, 2])]  # type: ignore[method-assign]
+    union._regions = lambda hw: [((0, 0, 1440, 64), [0, 1, 2])]  # type: ignore[method-assign]
     torch.testing.assert_close(tf.apply_unique(frames, inverse), union.apply_unique(frames, inverse),
                                rtol=0, atol=0)
 
@@ -283,7 +283,7 @@ def test_config_that_is_not_an_object(saved: Path, tmp_path: Path, text: str) ->
 def test_hostile_safetensors_metadata(saved: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file, save_file
 
-    from slowfast_zoo.weights.safetensors import read_safetensors
+    from slowfast_zoo.weights.readers import read_safetensors
 
     sd = load_file(str(saved / "model.safetensors"))
     for meta, field in (({"class_names": '"abc"'}, "class_names"), ({"fusion_kernel": "100000"}, "fusion_kernel"),

@@ -94,8 +94,8 @@ def test_no_circle_between_subpackages():
 
     pkgs: dict[str, set[str]] = {}
     for m, deps in graph.items():
-        if top(m) in ("", "cli", "_compat") or m.count(".") == 1 and (PKG / f"{top(m)}.py").exists():
-            continue  # the root, the CLI and the 0.1 aliases sit above everything
+        if top(m) in ("", "cli") or m.count(".") == 1 and (PKG / f"{top(m)}.py").exists():
+            continue  # the root, the CLI and the top-level modules sit above everything
         pkgs.setdefault(top(m), set()).update(top(d) for d in deps if top(d) not in ("", top(m)))
     for a, deps in pkgs.items():
         for b in deps:
@@ -108,8 +108,7 @@ def test_nothing_imports_the_root_package_and_registry_is_a_leaf():
     assert offenders == []
     for m, deps in graph.items():
         if m.startswith("slowfast_zoo.registry"):
-            assert all(d.startswith("slowfast_zoo.registry") or d in ("slowfast_zoo.errors",
-                                                                         "slowfast_zoo._compat")
+            assert all(d.startswith("slowfast_zoo.registry") or d == "slowfast_zoo.errors"
                        for d in deps), (m, deps)
 
 
@@ -134,8 +133,6 @@ def test_no_module_over_500_lines():
 def test_public_functions_are_fully_annotated():
     missing = []
     for name, path in _modules().items():
-        if "_compat" in path.read_text(encoding="utf-8"):
-            continue  # 0.1 aliases: they only re-export
 
         def visit(node: ast.AST, owner: str) -> None:
             for n in node.body:
@@ -334,6 +331,7 @@ def test_view_frames_answers_which_frames_and_crop_make_a_view():
 
 
 def test_view_frames_matches_what_load_returns(tmp_path):
+    from pipeline_reference import format_ncthw, normalize
     from video_factory import make_video
 
     tf = sz.data.TestTransform(clip_len=4, frame_interval=2, num_clips=2, resize_short_side=48,
@@ -347,8 +345,8 @@ def test_view_frames_matches_what_load_returns(tmp_path):
             frames = reader.read(idx)
             resized = sz.data.resize(frames, sz.data.rescale_size((48, 64), 48))
             left, top, right, bottom = box
-            expected = sz.data.normalize(resized[:, top:bottom, left:right], tf.mean, tf.std)
-            torch.testing.assert_close(views[view], sz.data.format_ncthw(expected, 1, 4)[0], rtol=0, atol=1e-5)
+            expected = normalize(resized[:, top:bottom, left:right], tf.mean, tf.std)
+            torch.testing.assert_close(views[view], format_ncthw(expected, 1, 4)[0], rtol=0, atol=1e-5)
 
 
 def test_lazy_package_attributes_stay_functions_after_their_module_is_imported() -> None:
@@ -361,3 +359,47 @@ def test_lazy_package_attributes_stay_functions_after_their_module_is_imported()
     for name, module in ev._LAZY.items():
         importlib.import_module(f"slowfast_zoo.evaluation.{module}")
         assert not isinstance(getattr(ev, name), type(ev)), name
+
+
+def test_import_is_light_and_works_without_posix_only_modules():
+    """`import slowfast_zoo` loads no PyAV, at most 20 of its modules, and works where `resource`
+    and `fcntl` do not exist (Windows); the lazy names then resolve."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['resource'] = None; sys.modules['fcntl'] = None  # import of either now fails\n"
+        "import slowfast_zoo as sz\n"
+        "mods = sorted(m for m in sys.modules if m == 'slowfast_zoo' or m.startswith('slowfast_zoo.'))\n"
+        "assert 'av' not in sys.modules, 'PyAV imported'\n"
+        "assert len(mods) <= 20, mods\n"
+        "assert callable(sz.create_model) and callable(sz.predict) and sz.SlowFast.__name__ == 'SlowFast'\n"
+        "m = sz.create_model('slowfast_r50_4x16x1', num_classes=3)\n"
+        "from slowfast_zoo.inference.device import peak_memory_bytes\n"
+        "print(len(mods))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) <= 20
+
+
+def test_no_deprecated_alias_modules():
+    for old in ("windows", "features", "hub", "export", "benchmark", "cards", "training_utils",
+                "progress", "_compat"):
+        assert not (PKG / f"{old}.py").exists(), old
+    assert not (PKG / "registry" / "specs.py").exists() and not (PKG / "weights" / "load.py").exists()
+    assert (PKG / "tools" / "__init__.py").exists()
+
+
+def test_no_bare_builtin_raise_in_the_package():
+    """Every failure a user can cause is a SlowFastZooError subclass (errors.py)."""
+    import re
+
+    bare = re.compile(r"raise (ValueError|TypeError|RuntimeError|KeyError|IndexError|LookupError|OSError|"
+                      r"IOError|FileNotFoundError|FileExistsError|PermissionError|NotADirectoryError|"
+                      r"IsADirectoryError|Exception)\b")
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in PKG.rglob("*.py")
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if bare.search(line)]
+    assert found == []

@@ -1,4 +1,4 @@
-"""save_pretrained / create_model("local-dir:" | "hf-hub:") / registry hf_hub_id, all on 127.0.0.1.
+"""save_pretrained / create_model("local-dir:" | "hf-hub:"), all on 127.0.0.1.
 
 The ``hf-hub:`` tests run the real ``huggingface_hub.hf_hub_download`` against a small server
 that answers like the Hub's resolve API: ``HEAD``/``GET /{repo_id}/resolve/{revision}/{file}``
@@ -155,7 +155,7 @@ def test_local_dir_round_trip_bit_exact(finetuned) -> None:
     _assert_same(model, loaded)
     assert loaded.class_names == CLASSES
     assert loaded.pretrained_cfg.name == sz.get_pretrained_cfg(ARCH).name  # the base record
-    from slowfast_zoo.predict import class_names_of
+    from slowfast_zoo.inference.predict import class_names_of
 
     assert class_names_of(loaded) == CLASSES
 
@@ -196,28 +196,6 @@ def test_hf_hub_download_cache_and_offline(finetuned, fake_hub: FakeHub, monkeyp
     _assert_same(model, sz.create_model("hf-hub:someone/slowfast-demo"))
     with pytest.raises(CheckpointError, match="hf-hub:someone/never-downloaded"):
         sz.create_model("hf-hub:someone/never-downloaded")
-
-
-def test_registry_hf_hub_id_tried_first(finetuned, fake_hub: FakeHub, monkeypatch, tmp_path, caplog,
-                                        closed_port: int) -> None:
-    import slowfast_zoo.factory as factory
-
-    base = sz.get_pretrained_cfg(ARCH)
-    mirror = sz.create_model(ARCH)  # "the published weights", 400 classes
-    torch.nn.init.normal_(mirror.fc.weight)
-    fake_hub.add("mirror/slowfast", sz.save_pretrained(mirror, tmp_path / "mirror"))
-    fake = dataclasses.replace(base, hf_hub_id="mirror/slowfast",
-                               url=f"http://127.0.0.1:{closed_port}/x/{base.file_name}")
-    monkeypatch.setattr(factory, "get_pretrained_cfg", lambda name: fake)
-    loaded = sz.create_model(ARCH, pretrained=True)  # the URL is dead: must come from the Hub
-    _assert_same(mirror, loaded)
-
-    # A mirror that fails falls back to the original URL (here dead: DownloadError).
-    missing = dataclasses.replace(fake, hf_hub_id="mirror/absent")
-    monkeypatch.setattr(factory, "get_pretrained_cfg", lambda name: missing)
-    with caplog.at_level(logging.WARNING, logger="slowfast_zoo.weights.hub"), pytest.raises(DownloadError):
-        sz.create_model(ARCH, pretrained=True)
-    assert "mirror/absent" in caplog.text
 
 
 def test_push_to_hub_uses_hfapi(finetuned, monkeypatch) -> None:

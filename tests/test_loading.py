@@ -38,7 +38,8 @@ from slowfast_zoo.weights import (
     sha256_file,
 )
 from slowfast_zoo.weights import download as download_mod
-from slowfast_zoo.weights import sources as load_mod
+from slowfast_zoo.weights import loader as load_mod
+from slowfast_zoo.weights import readers as readers_mod
 from weightgen import (
     ARCHS,
     generate_state_dict,
@@ -245,7 +246,7 @@ def test_damaged_or_stale_converted_cache_is_rebuilt_without_download(
     model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
     assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
 
-    monkeypatch.setattr(load_mod, "CONVERTER_VERSION", "999")  # converter changed since
+    monkeypatch.setattr(readers_mod, "CONVERTER_VERSION", "999")  # converter changed since
     model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
     with safe_open(str(converted), framework="pt") as f:
         assert f.metadata()["converter_version"] == "999"
@@ -617,3 +618,46 @@ def test_download_is_quiet_when_stderr_is_not_a_tty(r50_file: Path, http_server,
     download_mod.download_file(http_server.url(r50_file), get_cache_dir() / r50_file.name)
     assert capfd.readouterr().err == ""
     assert cache_listing() == [r50_file.name]
+
+
+# --------------------------------------------------------------------------- one loading path
+def test_cold_load_reads_converts_and_checks_once(ckpts: Checkpoints, r50_file: Path, http_server,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold `create_model(..., pretrained=True)` from a URL: one download, one read of the
+    `.pth`, one conversion (each key renamed once), one check; the warm load reads the cache."""
+    from slowfast_zoo.weights import apply as apply_mod
+    from slowfast_zoo.weights import convert as convert_mod
+
+    counts = {"read": 0, "convert": 0, "rename": 0, "check": 0}
+
+    def counted(module: object, name: str, key: str) -> None:
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            counts[key] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, wrapper)
+
+    counted(readers_mod, "read_mmaction2_checkpoint", "read")
+    counted(load_mod, "convert_checkpoint", "convert")
+    counted(convert_mod, "mmaction2_key_to_ours", "rename")
+    counted(apply_mod, "check_state_dict", "check")
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
+    n_keys = len(ckpts.state_dict("r50_4x16x1"))
+    assert counts == {"read": 1, "convert": 1, "rename": n_keys, "check": 1}
+    assert http_server.requests == [f"/ckpt/{r50_file.name}"]
+    assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
+
+    counts.update(read=0, convert=0, rename=0, check=0)
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
+    assert counts == {"read": 0, "convert": 1, "rename": 0, "check": 1}  # our keys: nothing to rename
+
+
+def test_fine_tune_head_still_checked_once(r50_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slowfast_zoo.weights import apply as apply_mod
+
+    calls = []
+    real = apply_mod.check_state_dict
+    monkeypatch.setattr(apply_mod, "check_state_dict", lambda *a, **k: calls.append(k) or real(*a, **k))
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=r50_file, num_classes=7)
+    assert model.fc.out_features == 7 and len(calls) == 1 and calls[0]["ignore_classifier"] is True

@@ -21,7 +21,7 @@ import slowfast_zoo as sz
 from slowfast_zoo.cli import main
 from slowfast_zoo.errors import DownloadError, UsageError
 from slowfast_zoo.weights import download as download_mod
-from slowfast_zoo.weights import sources
+from slowfast_zoo.weights import loader as sources
 from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
@@ -46,7 +46,7 @@ def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("weights were loaded before the mistake was reported")
     monkeypatch.setattr(sources, "load_pretrained", refuse)
-    monkeypatch.setattr("slowfast_zoo.factory.load_pretrained", refuse)
+    monkeypatch.setattr("slowfast_zoo.factory.load_weights", refuse)
 
 
 # ------------------------------------------------------------------------- the command line
@@ -128,6 +128,29 @@ def test_examples_answer_mistakes_in_one_line(tmp_path: Path) -> None:
                            str(tmp_path / "missing.txt"), "--out-dir", str(tmp_path / "run")],
                           capture_output=True, text=True, env=_env(), timeout=120)
     assert proc.returncode == 2 and "finetune: error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_examples_import_only_public_names() -> None:
+    """examples/ show the public API: names a package exports (``__all__``), no private module,
+    no ``slowfast_zoo.cli``."""
+    import ast
+    import importlib
+
+    for path in sorted((ROOT / "examples").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                mods = [(a.name, []) for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                mods = [(node.module, [a.name for a in node.names])]
+            else:
+                continue
+            for module, names in mods:
+                if module.split(".")[0] != "slowfast_zoo":
+                    continue
+                assert module.count(".") <= 1 and not module.startswith("slowfast_zoo.cli"), (path.name, module)
+                assert not any(part.startswith("_") for part in module.split(".")), (path.name, module)
+                exported = set(importlib.import_module(module).__all__)
+                assert set(names) <= exported, (path.name, module, set(names) - exported)
 
 
 def test_eval_exits_1_when_no_video_was_evaluated(tmp_path: Path, ckpt: Path, capsys) -> None:
@@ -306,7 +329,7 @@ def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path
     assert 2 <= len(done) < 12
     assert not list(out.glob(".*partial"))  # nothing half-written
     for path in done:
-        sz.weights.safetensors.read_safetensors(path)  # every finished file is whole
+        sz.weights.readers.read_safetensors(path)  # every finished file is whole
     resumed = subprocess.run(cmd + ["--resume"], env=_env(), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len(list(out.glob("*.safetensors"))) == 12

@@ -9,7 +9,7 @@ import torch
 
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main
-from slowfast_zoo.predict import class_names_of, predict_scores, sample_video_path
+from slowfast_zoo.inference.predict import class_names_of, predict_scores, sample_video_path
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 
@@ -96,3 +96,41 @@ def test_fine_tuned_class_names_travel_with_the_weights(tmp_path):
     fresh_head = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=5,
                                  checkpoint_path=tmp_path / "ft.safetensors")
     assert class_names_of(fresh_head)[0] == "class_0"
+
+
+@pytest.mark.parametrize("job", ["predict", "extract_features", "windows"])
+def test_inference_leaves_the_callers_model_unchanged(checkpoint, tmp_path, job):
+    """timm/torchvision helpers never modify the user's module: the fast path runs on a copy."""
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=checkpoint)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    video = sample_video_path()
+    if job == "predict":
+        sz.predict(model, video, views=1, device="cpu")
+    elif job == "extract_features":
+        sz.extract_features(model, video, num_clips=1, device="cpu")
+    else:
+        from slowfast_zoo.inference.windows import predict_windows
+        list(predict_windows(model, video, window=2.0, views=1, device="cpu"))
+    after = model.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)
+    assert not model.is_fused and model.training  # still the model create_model returned
+    model.train()  # works: BatchNorm is still there
+    assert sz.save_pretrained(model, tmp_path / "saved").is_dir()
+    again = sz.create_model(f"local-dir:{tmp_path / 'saved'}")
+    assert all(torch.equal(again.state_dict()[k], before[k]) for k in before)
+
+
+def test_cli_predict_opens_and_probes_the_video_once(checkpoint, capsys, monkeypatch):
+    from slowfast_zoo.data.decode import VideoReader
+
+    opened = []
+    real_init = VideoReader.__init__
+
+    def counting_init(self, *args, **kwargs):
+        opened.append(args[0] if args else kwargs.get("path"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(VideoReader, "__init__", counting_init)
+    assert main(["predict", "--weights", str(checkpoint), "--views", "1", "--device", "cpu", "--json"]) == 0
+    assert len(opened) == 1
+    assert json.loads(capsys.readouterr().out)["video"].endswith("sample.mp4")

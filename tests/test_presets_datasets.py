@@ -22,13 +22,13 @@ from slowfast_zoo.data import (
     VideoReader,
     center_crop_box,
     collate_skip_failures,
-    normalize,
     rescale_size,
     resize,
     test_transform,
     three_crop_boxes,
     train_transform,
 )
+from pipeline_reference import normalize
 from slowfast_zoo.registry.records import TestProtocol as _TestProtocol
 from slowfast_zoo.registry.records import TrainProtocol
 

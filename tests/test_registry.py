@@ -164,7 +164,7 @@ def test_record_matches_checkpoints_json(name):
 @pytest.mark.parametrize("name", sorted({**EXPECTED_TAGS, **EXTRA_TAGS}))
 def test_record_schema_complete(name):
     cfg = sz.get_pretrained_cfg(name)
-    optional = {"inference_speed_video_per_s", "hf_hub_id", "notes", "alternative_urls"}
+    optional = {"inference_speed_video_per_s", "notes", "alternative_urls"}
     if name in EXTRA_TAGS:
         optional.add("gpu_memory_mb")  # not published for these rows
     for f in dataclasses.fields(cfg):

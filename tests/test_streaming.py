@@ -13,7 +13,7 @@ import torch
 import slowfast_zoo as sz
 from slowfast_zoo.data import TestTransform, VideoReader
 from slowfast_zoo.inference.engine import run_view_stream, video_scores
-from slowfast_zoo.predict import predict_scores
+from slowfast_zoo.inference.predict import predict_scores
 from slowfast_zoo.registry import get_arch_spec
 from slowfast_zoo.registry.records import TestProtocol as Protocol
 from video_factory import make_video
@@ -48,6 +48,7 @@ def test_streamed_predict_equals_the_materialised_path(video: Path) -> None:
     streamed = predict_scores(model, video, views_per_batch=3)
     views = sz.data.test_transform(cfg).load(video)
     assert views.shape[0] == 12
+    model = sz.inference.prepare_model(model, device="cpu")  # what predict_scores ran: a prepared copy
     assert torch.equal(streamed, video_scores(model, views, views_per_batch=3))
     logits = run_view_stream(model, iter([views[:5], views[5:]]), total=12, views_per_batch=3)
     assert logits.shape == (12, 400)
@@ -82,7 +83,8 @@ def test_streamed_eval_equals_the_materialised_path(tmp_path: Path, workers: int
     ds = sz.data.VideoDataset(ann, tmp_path, tf, on_error="skip")
     streamed = sz.evaluation.evaluate(model, ds, device="cpu", progress=False, num_workers=workers,
                                       resize_on_device=on_device)
-    whole = sz.evaluation.evaluate(model, _WholeViews(ds), device="cpu", progress=False, prepare=False)
+    prepared = sz.inference.prepare_model(model, device="cpu")  # what evaluate ran: a prepared copy
+    whole = sz.evaluation.evaluate(prepared, _WholeViews(ds), device="cpu", progress=False, prepare=False)
     assert streamed.num_evaluated == 3 and [f.index for f in streamed.failures] == [1]
     assert np.array_equal(streamed.scores, whole.scores) and streamed.metrics == whole.metrics
     assert isinstance(ds.load_decoded(0)[0], sz.data.views.DecodedVideo)

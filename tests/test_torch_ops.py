@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from slowfast_zoo.data import TestTransform, VideoReader, rescale_size, resize, test_transform
-from slowfast_zoo.data import bilinear
-from slowfast_zoo.data.torch_ops import build_views, resize_tensor
+from slowfast_zoo.data import bilinear, torch_ops
+from slowfast_zoo.data.torch_ops import build_views, resize_tensor, uses_torch_ops
 from slowfast_zoo.data.views import DecodedVideo
 from video_factory import make_video
 
@@ -54,16 +54,16 @@ def test_torch_resize_equals_builtin_with_windows_and_out() -> None:
         img = torch.from_numpy(rng.integers(0, 256, (3, H, W, 3), dtype=np.uint8))
         left, top = int(rng.integers(0, w)), int(rng.integers(0, h))
         box = (left, top, int(rng.integers(left + 1, w + 1)), int(rng.integers(top + 1, h + 1)))
-        ref = resize(img, (h, w), box=box, backend="builtin")
+        ref = bilinear.resize_numpy(img, (h, w), box)
         assert torch.equal(resize_tensor(img, (h, w), box=box), ref)
         out = torch.empty_like(ref)
-        assert resize(img, (h, w), box=box, backend="torch", out=out) is out and torch.equal(out, ref)
+        assert resize_tensor(img, (h, w), box=box, out=out) is out and torch.equal(out, ref)
     # Many frames go through in groups (bounded int32 work memory): same pixels.
     big = torch.from_numpy(rng.integers(0, 256, (7, 90, 120, 3), dtype=np.uint8))
     old = __import__("slowfast_zoo.data.torch_ops", fromlist=["_WORK_BYTES"])
     saved, old._WORK_BYTES = old._WORK_BYTES, 1
     try:
-        assert torch.equal(resize_tensor(big, (64, 85)), resize(big, (64, 85), backend="builtin"))
+        assert torch.equal(resize_tensor(big, (64, 85)), bilinear.resize_numpy(big, (64, 85)))
     finally:
         old._WORK_BYTES = saved
 
@@ -79,19 +79,20 @@ def test_torch_resize_rejects_bad_input() -> None:
 
 @pytest.mark.parametrize("frame_w", [64, 900])  # 900: far-apart crops, one region per crop
 @pytest.mark.parametrize("num_crops", [1, 3])
-def test_views_built_by_torch_equal_read_views(tmp_path: Path, frame_w: int, num_crops: int) -> None:
+def test_views_built_by_torch_equal_read_views(tmp_path: Path, frame_w: int, num_crops: int,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = make_video(tmp_path / "v.mp4", 40, frame_w, 48, fps=25)
     tf = TestTransform(clip_len=8, frame_interval=2, num_clips=4, resize_short_side=32, crop_size=32,
-                       num_crops=num_crops, resize_backend="builtin")
-    on_device = TestTransform(clip_len=8, frame_interval=2, num_clips=4, resize_short_side=32, crop_size=32,
-                              num_crops=num_crops, resize_backend="torch")
+                       num_crops=num_crops)
     reader = VideoReader(path)
     idx = tf.sample(reader.num_frames)
     whole = tf.read_views(reader, idx)
-    for transform, resized in [(tf, True), (on_device, False), (on_device, True)]:
-        video = transform.read_decoded(reader, idx, resize=resized)
+    # on_device: the accelerator path (torch ops for the resize and the views), run on CPU tensors.
+    for on_device, resized in [(False, True), (False, False), (True, False), (True, True)]:
+        monkeypatch.setattr(torch_ops, "uses_torch_ops", lambda t: on_device)
+        video = tf.read_decoded(reader, idx, resize=resized)
         assert isinstance(video, DecodedVideo) and video.resized is resized and video.hw == (48, frame_w)
-        chunks = list(transform.iter_views(video, 5))
+        chunks = list(tf.iter_views(video, 5))
         assert all(c.is_contiguous(memory_format=torch.channels_last_3d) for c in chunks)
         assert torch.equal(torch.cat(chunks), whole)
     with pytest.raises(ValueError, match="sampled frames"):
@@ -111,22 +112,18 @@ def test_build_views_one_view_by_hand() -> None:
     assert got.shape == (1, 3, 2, 6, 6) and np.array_equal(got[0].numpy(), ref)
 
 
-def test_resize_backend_is_an_argument_and_the_toggle_is_deprecated(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert test_transform("slowfast_r50_4x16x1", resize_backend="torch").resize_backend == "torch"
-    assert test_transform("slowfast_r50_4x16x1").resize_backend is None
-    with pytest.raises(ValueError, match="resize backend"):
-        test_transform("slowfast_r50_4x16x1", resize_backend="pil")
-    monkeypatch.setattr(bilinear, "_legacy_choice", None)
+def test_the_resize_follows_the_device_with_no_switch_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0.3: resize_backend=, set_resize_backend() and SLOWFAST_ZOO_RESIZE_BACKEND are gone.
+    with pytest.raises(TypeError, match="resize_backend"):
+        test_transform("slowfast_r50_4x16x1", resize_backend="torch")  # type: ignore[call-arg]
+    assert not hasattr(test_transform("slowfast_r50_4x16x1"), "resize_backend")
+    assert not hasattr(bilinear, "set_resize_backend") and not hasattr(bilinear, "resize_backend")
+    assert not uses_torch_ops(torch.zeros(1)) and uses_torch_ops(torch.zeros(1, device="meta"))
     monkeypatch.setenv("SLOWFAST_ZOO_RESIZE_BACKEND", "builtin")
-    with pytest.warns(DeprecationWarning, match="SLOWFAST_ZOO_RESIZE_BACKEND"):
-        assert bilinear.resize_backend() == "builtin"
-    monkeypatch.setenv("SLOWFAST_ZOO_RESIZE_BACKEND", "nonsense")
-    with pytest.warns(RuntimeWarning, match="not one of"):
-        bilinear.resize_backend()
-    monkeypatch.delenv("SLOWFAST_ZOO_RESIZE_BACKEND")
+    x = torch.from_numpy(np.random.default_rng(9).integers(0, 256, (2, 9, 13, 3), dtype=np.uint8))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        bilinear.resize_backend()
+        warnings.simplefilter("error")  # the variable is ignored, without a word
+        assert torch.equal(resize(x, (5, 7)), bilinear.resize_numpy(x, (5, 7)))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -10,19 +10,18 @@ import numpy as np
 import pytest
 import torch
 
+import slowfast_zoo.data as sz_data
+from pipeline_reference import crop, format_ncthw, hflip, normalize
 from slowfast_zoo.data import (
     center_crop_box,
-    crop,
-    format_ncthw,
-    hflip,
-    normalize,
     random_resized_crop_box,
     rescale_size,
     resize,
-    resize_backend,
-    set_resize_backend,
     three_crop_boxes,
 )
+from slowfast_zoo.data.bilinear import resize_cv2, resize_numpy
+from slowfast_zoo.data.torch_ops import resize_tensor
+from slowfast_zoo.data.views import assemble_views
 
 CASES = json.loads((Path(__file__).parent / "data" / "pipeline_cases_public.json").read_text())
 
@@ -65,12 +64,17 @@ def test_crop_box_errors():
         three_crop_boxes((256, 200), 256)
 
 
+# Every implementation of the resize: the numpy kernel, the torch ops (accelerators) and resize()
+# itself (OpenCV when installed, else the numpy kernel, for CPU frames).
+KERNELS = {"builtin": resize_numpy, "torch": resize_tensor, None: resize}
+
+
 @pytest.mark.parametrize("backend", ["builtin", "torch", None])
 @pytest.mark.parametrize("case", CASES["resize_pixels"], ids=lambda c: f"seed{c['seed']}")
 def test_resize_pixels_golden(case, backend):
     img = np.random.default_rng(case["seed"]).integers(0, 256, tuple(case["input_hw"]) + (3,), dtype=np.uint8)
     hw = rescale_size(case["input_hw"], case["scale"][1])
-    got = resize(torch.from_numpy(img)[None], hw, backend=backend)[0].numpy()
+    got = KERNELS[backend](torch.from_numpy(img)[None], hw)[0].numpy()
     ref = np.array(case["output"], dtype=np.uint8).reshape(case["output_shape"])
     # Measured maximum difference: 0 (bit-exact OpenCV fixed-point bilinear).
     assert np.abs(got.astype(int) - ref).max() == 0
@@ -104,12 +108,12 @@ def test_resize_matches_opencv_random_sizes(one_thread):
     for (H, W), (h, w) in _random_size_cases(120):
         img = rng.integers(0, 256, (2, H, W, 3), dtype=np.uint8)
         ref = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in img])
-        got = resize(torch.from_numpy(img), (h, w), backend="builtin").numpy()
+        got = resize_numpy(torch.from_numpy(img), (h, w)).numpy()
         worst = max(worst, int(np.abs(got.astype(int) - ref).max()))
         # A window of the output is the same as cropping the full output.
         left, top = int(rng.integers(0, w)), int(rng.integers(0, h))
         right, bottom = int(rng.integers(left + 1, w + 1)), int(rng.integers(top + 1, h + 1))
-        win = resize(torch.from_numpy(img), (h, w), box=(left, top, right, bottom), backend="builtin").numpy()
+        win = resize_numpy(torch.from_numpy(img), (h, w), (left, top, right, bottom)).numpy()
         worst = max(worst, int(np.abs(win.astype(int) - ref[:, top:bottom, left:right]).max()))
     assert worst == 0
 
@@ -118,28 +122,17 @@ def test_resize_builtin_equals_cv2_backend():
     pytest.importorskip("cv2")
     x = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (3, 45, 80, 3), dtype=np.uint8))
     for hw, box in [((32, 57), None), ((32, 57), (3, 0, 35, 32)), ((90, 160), (10, 20, 60, 80))]:
-        assert torch.equal(resize(x, hw, box=box, backend="builtin"), resize(x, hw, box=box, backend="cv2"))
+        assert torch.equal(resize_numpy(x, hw, box), resize_cv2(x, hw, box))
 
 
-def test_resize_identity_and_backend_switch():
+def test_resize_identity_and_no_backend_switch():
     x = torch.from_numpy(np.random.default_rng(4).integers(0, 256, (2, 10, 12, 3), dtype=np.uint8))
     assert torch.equal(resize(x, (10, 12)), x)
     assert torch.equal(resize(x, (10, 12), box=(2, 1, 8, 9)), x[:, 1:9, 2:8])
-    assert resize_backend() in ("builtin", "cv2")
-    from slowfast_zoo.data import bilinear
-
-    # Deprecated for one release: still works, with a DeprecationWarning.
-    before, choice = resize_backend(), bilinear._legacy_choice
-    try:
-        with pytest.warns(DeprecationWarning, match="resize_backend="):
-            set_resize_backend("builtin")
-        assert resize_backend() == "builtin"
-    finally:
-        bilinear._legacy_choice = choice
-    assert resize_backend() == before
-    with pytest.raises(ValueError), pytest.warns(DeprecationWarning):
-        set_resize_backend("pil")
-    with pytest.raises(ValueError, match="resize backend"):
+    # 0.3: the implementation follows the frames' device; the switches of 0.2 are gone.
+    for gone in ("resize_backend", "set_resize_backend", "crop", "hflip", "normalize", "format_ncthw"):
+        assert not hasattr(sz_data, gone) and gone not in sz_data.__all__
+    with pytest.raises(TypeError, match="backend"):
         resize(x, (5, 6), backend="pil")
     with pytest.raises(TypeError):
         resize(x.float(), (5, 6))
@@ -155,6 +148,12 @@ def test_normalize_golden(to_bgr):
     assert got.dtype == torch.float32
     ref = torch.tensor(case[f"to_bgr_{to_bgr}"], dtype=torch.float32).view(case["output_shape"])
     torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+    # The library's one pass (crop + Normalize + layout) gives the reference values bit for bit.
+    frames = torch.from_numpy(x).flip(-1) if to_bgr else torch.from_numpy(x)
+    T_, H, W, _ = frames.shape
+    one = assemble_views([frames], [((0, 0, W, H), [0])], [(0, 0, W, H)], torch.arange(T_)[None], [0],
+                         case["mean"], case["std"])
+    assert torch.equal(one[0], got.permute(3, 0, 1, 2))
 
 
 def test_format_shape_golden():
@@ -169,6 +168,31 @@ def test_format_shape_golden():
     got = format_ncthw(x, K, L)
     assert list(got.shape) == case["output_shape"]
     assert got.reshape(-1).tolist() == case["output"]
+    # The library lays its views out the same way: crop-major, then clip, channels before time.
+    rng = np.random.default_rng(5)
+    region = torch.from_numpy(rng.integers(0, 256, (7, 6, 10, 3), dtype=np.uint8))
+    boxes = [(0, 0, 6, 6), (4, 0, 10, 6), (2, 0, 8, 6)]
+    clips = torch.from_numpy(rng.integers(0, 7, (K, L)))
+    views = assemble_views([region], [((0, 0, 10, 6), [0, 1, 2])], boxes, clips, range(3 * K),
+                           (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    frames = torch.cat([crop(region, b)[clips.reshape(-1)] for b in boxes]).float()
+    assert torch.equal(views, format_ncthw(frames, K, L))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_views_normalized_in_chunks_equal_all_at_once(monkeypatch, channels_last):
+    import slowfast_zoo.data.views as views_mod
+    from slowfast_zoo.data.torch_ops import build_views
+
+    region = torch.from_numpy(np.random.default_rng(6).integers(0, 256, (9, 6, 10, 3), dtype=np.uint8))
+    boxes = [(0, 0, 6, 6), (4, 0, 10, 6), (2, 0, 8, 6)]
+    clips = torch.tensor([[0, 2, 4], [8, 1, 1]])  # scattered and repeated frames
+    args = ([region], [((0, 0, 10, 6), [0, 1, 2])], boxes, clips, [5, 0, 3], (10.0, 20.0, 30.0), (2.0, 3.0, 4.0))
+    whole = assemble_views(*args, channels_last=channels_last)
+    assert whole.is_contiguous(memory_format=torch.channels_last_3d if channels_last else torch.contiguous_format)
+    assert torch.equal(whole, build_views(*args))  # the accelerator path, one view at a time
+    monkeypatch.setattr(views_mod, "NORM_CHUNK_BYTES", 1)  # one distinct frame at a time
+    assert torch.equal(assemble_views(*args, channels_last=channels_last), whole)
 
 
 def test_random_resized_crop_box():

@@ -22,6 +22,13 @@ _COMMANDS = ("models", "predict", "export", "benchmark", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``slowfast-zoo`` argument parser, one subcommand per module of this package.
+
+    Example:
+        >>> args = build_parser().parse_args(["eval", "--ann-file", "val.txt", "--limit", "10"])
+        >>> args.command, args.ann_file, args.limit, args.resume
+        ('eval', 'val.txt', 10, False)
+    """
     parser = argparse.ArgumentParser(prog="slowfast-zoo",
                                      description="MMAction2's Kinetics-400 SlowFast models, exact.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")

@@ -1,9 +1,6 @@
-# ``slowfast-zoo eval`` / examples/eval_k400.py: check a published number on your Kinetics-400.
-#
-# The options follow MMAction2 0.x's ``tools/test.py CONFIG CKPT --eval top_k_accuracy
-# mean_class_accuracy --out result.json --average-clips prob`` (OpenMMLab, Apache-2.0,
-# https://github.com/open-mmlab/mmaction2, v0.13.0), with the config replaced by the weight's
-# registered test protocol (docs/SPEC.md 4.1 and 7).
+# ``slowfast-zoo eval``: check a published number on your Kinetics-400. The options follow
+# MMAction2 0.x's ``tools/test.py`` (OpenMMLab, Apache-2.0); the job itself is the library's
+# :func:`slowfast_zoo.evaluation.run_evaluation` (slowfast_zoo/evaluation/job.py).
 """``slowfast-zoo eval``: accuracy of a weight on its dataset (Kinetics-400, Something-Something V1).
 
 Examples::
@@ -20,26 +17,22 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slowfast_zoo.errors import UsageError
+from slowfast_zoo._signals import exit_code
+
+if TYPE_CHECKING:  # the library is imported when the command runs: `slowfast-zoo --help` stays fast
+    from slowfast_zoo.data import TestTransform
+    from slowfast_zoo.evaluation.job import EvalConfig
+    from slowfast_zoo.registry import PretrainedCfg
 
 __all__ = ["register", "add_arguments", "run"]
 
-log = logging.getLogger(__name__)
-
-# Overrides of the published protocol (for quick looks and small tests); recorded in the output.
-_OVERRIDES = (("clip_len", "clip_len"), ("frame_interval", "frame_interval"), ("num_clips", "num_clips"),
-              ("num_crops", "num_crops"), ("short_side", "resize_short_side"), ("crop_size", "crop_size"))
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The evaluation options (shared by ``slowfast-zoo eval`` and examples/eval_k400.py)."""
+    """The options of ``slowfast-zoo eval``: the fields of :class:`~slowfast_zoo.evaluation.EvalConfig`."""
     p.add_argument("--model", default="slowfast_r50_4x16x1",
                    help="weight NAME[.TAG] whose protocol and published numbers are used "
                         "(default: %(default)s = its default tag)")
@@ -93,209 +86,60 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
 
 
-def _protocol(cfg, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
-    """The protocol dict of the output and the TestTransform that implements it."""
-    from slowfast_zoo.data import TestTransform
+def _config(args: argparse.Namespace) -> EvalConfig:
+    """The :class:`~slowfast_zoo.evaluation.EvalConfig` of parsed :func:`add_arguments` options."""
+    from slowfast_zoo.evaluation.job import EvalConfig
 
-    pub = cfg.test
-    values = {"clip_len": pub.clip_len, "frame_interval": pub.frame_interval, "num_clips": pub.num_clips,
-              "resize_short_side": pub.resize_short_side, "crop_size": pub.crop_size,
-              "num_crops": pub.num_crops}
-    overrides = {}
-    for opt, key in _OVERRIDES:
-        v = getattr(args, opt)
-        if v is not None and v != values[key]:
-            overrides[key] = v
-            values[key] = v
-    if values["clip_len"] < 1 or values["frame_interval"] < 1 or values["num_clips"] < 1:
-        raise UsageError("--clip-len, --frame-interval and --num-clips must be >= 1")
-    if values["crop_size"] > values["resize_short_side"]:
-        raise UsageError("--crop-size must not exceed --short-side")
-    # Fail before loading weights and decoding, not on the first forward pass.
-    from slowfast_zoo.registry import get_arch_spec
-
-    tau = get_arch_spec(cfg.name).tau
-    if values["clip_len"] < tau or values["crop_size"] < 32:
-        raise UsageError(f"{cfg.architecture} needs --clip-len >= {tau} (tau) and --crop-size >= 32, "
-                         f"got {values['clip_len']} and {values['crop_size']}")
-    average = args.average_clips or pub.average_clips
-    if average != pub.average_clips:
-        overrides["average_clips"] = average
-    start = args.start_index if args.start_index is not None else (1 if args.data_format == "rawframes" else 0)
-    tf = TestTransform(mean=cfg.mean, std=cfg.std, sampling_rule=pub.sampling_rule, **values)
-    protocol = {**values, "num_views": values["num_clips"] * values["num_crops"], "average_clips": average,
-                "sampling_rule": pub.sampling_rule,
-                "start_index": start, "mean": list(cfg.mean), "std": list(cfg.std),
-                "published": not overrides, "overrides": overrides}
-    return protocol, tf
+    return EvalConfig(
+        ann_file=args.ann_file, model=args.model, weights=args.weights, data_root=args.data_root,
+        data_format=args.data_format, filename_tmpl=args.filename_tmpl, start_index=args.start_index,
+        label_map=args.label_map, num_clips=args.num_clips, num_crops=args.num_crops,
+        clip_len=args.clip_len, frame_interval=args.frame_interval, short_side=args.short_side,
+        crop_size=args.crop_size, average_clips=args.average_clips, out=args.out, resume=args.resume,
+        save_every=args.save_every, limit=args.limit, workers=args.workers, device=args.device,
+        amp=args.amp, views_per_batch=args.views_per_batch, progress=not args.no_progress)
 
 
-def _class_names(args: argparse.Namespace, cfg) -> tuple[list[str], str | None]:
-    from slowfast_zoo.data.labels import read_label_map
+def _protocol(cfg: PretrainedCfg, args: argparse.Namespace) -> tuple[dict[str, Any], TestTransform]:
+    """:func:`~slowfast_zoo.evaluation.resolve_protocol` of parsed protocol options."""
+    from slowfast_zoo.evaluation.job import EvalConfig, resolve_protocol
 
-    if args.label_map is None:
-        return list(cfg.class_names), None
-    return list(read_label_map(args.label_map, cfg.num_classes)), args.label_map
-
-
-def _dataset(args: argparse.Namespace, cfg, tf, start_index: int):
-    from slowfast_zoo.data import RawframeDataset, VideoDataset
-
-    if args.data_format == "rawframes":
-        return RawframeDataset(args.ann_file, args.data_root, tf,
-                               filename_tmpl=args.filename_tmpl or cfg.test.filename_tmpl,
-                               start_index=start_index, on_error="skip")
-    if start_index != 0:
-        raise UsageError("--start-index other than 0 is only meaningful with --data-format rawframes")
-    return VideoDataset(args.ann_file, args.data_root, tf, on_error="skip")
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.2f}"
-
-
-def _frac(x: float) -> str:
-    # Accuracies are fractions (0-1) in every key/value output and file, as MMAction2 reports
-    # them; only the comparison table is in percent, like the published tables.
-    return f"{x:.4f}"
-
-
-def _report(result, cfg, header: dict[str, Any], args: argparse.Namespace) -> None:
-    """Print the metrics, the skipped videos and the table row next to the published one."""
-    for f in result.failures:
-        print(f"skipped: {f.path}: {f.reason}")
-    c = result.counts
-    print(f"evaluated {c['evaluated']} of {c['selected']} videos, skipped {c['skipped']}")
-    m = result.metrics
-    print("  ".join(f"{k} {_frac(v)}" for k, v in m.items()) or "no metrics (no video evaluated)")
-    top1, top5 = m.get("top1_acc"), m.get("top5_acc")
-
-    def diff(ours: float | None, pub: float) -> str:
-        return "-" if ours is None else f"{100 * ours - pub:+.2f}"
-
-    print("| weight | top-1 (%) | top-5 (%) | published top-1 (%) | published top-5 (%) | diff top-1 | diff top-5 |")
-    print("|---|---|---|---|---|---|---|")
-    print(f"| {cfg.name} | {_pct(top1)} | {_pct(top5)} | {cfg.top1:.2f} | {cfg.top5:.2f} "
-          f"| {diff(top1, cfg.top1)} | {diff(top5, cfg.top5)} |")
-    caveats = []
-    if header["protocol"]["overrides"]:
-        caveats.append("protocol overridden " + ", ".join(f"{k}={v}" for k, v in
-                                                          header["protocol"]["overrides"].items()))
-    if args.limit is not None and c["selected"] < header["dataset"]["num_videos"]:
-        caveats.append(f"--limit {args.limit}: {c['selected']} of {header['dataset']['num_videos']} videos")
-    if c["skipped"]:
-        caveats.append(f"{c['skipped']} unreadable videos left out")
-    if args.weights:
-        caveats.append(f"weights from {args.weights}, published numbers are for {cfg.file_name}")
-    if caveats:
-        print("not comparable to the published row: " + "; ".join(caveats))
+    fields = ("clip_len", "frame_interval", "num_clips", "num_crops", "short_side", "crop_size",
+              "average_clips", "start_index", "data_format")
+    return resolve_protocol(cfg, EvalConfig("", **{f: getattr(args, f) for f in fields}))
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run an evaluation from parsed :func:`add_arguments` options (rank 0 prints and writes)."""
-    import torch
+    """Run an evaluation from parsed :func:`add_arguments` options; rank 0 prints the report.
 
-    from slowfast_zoo._signals import exit_code, terminate_as_interrupt
-    from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
-    from slowfast_zoo.evaluation.runner import evaluate
-    from slowfast_zoo.evaluation.results import ResultWriter, load_records
-    from slowfast_zoo.factory import create_model
-    from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning
-    from slowfast_zoo.registry import get_pretrained_cfg
-    from slowfast_zoo.weights.download import resolve_url
+    Returns the exit status: 0, 1 when no selected video could be evaluated, ``128 + signal``
+    after Ctrl-C or SIGTERM (the finished videos are saved in ``--out``).
+    """
+    from slowfast_zoo.evaluation.job import run_evaluation
 
-    cfg = get_pretrained_cfg(args.model)
-    # Everything checkable is checked before weights are loaded or downloaded.
-    resolve_url(cfg.url)  # a bad SLOWFAST_ZOO_MIRROR
-    if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
-        raise UsageError(f"--weights {args.weights}: no such file")
-    if args.save_every is not None and not args.save_every >= 0:  # 0: after every video
-        raise UsageError(f"--save-every must be a number of seconds >= 0, got {args.save_every:g}")
-    if args.views_per_batch is not None and args.views_per_batch < 1:
-        raise UsageError(f"--views-per-batch must be >= 1, got {args.views_per_batch}")
-    protocol, tf = _protocol(cfg, args)
-    names, label_map = _class_names(args, cfg)
-    dataset = _dataset(args, cfg, tf, protocol["start_index"])
-    bad = sorted({y for y in dataset.labels if not 0 <= y < len(names)})
-    if bad:
-        raise UsageError(f"labels {bad[:5]} of {args.ann_file} are outside [0, {len(names)})")
-    if args.resume and not args.out:
-        raise UsageError("--resume needs --out")
-    if args.limit is not None and args.limit < 0:
-        raise UsageError("--limit must be >= 0")
+    interrupted: list[str] = []
 
-    info = init_distributed(args.device)
-    device = resolve_device(args.device)
-    if info.distributed and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", info.local_rank)  # one GPU per rank
-    dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if args.amp else None
-    slow = slow_low_precision_warning(device, dtype)
-    if slow and info.is_main:
-        print(f"slowfast-zoo: warning: --amp: {slow}", file=sys.stderr)
-    # CPU: one worker decodes the next video while the model runs (measured 1.08x the throughput
-    # of none on 2 cores, benchmarks/RESULTS.md "Evaluate over short videos").
-    workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 1)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
-    selection = range(len(dataset) if args.limit is None else min(args.limit, len(dataset)))
+    def notify(level: int, message: str) -> None:
+        if level >= logging.WARNING:
+            print(f"slowfast-zoo: warning: {message}", file=sys.stderr)
+        else:
+            interrupted.append(message)
+            print(message, file=sys.stderr)
 
-    header = {
-        "model": {"name": cfg.name, "weights": os.fspath(args.weights) if args.weights else cfg.url,
-                  "sha256_prefix": None if args.weights else cfg.sha256_prefix,
-                  "published": {"top1": cfg.top1, "top5": cfg.top5}},
-        "protocol": protocol,
-        "dataset": {"ann_file": os.fspath(args.ann_file), "data_root": args.data_root,
-                    "data_format": args.data_format, "num_videos": len(dataset), "limit": args.limit},
-        "dtype": str(dtype or torch.float32).replace("torch.", ""),
-        "label_map": label_map,
-        "class_names": names,
-    }
-    done = load_records(args.out, header) if args.resume else {}
-    if args.out and not args.resume and info.is_main and Path(args.out).exists():
-        log.warning("overwriting %s (use --resume to continue it instead)", args.out)
-
-    model = create_model(args.model, pretrained=True, checkpoint_path=args.weights,
-                         progress=info.is_main and not args.no_progress)
-    writer = (ResultWriter(args.out, header, records=done, every_s=args.save_every, rank=info.rank,
-                           world_size=info.world_size) if args.out else None)
-    if writer is not None and not args.resume:
-        writer.discard_stale()
     try:
-        with terminate_as_interrupt():  # SIGTERM saves finished videos like Ctrl-C does
-            result = evaluate(model, dataset, average=protocol["average_clips"],
-                              views_per_batch=args.views_per_batch, device=device, dtype=dtype,
-                              progress=not args.no_progress, num_workers=workers, indices=selection,
-                              resume_from=done, on_result=writer.add if writer else None)
+        report = run_evaluation(_config(args), notify=notify)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (slowfast_zoo._signals)
-        if writer is not None:
-            writer.flush()  # keep every finished video for --resume
-            print(f"interrupted: finished videos saved in {writer.path}; rerun with --resume",
-                  file=sys.stderr)
+        if not interrupted:
+            raise  # before the videos: nothing saved, the command line says "interrupted"
         return exit_code(e)
-    except BaseException:
-        if writer is not None:  # e.g. out of memory: still keep what is finished
-            with contextlib.suppress(Exception):
-                writer.flush()
-        raise
-    finally:
-        if info.distributed:
-            destroy_distributed()
-    if not result.is_main:
+    if not report.is_main:
         return 0
-    if writer is not None:
-        writer.finish(result.records, result.metrics, result.counts, selection)
-    _report(result, cfg, header, args)
-    if args.out:
-        print(f"results written to {args.out}")
-    if result.counts.get("evaluated", 0) == 0 and result.counts.get("selected", 0) > 0:
+    print(report.summary())
+    if report.nothing_evaluated:
         print("slowfast-zoo: error: no video could be evaluated (see the skipped videos above)",
               file=sys.stderr)
         return 1
     return 0
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    return run(args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -303,4 +147,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="accuracy of a weight on your copy of its dataset (torchrun-ready)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=run)

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 
-from slowfast_zoo.errors import UsageError
+from slowfast_zoo.errors import InputFileError, UsageError
 
 __all__ = ["register"]
 
@@ -16,7 +16,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     from slowfast_zoo.tools import export as ex
     from slowfast_zoo.factory import create_model
-    from slowfast_zoo.weights.hub import is_prefixed
+    from slowfast_zoo.weights.source import is_prefixed
 
     # Everything checkable is checked before weights are loaded or downloaded.
     if args.size is not None and args.size < 32:
@@ -27,7 +27,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not os.path.isdir(out_dir):
         raise UsageError(f"-o {args.output}: the folder {out_dir} does not exist")
     if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
-        raise UsageError(f"--weights {args.weights}: no such file")
+        raise InputFileError(f"--weights {args.weights}: no such file")
     if not is_prefixed(args.name):
         from slowfast_zoo.registry import get_pretrained_cfg
 
@@ -47,7 +47,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         path = ex.export_torchscript(model, args.output, size=args.size,
                                      dynamic_batch=args.dynamic_batch, fp16=args.fp16)
-    report = {"file": str(path), "format": args.format, "model": model.pretrained_cfg.name,
+    name = model.pretrained_cfg.name if model.pretrained_cfg is not None else args.name
+    report = {"file": str(path), "format": args.format, "model": name,
               "input": list(ex.example_input(model, size=args.size, batch=1).shape),
               "dtype": "float16" if args.fp16 else "float32", "dynamic_batch": args.dynamic_batch}
     if args.format == "onnx":

@@ -9,18 +9,26 @@ import sys
 
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.labels import read_label_map
-from slowfast_zoo.errors import UsageError
+from slowfast_zoo.errors import InputFileError, UsageError
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.device import DTYPES, parse_dtype, resolve_device, slow_low_precision_warning
-from slowfast_zoo.predict import predict, sample_video_path
-from slowfast_zoo.registry import get_pretrained_cfg
+from slowfast_zoo.inference.predict import predict, sample_video_path
+from slowfast_zoo.models.slowfast import SlowFast
+from slowfast_zoo.registry import PretrainedCfg, get_pretrained_cfg
 from slowfast_zoo.weights.download import OPENMMLAB_ROOT, resolve_url
-from slowfast_zoo.weights.hub import is_prefixed
+from slowfast_zoo.weights.source import is_prefixed
 
 __all__ = ["register"]
 
 
-def _check_views(views: int | None, cfg) -> None:
+def _record(model: SlowFast) -> PretrainedCfg:
+    """The weight record every model from ``create_model`` carries (test protocol, names, url)."""
+    if model.pretrained_cfg is None:
+        raise UsageError("the model carries no pretrained_cfg (its test protocol and class names)")
+    return model.pretrained_cfg
+
+
+def _check_views(views: int | None, cfg: PretrainedCfg) -> None:
     if views is not None and views not in (1, cfg.test.num_views):
         raise UsageError(f"--views must be {cfg.test.num_views} ({cfg.name}'s test protocol) or 1 "
                          f"(a quick look), got {views}")
@@ -43,14 +51,16 @@ def _validate(args: argparse.Namespace) -> None:
     if slow:
         print(f"slowfast-zoo: warning: --dtype {args.dtype}: {slow}", file=sys.stderr)
     if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
-        raise UsageError(f"--weights {args.weights}: no such file")
+        raise InputFileError(f"--weights {args.weights}: no such file")
     resolve_url(OPENMMLAB_ROOT + "/x")  # a bad SLOWFAST_ZOO_MIRROR -> UsageError
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     _validate(args)
     video = args.video or str(sample_video_path())
-    VideoReader(video)  # a missing or unreadable video fails now, not after a download
+    # A missing or unreadable video fails now, not after a download; the same open reader is
+    # then predicted on (one open and probe per video).
+    reader = VideoReader(video)
     # Check what can be checked before any download.
     cfg = None if is_prefixed(args.model) else get_pretrained_cfg(args.model)
     if args.num_classes is not None and args.num_classes < 1:
@@ -69,37 +79,38 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         _check_views(args.views, cfg)
     model = create_model(args.model, pretrained=True, checkpoint_path=args.weights,
                          progress=not args.json, num_classes=num_classes)
-    _check_views(args.views, model.pretrained_cfg)
+    record = _record(model)
+    _check_views(args.views, record)
     if names is not None:
         read_label_map(args.label_map, model.num_classes)  # a saved model's class count
         model.class_names = names
     if args.window is not None:
-        return _predict_windows(args, model, video)
-    preds = predict(model, video, topk=args.topk, views=args.views, device=args.device,
+        return _predict_windows(args, model, video, reader)
+    preds = predict(model, reader, topk=args.topk, views=args.views, device=args.device,
                     views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
                     progress=not (args.no_progress or args.json))
     if args.json:
-        print(json.dumps({"video": video, "model": model.pretrained_cfg.name,
+        print(json.dumps({"video": video, "model": record.name,
                           "weights": (args.weights or getattr(model, "hub_source", None)
-                                      or model.pretrained_cfg.url),
-                          "views": args.views or model.pretrained_cfg.test.num_views,
+                                      or record.url),
+                          "views": args.views or record.test.num_views,
                           "topk": [{"index": p.index, "label": p.label, "probability": p.probability}
                                    for p in preds]}, indent=2))
     else:
-        print(f"{video}  ({model.pretrained_cfg.name})")
+        print(f"{video}  ({record.name})")
         for p in preds:
             print(f"  {p.probability:7.2%}  {p.label}")
     return 0
 
 
-def _predict_windows(args: argparse.Namespace, model, video: str) -> int:
+def _predict_windows(args: argparse.Namespace, model: SlowFast, video: str, reader: VideoReader) -> int:
     """One line (or JSON line) per window, printed as soon as the window is done."""
     from slowfast_zoo.inference.windows import predict_windows
 
     if not args.json:
-        print(f"{video}  ({model.pretrained_cfg.name}, windows of {args.window:g} s every "
+        print(f"{video}  ({_record(model).name}, windows of {args.window:g} s every "
               f"{(args.stride or args.window):g} s)", flush=True)
-    for w in predict_windows(model, video, window=args.window, stride=args.stride, topk=args.topk,
+    for w in predict_windows(model, reader, window=args.window, stride=args.stride, topk=args.topk,
                              views=args.views, device=args.device,
                              views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
                              progress=not args.no_progress):

@@ -14,9 +14,10 @@ Typical use::
     ds = sz.data.VideoDataset("val_list.txt", "videos/", tf, on_error="skip")
 
 Building blocks: :class:`VideoReader` / :class:`RawframeReader` (decode),
-:func:`sample_frames` (SampleFrames), :func:`rescale_size`, :func:`resize`,
-:func:`center_crop_box`, :func:`three_crop_boxes`, :func:`random_resized_crop_box`,
-:func:`crop`, :func:`hflip`, :func:`normalize`, :func:`format_ncthw`.
+:func:`sample_frames` (SampleFrames), :func:`rescale_size`, :func:`resize` (OpenCV-exact
+bilinear), :func:`center_crop_box`, :func:`three_crop_boxes`, :func:`random_resized_crop_box`.
+Cropping, normalising and the ``NCTHW`` layout are done inside the transforms, in one place
+(:func:`slowfast_zoo.data.views.assemble_views`).
 """
 
 from slowfast_zoo.data.datasets import (
@@ -35,15 +36,9 @@ from slowfast_zoo.data.sampling import SAMPLING_RULES, clip_offsets, sample_fram
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.data.transforms import (
     center_crop_box,
-    crop,
-    format_ncthw,
-    hflip,
-    normalize,
     random_resized_crop_box,
     rescale_size,
     resize,
-    resize_backend,
-    set_resize_backend,
     three_crop_boxes,
 )
 from slowfast_zoo.errors import AnnotationError, FrameIndexError, VideoDecodeError
@@ -54,8 +49,7 @@ __all__ = [
     # sampling
     "sample_frames", "clip_offsets", "SAMPLING_RULES",
     # transforms
-    "rescale_size", "resize", "set_resize_backend", "resize_backend", "center_crop_box",
-    "three_crop_boxes", "random_resized_crop_box", "crop", "hflip", "normalize", "format_ncthw",
+    "rescale_size", "resize", "center_crop_box", "three_crop_boxes", "random_resized_crop_box",
     # class names
     "read_label_map",
     # presets

@@ -4,7 +4,7 @@
 # images, the resize MMAction2's ``Resize`` step uses (OpenMMLab, Apache-2.0; docs/SPEC.md
 # section 4.4).
 # An independent re-implementation from the documented algorithm; no code is copied.
-"""Bilinear resize, bit-exact with OpenCV's ``INTER_LINEAR`` on uint8 (see :func:`resize`).
+"""Bilinear resize, bit-exact with OpenCV's ``INTER_LINEAR`` on uint8: :func:`resize`.
 
 OpenCV's algorithm, as reproduced here: per axis, the source coordinate
 ``f = float32((d + 0.5) * (1 / (dst / src)) - 0.5)``, ``s = floor(f)``, ``f -= s``, and the
@@ -12,146 +12,149 @@ OpenCV's algorithm, as reproduced here: per axis, the source coordinate
 source column is clamped and its fraction zeroed at the borders; vertically the weights
 stay and the row index is clamped. A horizontal pass ``T = S[x] * a0 + S[x + 1] * a1``
 (exact int32) is followed by the vertical pass with the rounding of OpenCV's SIMD kernel:
-``(((T0 >> 4) * b0 >> 16) + ((T1 >> 4) * b1 >> 16) + 2) >> 2`` (bit-exact with OpenCV 5.0 on
+``(((T0 >> 4) * b0 >> 16) + ((T1 >> 4) * b1 >> 16) + 2) >> 2`` (bit-exact with OpenCV 5.x on
 x86-64; the scalar formula ``(T0 * b0 + T1 * b1 + 2**21) >> 22`` differs by 1 on some pixels).
+
+Which code computes it is not a choice left to the caller: :func:`resize` picks by where the
+frames are. Frames on an accelerator go through the torch ops of
+:func:`slowfast_zoo.data.torch_ops.resize_tensor`. CPU frames go through OpenCV itself when it
+is installed and reproduces the reference pixels (checked once per process on a few sizes),
+else through :func:`resize_numpy`. The torch ops would serve CPU frames too, but they are the
+slowest there. Measured on the 2-core development machine, shared with other jobs (torch 2.14,
+numpy 2.4, OpenCV 5.1; the resize of a 30-view test pipeline: 160 distinct 240x320 frames into
+the 340x256 window of a 256x341 resize; best of 5, torch threads 1 and 2, several runs)::
+
+    OpenCV (cv2.resize per frame)     33-37 ms
+    resize_numpy                      88-181 ms
+    torch ops (resize_tensor)       635-1340 ms
+
+The three agree bit for bit: tests/test_transforms.py and tests/test_torch_ops.py hold them to
+the golden pixels of MMAction2's pipeline and to ``cv2.resize`` on hundreds of random sizes.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-__all__ = ["resize", "set_resize_backend", "resize_backend", "BACKENDS", "check_backend"]
+from slowfast_zoo.data import torch_ops
+from slowfast_zoo.data.resize_plan import COEF_SCALE, Box, ResizePlan, check_resize_input, resize_plan
+from slowfast_zoo.errors import UsageError
 
-from slowfast_zoo.data.resize_plan import (  # noqa: F401  (re-exported to the transforms)
-    _COEF_SCALE,
-    Box,
-    _check_box,
-    _check_frames,
-    _crop_hw,
-    _hw,
-    _resize_plan,
-    check_resize_input,
-)
-from slowfast_zoo.data.torch_ops import resize_tensor
+__all__ = ["resize", "resize_numpy", "resize_cv2", "cv2_usable", "parallel_ranges"]
 
-# Resize implementations (the ``backend`` argument of resize() and of the transforms), all
-# giving the same pixels:
-# * "cv2": OpenCV computes the reference pixels (it *is* the reference), much faster than the
-#   builtin numpy path on CPU (benchmarks/RESULTS.md, "Measurements quoted from the code"); used
-#   only if importable and if it agrees bit for bit with the builtin path on a self-check (so a
-#   cv2 build with other rounding is never used silently).
-# * "builtin": the fixed-point reimplementation in numpy (CPU tensors).
-# * "torch": the same integer arithmetic as torch ops (data/torch_ops.py), on any device.
-# * "auto" / None: "torch" for frames on an accelerator, else "cv2" when usable, else "builtin".
-BACKENDS = ("auto", "builtin", "cv2", "torch")
-_LEGACY = ("auto", "builtin", "cv2")
-_ENV = "SLOWFAST_ZOO_RESIZE_BACKEND"
 _cv2_ok: bool | None = None
-# Deprecated process-wide default, kept for one release: set only by set_resize_backend() or
-# the environment variable; None means "auto".
-_legacy_choice: str | None = None
 
 
-def _env_choice() -> str | None:
-    value = os.environ.get(_ENV, "").strip().lower()
-    if not value:
-        return None
-    import warnings
+def resize(frames: torch.Tensor, size: Sequence[int], *, box: Sequence[int] | None = None,
+           out: torch.Tensor | None = None) -> torch.Tensor:
+    """Bilinear resize of uint8 frames ``[M, H, W, C]`` to ``size = (h, w)``.
 
-    if value not in _LEGACY:
-        warnings.warn(f"{_ENV}={value!r} is not one of {_LEGACY}; using 'auto'", RuntimeWarning, stacklevel=3)
-        return None
-    warnings.warn(f"{_ENV} is deprecated and will be removed in the next release: pass "
-                  f"resize_backend= to test_transform()/train_transform() or backend= to resize()",
-                  DeprecationWarning, stacklevel=3)
-    return value
+    Bit-exact with ``cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)`` (half-pixel
+    centres, no antialiasing, OpenCV's 11-bit fixed-point weights), which is what MMAction2's
+    ``Resize`` runs, on any device (see the module docstring for which code runs where).
 
+    Args:
+        frames: uint8 ``[M, H, W, C]``, on the CPU or an accelerator.
+        size: output ``(h, w)`` of the full resized image.
+        box: optional ``(left, top, right, bottom)`` window of the resized image: only
+            those pixels are computed (identical to resizing then cropping, cheaper).
+        out: optional preallocated uint8 output ``[M, box_h, box_w, C]`` on the frames' device.
 
-def set_resize_backend(name: str) -> None:
-    """Deprecated: choose the default bilinear resize implementation process-wide.
+    Returns:
+        uint8 ``[M, h, w, C]`` (or the window). When no resampling is needed the input
+        (or a view of it) is returned, like OpenCV's copy.
 
-    Pass ``resize_backend=`` to :func:`~slowfast_zoo.data.test_transform` /
-    :func:`~slowfast_zoo.data.train_transform`, or ``backend=`` to :func:`resize`, instead;
-    this function and the ``SLOWFAST_ZOO_RESIZE_BACKEND`` variable go in the next release.
+    Raises:
+        WrongTypeError: frames that are not a uint8 tensor.
+        UsageError: a size, box or ``out`` that does not fit.
+
+    Example:
+        >>> frames = torch.zeros(2, 240, 320, 3, dtype=torch.uint8)
+        >>> resize(frames, (256, 341)).shape
+        torch.Size([2, 256, 341, 3])
+        >>> resize(frames, (256, 341), box=(42, 0, 298, 256)).shape   # a centre crop only
+        torch.Size([2, 256, 256, 3])
     """
-    import warnings
-
-    warnings.warn("set_resize_backend() is deprecated and will be removed in the next release: pass "
-                  "resize_backend= to test_transform()/train_transform() or backend= to resize()",
-                  DeprecationWarning, stacklevel=2)
-    global _legacy_choice
-    if name not in _LEGACY:
-        raise ValueError(f"resize backend must be one of {_LEGACY}, got {name!r}")
-    _legacy_choice = check_backend(name)
-
-
-def resize_backend() -> str:
-    """The implementation ``backend=None`` picks for CPU frames: ``"builtin"`` or ``"cv2"``."""
-    return "cv2" if _use_cv2() else "builtin"
-
-
-def check_backend(backend: str | None) -> str | None:
-    """``backend`` if it names an implementation (``None`` and ``"auto"`` mean automatic), else ValueError."""
-    if backend is None or backend == "auto":
-        return None
-    if backend not in BACKENDS:
-        raise ValueError(f"resize backend must be one of {BACKENDS} or None, got {backend!r}")
-    if backend == "cv2" and not _cv2_usable():
-        raise ValueError("resize backend 'cv2' requested but OpenCV (cv2) is not importable "
-                         "or does not reproduce the reference pixels")
-    return backend
+    frames, (h, w), window = check_resize_input(frames, size, box, "resize")
+    if torch_ops.uses_torch_ops(frames):
+        return torch_ops.resize_tensor(frames, (h, w), box=window, out=out)
+    M, H, W, C = frames.shape
+    left, top, right, bottom = window
+    if (H, W) == (h, w):
+        view = frames[:, top:bottom, left:right]
+        return view if out is None else out.copy_(view)
+    shape = (M, bottom - top, right - left, C)
+    if out is None:
+        out = torch.empty(shape, dtype=torch.uint8)
+    elif tuple(out.shape) != shape or out.dtype != torch.uint8 or out.device.type != "cpu":
+        raise UsageError(f"out must be a uint8 CPU tensor {shape}, got {out.dtype} {tuple(out.shape)} "
+                         f"on {out.device}")
+    if M == 0:
+        return out
+    kernel = resize_cv2 if cv2_usable() else resize_numpy
+    return kernel(frames, (h, w), window, out)
 
 
-def _cv2_usable() -> bool:
+def _window_and_out(frames: torch.Tensor, hw: tuple[int, int], box: Box | None,
+                    out: torch.Tensor | None) -> tuple[Box, torch.Tensor]:
+    h, w = hw
+    box = (0, 0, w, h) if box is None else box
+    if out is None:
+        out = torch.empty((frames.shape[0], box[3] - box[1], box[2] - box[0], frames.shape[3]), dtype=torch.uint8)
+    return box, out
+
+
+def cv2_usable() -> bool:
+    """True when OpenCV is importable and reproduces :func:`resize_numpy` bit for bit.
+
+    Checked once per process on a few sizes, so that an OpenCV build with other rounding (its
+    scalar, non-SIMD kernel) is never used silently: the numpy kernel serves then.
+    """
     global _cv2_ok
     if _cv2_ok is None:
         try:
-            import cv2  # noqa: F401  (optional dependency)
+            import cv2  # noqa: F401  (optional: the library never needs OpenCV)
 
             rng = np.random.default_rng(0)
             ok = True
             for (H, W), (h, w) in [((12, 16), (8, 11)), ((15, 20), (10, 13)), ((37, 53), (61, 29)),
                                    ((360, 64), (256, 45)), ((7, 300), (9, 200))]:
                 img = torch.from_numpy(rng.integers(0, 256, (2, H, W, 3), dtype=np.uint8))
-                ref = _resize_builtin(img, (h, w), (0, 0, w, h), None)
-                got = _resize_cv2(img, (h, w), (0, 0, w, h), None)
-                ok = ok and torch.equal(ref, got)
+                ok = ok and torch.equal(resize_numpy(img, (h, w)), resize_cv2(img, (h, w)))
             _cv2_ok = ok
-        except Exception:  # ImportError, or a broken cv2 build
+        except Exception:  # ImportError, or a broken cv2 build: the numpy kernel serves
             _cv2_ok = False
     return _cv2_ok
 
 
-def _use_cv2() -> bool:
-    choice = _legacy_choice or _env_choice()
-    if choice == "builtin":
-        return False
-    return _cv2_usable()
-
-
-# A few host threads for per-frame loops: numpy (and OpenCV) release the GIL, so frames are
-# processed in parallel. Sized by torch.get_num_threads(), i.e. 1 inside DataLoader workers.
-_pool = None
-_pool_key = None
+# Per-frame loops run on a few host threads: numpy and OpenCV release the GIL. Sized by
+# torch.get_num_threads(), i.e. 1 inside DataLoader workers, where processes already fill the cores.
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] | None = None
 
 
 def parallel_ranges(fn: Callable[[int, int], None], n: int, *, min_per_thread: int = 1) -> None:
     """Run ``fn(lo, hi)`` over contiguous slices of ``range(n)``, on up to
-    ``torch.get_num_threads()`` threads (inline when one is enough)."""
+    ``torch.get_num_threads()`` threads (inline when one is enough).
+
+    Example:
+        >>> seen = []
+        >>> parallel_ranges(lambda lo, hi: seen.extend(range(lo, hi)), 10)
+        >>> sorted(seen) == list(range(10))
+        True
+    """
     global _pool, _pool_key
     k = max(1, min(torch.get_num_threads(), n // max(1, min_per_thread)))
     if k == 1:
         fn(0, n)
         return
     key = (os.getpid(), k)
-    if _pool is None or _pool_key != key:  # a fresh pool after fork(): threads don't survive it
-        from concurrent.futures import ThreadPoolExecutor
-
+    if _pool is None or _pool_key != key:  # threads do not survive fork(): a fresh pool after it
         _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="slowfast_zoo")
         _pool_key = key
     bounds = [n * j // k for j in range(k + 1)]
@@ -160,21 +163,21 @@ def parallel_ranges(fn: Callable[[int, int], None], n: int, *, min_per_thread: i
         f.result()
 
 
-def _resize_cv2(frames, hw, box, out):
-    # Note: never call cv2.setNumThreads() in a forked DataLoader worker after the parent
-    # used OpenCV: it waits for pool threads that did not survive fork() (a hang, seen in
-    # tests). OpenCV's own parallel_for is used as is.
+def resize_cv2(frames: torch.Tensor, hw: tuple[int, int], box: Box | None = None,
+               out: torch.Tensor | None = None) -> torch.Tensor:
+    """OpenCV's own resize of CPU frames (arguments as checked by :func:`resize`; no copy shortcut)."""
+    # Never call cv2.setNumThreads() here: in a forked DataLoader worker whose parent used
+    # OpenCV it waits for pool threads that did not survive fork() (a hang, seen in tests).
     import cv2
 
+    box, out = _window_and_out(frames, hw, box, out)
     h, w = hw
     left, top, right, bottom = box
-    M, C = frames.shape[0], frames.shape[3]
-    if out is None:
-        out = torch.empty((M, bottom - top, right - left, C), dtype=torch.uint8)
+    C = frames.shape[3]
     src = frames.numpy()
     dst = out.numpy()
     full = (left, top, right, bottom) == (0, 0, w, h) and out.is_contiguous()
-    for i in range(M):
+    for i in range(frames.shape[0]):
         f = src[i]
         if not f.flags.c_contiguous:
             f = np.ascontiguousarray(f)
@@ -186,89 +189,33 @@ def _resize_cv2(frames, hw, box, out):
     return out
 
 
-def resize(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
-           out: torch.Tensor | None = None, backend: str | None = None) -> torch.Tensor:
-    """Bilinear resize of uint8 frames ``[M, H, W, C]`` to ``size = (h, w)``.
+def resize_numpy(frames: torch.Tensor, hw: tuple[int, int], box: Box | None = None,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """OpenCV's fixed-point INTER_LINEAR in numpy int32 (CPU; arguments as checked by :func:`resize`).
 
-    Bit-exact with ``cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)``
-    (half-pixel centres, no antialiasing, OpenCV's 11-bit fixed-point weights, a
-    horizontal pass into int32 then a vertical pass with OpenCV's rounding), which is
-    what MMAction2's ``Resize`` runs. The builtin path is checked against the golden
-    pixels and against OpenCV 5.0 on hundreds of random sizes (tests/test_transforms.py).
-
-    Args:
-        frames: uint8 ``[M, H, W, C]``.
-        size: output ``(h, w)`` of the full resized image.
-        box: optional ``(left, top, right, bottom)`` window of the resized image: only
-            those pixels are computed (identical to resizing then cropping, cheaper).
-        out: optional preallocated uint8 output ``[M, box_h, box_w, C]``.
-        backend: ``"builtin"`` (numpy), ``"cv2"`` (OpenCV, verified bit-exact), ``"torch"``
-            (torch ops, any device: :func:`slowfast_zoo.data.torch_ops.resize_tensor`), or
-            ``None`` / ``"auto"``: torch for frames on an accelerator, else OpenCV when
-            installed and verified, else builtin. All give identical pixels.
-
-    Returns:
-        uint8 ``[M, h, w, C]`` (or the window). When no resampling is needed the input
-        (or a view of it) is returned, like OpenCV's copy.
+    One frame at a time, frames spread over :func:`parallel_ranges`: a frame's int32 passes
+    stay in the cache, and numpy runs each on one core (torch's intra-op threads stall on a
+    loaded machine; see the module docstring for the numbers).
     """
-    frames, (h, w), box = check_resize_input(frames, size, box, "resize")
-    M, H, W, C = frames.shape
-    left, top, right, bottom = box
-    if (H, W) == (h, w):
-        view = frames[:, top:bottom, left:right]
-        if out is None:
-            return view
-        out.copy_(view)
-        return out
-    oh, ow = bottom - top, right - left
-    if out is None:
-        out = torch.empty((M, oh, ow, C), dtype=torch.uint8, device=frames.device)
-    elif tuple(out.shape) != (M, oh, ow, C) or out.dtype != torch.uint8:
-        raise ValueError(f"out must be uint8 {(M, oh, ow, C)}, got {out.dtype} {tuple(out.shape)}")
-    if M == 0:
-        return out
-    backend = check_backend(backend)
-    if backend == "torch" or (backend is None and frames.device.type != "cpu"):
-        return resize_tensor(frames, (h, w), box=box, out=out)
-    if frames.device.type != "cpu":
-        raise ValueError(f"resize backend {backend!r} runs on CPU tensors; frames are on {frames.device} "
-                         "(use backend='torch' or None)")
-    use_cv2 = _use_cv2() if backend is None else backend == "cv2"
-    if use_cv2:
-        return _resize_cv2(frames, (h, w), box, out)
-    return _resize_builtin(frames, (h, w), box, out)
-
-
-def _resize_builtin(frames, hw, box, out):
-    """OpenCV's fixed-point INTER_LINEAR in numpy int32, frames split over a few threads.
-
-    numpy rather than torch ops: torch's intra-op threads add large overheads on the many
-    mid-sized ops of this per-frame loop, worst on a loaded machine; numpy runs each frame on
-    one core, and the frames are spread over ``torch.get_num_threads()`` host threads
-    (measured: benchmarks/RESULTS.md, section "Measurements quoted from the code").
-    """
+    box, out = _window_and_out(frames, hw, box, out)
     M, H, W, C = frames.shape
     h, w = hw
-    plan = _resize_plan(H, W, h, w, box, C)
+    plan = resize_plan(H, W, h, w, box, C)
     oh, ow = plan.out_hw
-    if out is None:
-        out = torch.empty((M, oh, ow, C), dtype=torch.uint8)
     src_all = frames.numpy()
     dst_all = out.numpy()
-    x0, x1 = plan.x0.numpy()[0], plan.x1.numpy()[0]
-    a0, a1 = plan.a0.numpy(), plan.a1.numpy()
     b0 = np.ascontiguousarray(np.broadcast_to(plan.b0[:, None], (oh, ow * C)))
     b1 = np.ascontiguousarray(np.broadcast_to(plan.b1[:, None], (oh, ow * C)))
 
     def work(lo: int, hi: int) -> None:
         for i in range(lo, hi):
-            _resize_one(src_all[i], dst_all[i], plan, x0, x1, a0, a1, b0, b1)
+            _resize_one(src_all[i], dst_all[i], plan, b0, b1)
 
     parallel_ranges(work, M, min_per_thread=4)
     return out
 
 
-def _resize_one(src, dst, plan, x0, x1, a0, a1, b0, b1) -> None:
+def _resize_one(src: np.ndarray, dst: np.ndarray, plan: ResizePlan, b0: np.ndarray, b1: np.ndarray) -> None:
     """One frame ``[H, W, C]`` -> ``dst`` ``[oh, ow, C]`` (both numpy uint8)."""
     H, W, C = src.shape
     oh, ow = plan.out_hw
@@ -277,21 +224,19 @@ def _resize_one(src, dst, plan, x0, x1, a0, a1, b0, b1) -> None:
     src = src.reshape(H, W * C)
     if not plan.all_rows:
         src = src[plan.rows]
-    # Horizontal pass: T = S[x0] * a0 + S[x1] * a1 (exact in int32), kept as T >> 4.
+    # Kept as T >> 4 (OpenCV's SIMD kernel does the same), so the products below fit in int32.
     if plan.identity_x:
         t = src.astype(np.int32)
-        t *= _COEF_SCALE >> 4
+        t *= COEF_SCALE >> 4
     else:
-        t = src.take(x0, axis=1).astype(np.int32)
-        t *= a0
+        t = src.take(plan.x0, axis=1).astype(np.int32)
+        t *= plan.a0
         if plan.use_x1:
-            t1 = src.take(x1, axis=1).astype(np.int32)
-            t1 *= a1
+            t1 = src.take(plan.x1, axis=1).astype(np.int32)
+            t1 *= plan.a1
             t += t1
         t >>= 4
-    # Vertical pass with OpenCV's (SIMD) rounding:
-    # (((T0 >> 4) * b0 >> 16) + ((T1 >> 4) * b1 >> 16) + 2) >> 2. T >> 4 <= 32655 and
-    # b0 + b1 <= 2049, so the result is always within 0..255 (no clamp needed).
+    # T >> 4 <= 32655 and b0 + b1 <= 2049, so the result is always within 0..255: no clamp.
     v = t[plan.r0]
     v *= b0
     v >>= 16
@@ -303,4 +248,3 @@ def _resize_one(src, dst, plan, x0, x1, a0, a1, b0, b1) -> None:
     v += 2
     v >>= 2
     np.copyto(dst.reshape(oh, ow * C), v, casting="unsafe")
-

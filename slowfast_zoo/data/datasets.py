@@ -28,16 +28,25 @@ Damaged or missing files, ``on_error``:
 
 from __future__ import annotations
 
+import abc
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol, TypeVar, Union
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from slowfast_zoo.data.reading import read_sampled
-from slowfast_zoo.errors import AnnotationError, InputFileError, VideoDecodeError
+from slowfast_zoo.data.reading import FrameReader, read_sampled
+from slowfast_zoo.errors import (
+    AnnotationError,
+    IndexOutOfRangeError,
+    InputFileError,
+    UsageError,
+    VideoDecodeError,
+    WrongTypeError,
+)
 
 __all__ = ["VideoDataset", "RawframeDataset", "ClipTransform", "Failure", "Record", "AnnotationError",
            "collate_skip_failures",
@@ -53,7 +62,7 @@ _ON_ERROR = ("raise", "skip")
 class Failure(NamedTuple):
     """An item that could not be loaded (``on_error="skip"``)."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the item's number; shadows tuple.index on purpose
     path: str
     reason: str
 
@@ -74,7 +83,14 @@ def _parse_int(tok: str, what: str, where: str) -> int:
         raise AnnotationError(f"{where}: {what} must be an integer, got {tok!r}") from None
 
 
-def _read_lines(ann_file) -> list[tuple[int, str]]:
+#: An annotation file or a folder, as the caller names it.
+PathArg = Union[str, "os.PathLike[str]"]
+_T = TypeVar("_T")
+#: What one item is: ``(views or DecodedVideo, label, index)``, or why it failed.
+Item = Union[tuple[Any, int, int], Failure]
+
+
+def _read_lines(ann_file: PathArg) -> list[tuple[int, str]]:
     path = Path(ann_file)
     try:
         text = path.read_text(encoding="utf-8")
@@ -87,7 +103,7 @@ def _read_lines(ann_file) -> list[tuple[int, str]]:
 
 def _check_on_error(on_error: str) -> str:
     if on_error not in _ON_ERROR:
-        raise ValueError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
+        raise UsageError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
     return on_error
 
 
@@ -98,16 +114,17 @@ class ClipTransform(Protocol):
     def sample(self, num_frames: int, start_index: int = 0) -> np.ndarray: ...
 
 
-class _ClipDataset(Dataset):
+class _ClipDataset(Dataset[Item], abc.ABC):
     """Shared item logic: open a reader, sample with the transform, read, transform."""
 
-    def __init__(self, ann_file, data_root, transform, *, test_mode: bool | None, on_error: str):
+    def __init__(self, ann_file: PathArg, data_root: PathArg | None, transform: Any, *,
+                 test_mode: bool | None, on_error: str) -> None:
         if not hasattr(transform, "sample"):
-            raise TypeError("transform must carry its sampling protocol (a .sample(num_frames, "
+            raise WrongTypeError("transform must carry its sampling protocol (a .sample(num_frames, "
                             "start_index) method), e.g. slowfast_zoo.data.test_transform(name)")
         t_mode = getattr(transform, "test_mode", None)
         if test_mode is not None and t_mode is not None and bool(test_mode) != bool(t_mode):
-            raise ValueError(f"test_mode={test_mode} but the transform samples with test_mode={t_mode}; "
+            raise UsageError(f"test_mode={test_mode} but the transform samples with test_mode={t_mode}; "
                              "use test_transform(...) for testing and train_transform(...) for training")
         self.ann_file = str(ann_file)
         self.data_root = Path(data_root) if data_root not in (None, "") else None
@@ -117,8 +134,9 @@ class _ClipDataset(Dataset):
         self.failures: list[Failure] = []
         self.records: list[Record] = self._parse(ann_file)
 
-    def _parse(self, ann_file) -> list[Record]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _parse(self, ann_file: PathArg) -> list[Record]:
+        """The records of the annotation file."""
 
     def _full(self, rel: str) -> Path:
         p = Path(rel)
@@ -135,19 +153,20 @@ class _ClipDataset(Dataset):
     def _locate(self, rec: Record) -> Path:
         return self._full(rec.path)
 
-    def _open(self, path: Path, rec: Record):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _open(self, path: Path, rec: Record) -> FrameReader:
+        """A reader of the item's frames."""
 
     def _start_index(self) -> int:
         return 0
 
-    def _read_sampled(self, reader, read):
+    def _read_sampled(self, reader: FrameReader, read: Callable[[np.ndarray], _T]) -> _T:
         """``read(indices)`` of the transform's sampled frame indices (sampled again if reading
         corrects the reader's frame count, see :func:`read_sampled`)."""
         start = self._start_index()
         return read_sampled(lambda n: np.asarray(self.transform.sample(n, start), dtype=np.int64), read, reader)
 
-    def _load(self, reader, label: int) -> tuple[torch.Tensor, int]:
+    def _load(self, reader: FrameReader, label: int) -> tuple[torch.Tensor, int]:
         tf = self.transform
 
         def read(idx: np.ndarray) -> tuple[torch.Tensor, int]:
@@ -160,10 +179,10 @@ class _ClipDataset(Dataset):
 
         return self._read_sampled(reader, read)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> Item:
         return self._item(index, self._load)
 
-    def load_decoded(self, index: int, *, resize: bool = True):
+    def load_decoded(self, index: int, *, resize: bool = True) -> Item:
         """Item ``index`` as ``(DecodedVideo, label, index)`` (or a :class:`Failure`): the uint8
         distinct frames the views are built from, not the float views (the streamed path of
         evaluation; needs a transform with ``read_decoded``, e.g. ``test_transform(...)``).
@@ -174,18 +193,18 @@ class _ClipDataset(Dataset):
         """
         tf = self.transform
         if not hasattr(tf, "read_decoded"):
-            raise TypeError(f"the transform {type(tf).__name__} cannot stream its views (no read_decoded)")
+            raise WrongTypeError(f"the transform {type(tf).__name__} cannot stream its views (no read_decoded)")
 
-        def load(reader, label: int):
+        def load(reader: FrameReader, label: int) -> tuple[Any, int]:
             return self._read_sampled(reader, lambda idx: (tf.read_decoded(reader, idx, resize=resize), label))
 
         return self._item(index, load)
 
-    def _item(self, index: int, load):
+    def _item(self, index: int, load: Callable[[FrameReader, int], tuple[Any, int]]) -> Item:
         if index < 0:
             index += len(self.records)
         if not 0 <= index < len(self.records):
-            raise IndexError(f"index {index} out of range for a dataset of {len(self.records)} items")
+            raise IndexOutOfRangeError(f"index {index} out of range for a dataset of {len(self.records)} items")
         rec = self.records[index]
         path = self._full(rec.path)
         try:
@@ -225,13 +244,13 @@ class VideoDataset(_ClipDataset):
         AnnotationError: a malformed line, reported as ``file:line``.
     """
 
-    def __init__(self, ann_file: str | os.PathLike, data_root: str | os.PathLike | None,
+    def __init__(self, ann_file: PathArg, data_root: PathArg | None,
                  transform: ClipTransform, *, test_mode: bool | None = None,
                  on_error: str = "raise", reader_kwargs: dict[str, Any] | None = None) -> None:
         self.reader_kwargs = dict(reader_kwargs or {})
         super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)
 
-    def _parse(self, ann_file) -> list[Record]:
+    def _parse(self, ann_file: PathArg) -> list[Record]:
         records = []
         for no, line in _read_lines(ann_file):
             where = f"{ann_file}:{no}"
@@ -267,7 +286,7 @@ class VideoDataset(_ClipDataset):
         raise VideoDecodeError(f"{full}: no such file (also tried the extensions {' '.join(tried)}; "
                                f"annotation {self.ann_file}:{rec.line})")
 
-    def _open(self, path: Path, rec: Record):
+    def _open(self, path: Path, rec: Record) -> FrameReader:
         from slowfast_zoo.data.decode import VideoReader
 
         return VideoReader(path, **self.reader_kwargs)
@@ -286,7 +305,7 @@ class RawframeDataset(_ClipDataset):
     ``start_index``.
     """
 
-    def __init__(self, ann_file: str | os.PathLike, data_root: str | os.PathLike | None,
+    def __init__(self, ann_file: PathArg, data_root: PathArg | None,
                  transform: ClipTransform, *, filename_tmpl: str | None = None,
                  start_index: int = 1, test_mode: bool | None = None, on_error: str = "raise") -> None:
         if filename_tmpl is None:
@@ -295,7 +314,7 @@ class RawframeDataset(_ClipDataset):
         self.start_index = int(start_index)
         super().__init__(ann_file, data_root, transform, test_mode=test_mode, on_error=on_error)
 
-    def _parse(self, ann_file) -> list[Record]:
+    def _parse(self, ann_file: PathArg) -> list[Record]:
         records = []
         for no, line in _read_lines(ann_file):
             where = f"{ann_file}:{no}"
@@ -312,13 +331,13 @@ class RawframeDataset(_ClipDataset):
     def _start_index(self) -> int:
         return self.start_index
 
-    def _open(self, path: Path, rec: Record):
+    def _open(self, path: Path, rec: Record) -> FrameReader:
         from slowfast_zoo.data.rawframes import RawframeReader
 
         return RawframeReader(path, self.filename_tmpl, self.start_index, rec.num_frames)
 
 
-def collate_skip_failures(batch: Sequence) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor,
+def collate_skip_failures(batch: Sequence[Item]) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor,
                                                      list[Failure]]:
     """DataLoader ``collate_fn`` for ``on_error="skip"`` datasets.
 

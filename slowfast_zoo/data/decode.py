@@ -6,8 +6,8 @@ is the ``k``-th frame a full decode of the first video stream yields, returned a
 Unlike MMAction2's ``PyAVDecode`` we never trust the header's frame count (``stream.frames`` is
 0 or wrong in many real files: 300 vs 295 decodable frames, 12 vs 11...) and never wrap an
 index around or return a blank frame in place of one that does not decode. Which frame is
-frame ``k`` (counting, the pts table and its check, index validation) is the business of
-:mod:`slowfast_zoo.data.frame_index`, whose ``FrameIndexed`` is the base of :class:`VideoReader`.
+frame ``k`` (the pts table, its check, index validation) is worked out by the pure functions of
+:mod:`slowfast_zoo.data.frame_index`; the PyAV calls themselves are in :mod:`slowfast_zoo.data.av_io`.
 
 Reading (``VideoReader.read``): distinct indices are decoded and converted once, in increasing
 order, straight into the output row of their first occurrence; repeats are copied afterwards.
@@ -50,20 +50,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import av
 import numpy as np
 import torch
 from av.video.reformatter import VideoReformatter
 
-from slowfast_zoo._io import file_problem
+from slowfast_zoo.data import av_io
 from slowfast_zoo.data import frame_index as fi
-from slowfast_zoo.data.frame_index import _ONE_FRAME_PER_PACKET, _PACKET_CONTAINERS  # noqa: F401
-from slowfast_zoo.errors import FrameIndexError, VideoDecodeError
+from slowfast_zoo.errors import FrameIndexError, UsageError, VideoDecodeError
 
-__all__ = ["VideoReader", "VideoDecodeError", "FrameIndexError"]
+__all__ = ["VideoReader", "VideoDecodeError", "FrameIndexError", "MAX_FRAME_PIXELS"]
 
 Strategy = Literal["auto", "sequential", "seek"]
 
@@ -72,41 +72,16 @@ Strategy = Literal["auto", "sequential", "seek"]
 _SEEK_COST_FRAMES = 16
 #: Frames kept from a counting decode for the next read (decoded YUV, before RGB conversion).
 _CACHE_BYTES = 256 << 20
-_OPEN_OPTIONS = {"rw_timeout": "10000000"}  # 10 s in microseconds; local files never hit it
 #: Largest decoded frame served, in pixels (8K UHD): bounds one video's memory (a frame is
 #: 3 bytes per pixel in RGB); bigger frames raise :class:`VideoDecodeError`.
 MAX_FRAME_PIXELS = 7680 * 4320
-
-
-def _typed(shown: str, what: str, exc: BaseException) -> VideoDecodeError:
-    """Any failure of one video as our error, naming the path and the cause."""
-    text = " ".join(str(exc).split())[:300]
-    return VideoDecodeError(f"{shown}: {what} failed ({type(exc).__name__}: {text})")
-
-
-def _file_size(path: Path, shown: str) -> int:
-    """Size of the regular file ``path``; a typed error saying what else it is."""
-    st, problem = file_problem(path)
-    if st is None:
-        if problem == "is a directory":
-            problem = "is a directory, not a regular file (a video file)"
-        raise VideoDecodeError(f"{repr(shown) if chr(0) in shown else shown}: {problem}")
-    return st.st_size
 
 
 class _Restart(Exception):
     """Internal: the fast path met something unexpected; redo the read sequentially."""
 
 
-def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
-    for stream in container.streams.video:
-        # A damaged header can leave a stream without codec context: not decodable.
-        if not stream.disposition & av.stream.Disposition.attached_pic and stream.codec_context is not None:
-            return stream
-    return None
-
-
-class VideoReader(fi.FrameIndexed):
+class VideoReader:
     """Random access to the frames of a video file, by decode order.
 
     Args:
@@ -141,12 +116,17 @@ class VideoReader(fi.FrameIndexed):
         self.num_threads = int(num_threads)
         self._single_thread = self.num_threads == 1  # set for good once the decoder reports damage
         self._damage_seen = False  # a decode error or a corrupt frame in the current pass
-        self._file_size = _file_size(self.path, self._shown)
+        self._file_size = av_io.file_size(self.path, self._shown)
         if self._file_size == 0:
             raise VideoDecodeError(f"{self._shown}: empty file")
         # Upper bound for every demux/decode loop: each packet consumes at least one byte.
         self._max_packets = self._file_size + 1024
-        self._init_index()  # frame count, pts table, keyframes: filled on first use
+        # What is known of frame k (see frame_index): filled on first use of num_frames.
+        self._num_frames: int | None = None
+        self._count_method: str | None = None
+        self._pts: list[int] | None = None  # pts of frame k, when known
+        self._keys: list[int] = [0]  # indices of keyframes (seek targets)
+        self._verified = False  # True once the pts table came from a full decode
         self._last_error: BaseException | None = None  # why the last decode pass stopped early
         self._last_strategy: str | None = None  # what the last read() did (for tests/benchmarks)
         self._seeks = 0  # seeks done by the last seeking read
@@ -156,7 +136,7 @@ class VideoReader(fi.FrameIndexed):
         except VideoDecodeError:
             raise
         except Exception as exc:  # PyAV's surprises (AttributeError, IndexError...), MemoryError
-            raise _typed(self._shown, "opening the video", exc) from exc
+            raise av_io.typed_error(self._shown, "opening the video", exc) from exc
 
     def _probe(self) -> None:
         """Stream facts and the first frame (its size; proof that something decodes)."""
@@ -166,7 +146,7 @@ class VideoReader(fi.FrameIndexed):
             self.header_frames = int(stream.frames or 0)
             rate = stream.guessed_rate or stream.average_rate
             self.fps = float(rate) if rate else 0.0
-            self._time_base = stream.time_base
+            self._time_base: Fraction | None = stream.time_base
             self._format_names = set(container.format.name.split(","))
             self._codec = ctx.name
             self._reorders = bool(getattr(ctx, "has_b_frames", False))
@@ -181,7 +161,7 @@ class VideoReader(fi.FrameIndexed):
                                        f"what is read (1 to {MAX_FRAME_PIXELS} pixels, 8K UHD)")
             self.size: tuple[int, int] = (first.height, first.width)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_cache"] = None  # decoded frames are not picklable (and are big)
         state["_last_error"] = None
@@ -191,18 +171,91 @@ class VideoReader(fi.FrameIndexed):
         count = "?" if self._num_frames is None else f"{self._num_frames} ({self._count_method})"
         return f"VideoReader({str(self.path)!r}, frames={count}, size={self.size}, fps={self.fps:.3f})"
 
+    def __len__(self) -> int:
+        return self.num_frames
+
+    # ------------------------------------------------------------------ frame count
+    @property
+    def num_frames(self) -> int:
+        """Frames a full (single-threaded, for damaged files) decode yields; memoised."""
+        try:
+            if self._num_frames is None and not self._count_packets():
+                self._count_decoded(keep=True)
+        except VideoDecodeError:
+            raise
+        except Exception as exc:
+            raise av_io.typed_error(self._shown, "counting the frames", exc) from exc
+        assert self._num_frames is not None
+        return self._num_frames
+
+    @property
+    def count_method(self) -> str:
+        """``"packets"`` or ``"decode"``: how :attr:`num_frames` was obtained."""
+        _ = self.num_frames
+        assert self._count_method is not None
+        return self._count_method
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame's start to the last frame's end."""
+        return fi.duration_seconds(self.num_frames, self.fps, self._pts, self._time_base)
+
+    def _set_table(self, table: fi.FrameTable) -> None:
+        self._num_frames, self._count_method = table.num_frames, table.method
+        self._pts, self._keys, self._verified = table.pts, table.keys, table.verified
+
+    def _count_packets(self) -> bool:
+        """Count by demuxing only; False when the packet count cannot be trusted."""
+        if not fi.packets_may_count(self._format_names, self._codec, self._reorders):
+            return False
+        with self._open() as container:
+            try:
+                table = fi.count_packets(av_io.packet_infos(container.demux(self._stream(container))),
+                                         file_size=self._file_size, max_packets=self._max_packets)
+            except av_io.STREAM_ERRORS:
+                return False
+        if table is None:
+            return False
+        self._set_table(table)
+        return True
+
+    def _count_decoded(self, keep: bool = False) -> None:
+        """Count by decoding every frame, unconverted; with ``keep``, the decoded frames (YUV, up
+        to ``_CACHE_BYTES``) are kept for the next :meth:`read`, which converts them."""
+        with self._open() as container:
+            stream = self._stream(container)
+            self._threaded(stream)
+            table, self._cache = av_io.scan_decoded(self._iter_frames(container, stream),
+                                                    _CACHE_BYTES if keep else None)
+        if self._redo_single_threaded():
+            self._cache = None
+            return self._count_decoded(keep)
+        if table is None:
+            raise VideoDecodeError(f"{self._shown}: zero decodable frames")
+        self._set_table(table)
+
+    def _recount(self, why: str, highest: int) -> None:
+        """The packet-based table disagreed with the decoder (``why``): recount by decoding.
+
+        Raises :class:`VideoDecodeError` when the count changes (the caller sampled with a wrong
+        one), :class:`FrameIndexError` when ``highest`` (the largest index wanted) no longer fits.
+        """
+        claimed = self._num_frames
+        self._count_decoded(keep=True)
+        count = self.num_frames
+        if count != claimed:
+            raise VideoDecodeError(
+                f"{self._shown}: the container lists {claimed} frames but {count} decode "
+                f"({why}); num_frames is now {count}: sample the indices again")
+        if highest >= count:  # pragma: no cover - count unchanged
+            raise FrameIndexError(f"{self._shown}: frame index {highest} out of range")
+
     # ----------------------------------------------------------------------- helpers
     def _open(self) -> av.container.InputContainer:
-        try:
-            return av.open(str(self.path), options=_OPEN_OPTIONS, metadata_errors="ignore")
-        except (av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
-            raise VideoDecodeError(f"{self._shown}: cannot open as a video ({exc})") from exc
+        return av_io.open_container(self.path, self._shown)
 
     def _stream(self, container: av.container.InputContainer) -> av.video.stream.VideoStream:
-        stream = _video_stream(container)
-        if stream is None:
-            raise VideoDecodeError(f"{self._shown}: no video stream")
-        return stream
+        return av_io.video_stream(container, self._shown)
 
     def _iter_frames(
         self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
@@ -219,7 +272,7 @@ class VideoReader(fi.FrameIndexed):
                     if frame.is_corrupt:
                         self._damage_seen = True
                     yield frame
-        except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+        except av_io.STREAM_ERRORS as exc:
             self._last_error = exc
             self._damage_seen = True
             return
@@ -241,31 +294,6 @@ class VideoReader(fi.FrameIndexed):
             return False
         self._single_thread = True
         return True
-
-    @property
-    def num_frames(self) -> int:
-        """Frames a full (single-threaded, for damaged files) decode yields; memoised."""
-        try:
-            return fi.FrameIndexed.num_frames.fget(self)  # type: ignore[attr-defined]
-        except VideoDecodeError:
-            raise
-        except Exception as exc:
-            raise _typed(self._shown, "counting the frames", exc) from exc
-
-    def _count_decoded(self, keep: bool = False) -> None:
-        """Count by decoding every frame, unconverted; with ``keep``, the decoded frames (YUV, up
-        to ``_CACHE_BYTES``) are kept for the next :meth:`read`, which converts them."""
-        with self._open() as container:
-            stream = self._stream(container)
-            self._threaded(stream)
-            frames = self._iter_frames(container, stream)
-            table, self._cache = fi.scan_frames(frames, _CACHE_BYTES if keep else None)
-        if self._redo_single_threaded():
-            self._cache = None
-            return self._count_decoded(keep)
-        if table is None:
-            raise VideoDecodeError(f"{self._shown}: zero decodable frames")
-        self._set_table(table)
 
     # ------------------------------------------------------------------------ read
     def read(
@@ -297,17 +325,17 @@ class VideoReader(fi.FrameIndexed):
                 corrected ``num_frames``).
         """
         if strategy not in ("auto", "sequential", "seek"):
-            raise ValueError(f"strategy must be 'auto', 'sequential' or 'seek', got {strategy!r}")
+            raise UsageError(f"strategy must be 'auto', 'sequential' or 'seek', got {strategy!r}")
         idx = fi.as_indices(indices)
         if idx.size == 0:
             empty = self._output(out, 0)
             return torch.from_numpy(empty) if out is None else out
         fi.check_range(idx, self.num_frames, self._shown)
         try:
-            # A bad ``out`` raises ValueError here: the caller's mistake, passed on as it is.
+            # A bad ``out`` raises UsageError here: the caller's mistake, passed on as it is.
             buf = self._output(out, len(idx))
         except MemoryError as exc:  # the frames of this file do not fit
-            raise _typed(self._shown, "reading frames", exc) from exc
+            raise av_io.typed_error(self._shown, "reading frames", exc) from exc
         try:
             unique, first, inverse = np.unique(idx, return_index=True, return_inverse=True)
             # Each distinct frame is converted straight into the row of its first occurrence;
@@ -328,7 +356,7 @@ class VideoReader(fi.FrameIndexed):
         except VideoDecodeError:
             raise
         except Exception as exc:  # PyAV's surprises, MemoryError, failed allocations
-            raise _typed(self._shown, "reading frames", exc) from exc
+            raise av_io.typed_error(self._shown, "reading frames", exc) from exc
         source = first[inverse.reshape(-1)]
         for pos in np.flatnonzero(source != np.arange(len(idx))).tolist():
             np.copyto(buf[pos], buf[source[pos]])
@@ -336,17 +364,18 @@ class VideoReader(fi.FrameIndexed):
 
     def _decode_unique(self, unique: np.ndarray, rows: list[np.ndarray], strategy: Strategy) -> None:
         """Fill ``rows[j]`` with frame ``unique[j]`` (increasing), by the cheapest exact way."""
-        seek = strategy == "seek" or (strategy == "auto" and self._plan_seeks(unique, _SEEK_COST_FRAMES))
+        seek = strategy == "seek" or (strategy == "auto" and fi.seeks_pay(self._pts, self._keys, unique,
+                                                                          _SEEK_COST_FRAMES))
         done = False
         if self._cache is not None:
             cache, self._cache = self._cache, None  # one read only: memory is freed after it
             self._read_cached(cache, unique, rows)
             self._last_strategy, done = "cache", True
-        elif seek and self._pts_monotonic():
+        elif seek and fi.pts_monotonic(self._pts):
             try:
                 self._read_seeking(unique, rows, _SEEK_COST_FRAMES if strategy == "auto" else 0)
                 self._last_strategy, done = "seek", True
-            except (_Restart, fi._LostTrack, av.FFmpegError, OSError):
+            except (_Restart, av.FFmpegError, OSError):
                 pass  # unreliable timestamps or seek: the sequential pass is always exact
         if not done:
             self._read_sequential(unique, rows)
@@ -359,25 +388,16 @@ class VideoReader(fi.FrameIndexed):
             return np.empty(shape, dtype=np.uint8)
         if tuple(out.shape) != shape or out.dtype != torch.uint8 or out.device.type != "cpu" \
                 or not out.is_contiguous():
-            raise ValueError(f"out must be a contiguous uint8 CPU tensor of shape {shape}, "
+            raise UsageError(f"out must be a contiguous uint8 CPU tensor of shape {shape}, "
                              f"got {out.dtype} {tuple(out.shape)} on {out.device}")
         return out.numpy()
-
-    def _convert(self, reformatter: VideoReformatter, frame: av.VideoFrame, dst: np.ndarray) -> None:
-        """RGB24 conversion of ``frame`` into the ``[H, W, 3]`` array ``dst``."""
-        height, width = self.size
-        # One reformatter for the whole pass reuses its swscale context, cheaper than
-        # frame.to_ndarray(), which builds a new one per frame (measured: benchmarks/RESULTS.md).
-        # Same default BILINEAR flags as to_ndarray, so the pixels are identical.
-        rgb = reformatter.reformat(frame, width=width, height=height, format="rgb24", threads=1)
-        dst[...] = rgb.to_ndarray()
 
     def _read_cached(self, cache: list[av.VideoFrame], unique: np.ndarray, rows: list[np.ndarray]) -> None:
         reformatter = VideoReformatter()
         for j, k in enumerate(unique.tolist()):
             if cache[k].is_corrupt:
                 raise VideoDecodeError(f"{self._shown}: frame {k} decodes with errors (corrupt data)")
-            self._convert(reformatter, cache[k], rows[j])
+            av_io.convert_rgb(reformatter, cache[k], rows[j])
 
     def _read_sequential(self, unique: np.ndarray, rows: list[np.ndarray]) -> None:
         targets = unique.tolist()
@@ -395,7 +415,7 @@ class VideoReader(fi.FrameIndexed):
                 if k == targets[j]:
                     if frame.is_corrupt:  # the decoder concealed errors in this very frame
                         raise VideoDecodeError(f"{self._shown}: frame {k} decodes with errors (corrupt data)")
-                    self._convert(reformatter, frame, rows[j])
+                    av_io.convert_rgb(reformatter, frame, rows[j])
                     j += 1
                     if j == len(targets):
                         return None
@@ -416,7 +436,7 @@ class VideoReader(fi.FrameIndexed):
         self._read_sequential(unique, rows)  # the table is now verified: no recursion beyond this
 
     def _read_seeking(self, unique: np.ndarray, rows: list[np.ndarray], cost: int) -> None:
-        """Decode ``unique`` with keyframe seeks; raise _Restart/_LostTrack on anything unexpected."""
+        """Decode ``unique`` with keyframe seeks; raise _Restart on anything unexpected."""
         pts, keys = self._pts, self._keys
         assert pts is not None
         self._seeks = 0
@@ -439,8 +459,11 @@ class VideoReader(fi.FrameIndexed):
                     frame = next(frames, None)
                     if frame is None or budget < 0:
                         raise _Restart
-                    if track.locate(frame.pts) == t:  # raises _LostTrack if not the expected frame
+                    k = track.locate(frame.pts)
+                    if k == fi.TRACK_LOST:
+                        raise _Restart  # not the frame the table said: the sequential pass is exact
+                    if k == t:
                         if frame.is_corrupt:
                             raise _Restart  # the sequential pass decides (and reports) for sure
-                        self._convert(reformatter, frame, rows[j])
+                        av_io.convert_rgb(reformatter, frame, rows[j])
                         break

@@ -1,10 +1,9 @@
-# Test / validation / train pipelines bound to each published weight.
+# Test / validation pipelines bound to each published weight.
 #
-# Reproduces the test, validation and train pipelines of MMAction2's Kinetics-400 SlowFast
-# configs (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0) as
-# written down in docs/SPEC.md sections 4.1-4.7: SampleFrames -> decode -> Resize -> ThreeCrop /
-# CenterCrop / RandomResizedCrop -> Flip -> Normalize -> FormatShape('NCTHW'). An
-# independent re-implementation; no MMAction2 code is copied.
+# Reproduces the test and validation pipelines of MMAction2's SlowFast configs (OpenMMLab,
+# Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0) as written down in docs/SPEC.md
+# sections 4.1-4.6: SampleFrames -> decode -> Resize -> ThreeCrop / CenterCrop -> Normalize ->
+# FormatShape('NCTHW'). An independent re-implementation; no MMAction2 code is copied.
 """Ready-made test-time preprocessing for each weight: ``test_transform(name)``.
 
 (The training preprocessing, ``train_transform(name)``, is in :mod:`.train_presets`.)
@@ -21,46 +20,44 @@ It also carries the sampling protocol, so nothing has to be re-typed::
     # or step by step:
     reader = sz.data.VideoReader("video.mp4")
     idx = tf.sample(reader.num_frames)                # 320 frame indices
-    views = tf(reader.read(idx), indices=idx)         # indices: resize each distinct frame once
+    views = tf.read_views(reader, idx)                # each distinct frame decoded and resized once
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from slowfast_zoo.data import transforms as T
-from slowfast_zoo.data.reading import (
+from slowfast_zoo.data.reading import (  # READ_CHUNK_BYTES: looked up here at each read (tests lower it)
     DEFAULT_FILENAME_TMPL,
-    check_mean_std,
     READ_CHUNK_BYTES,
     FrameReader,
     RandomArg,
     TransformBase,
     VideoSource,
+    check_mean_std,
     open_reader,
     read_sampled,
     resolve_protocol,
     typed_failures,
 )
+from slowfast_zoo.data.resize_plan import Box
 from slowfast_zoo.data.sampling import RandomSource, check_rule, sample_frames
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
-from slowfast_zoo.data.bilinear import check_backend
-from slowfast_zoo.data.torch_ops import build_views
-from slowfast_zoo.data.views import DecodedVideo, as_frames, check_out, dedupe, fill_views, normalize_chw
+from slowfast_zoo.data.views import DecodedVideo, as_frames, assemble_views, dedupe
+from slowfast_zoo.errors import UsageError
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD
-
-# TrainTransform / train_transform live in train_presets.py; they stay importable from here.
-#: Float32 bytes of normalized frames held at once while the views are assembled.
-NORM_CHUNK_BYTES = 64 << 20
 
 __all__ = ["TestTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
            "VideoSource", "RandomArg", "TrainTransform", "train_transform"]
 
 _VIEWS = ("test", "val")
+
+Region = tuple[Box, list[int]]
 
 
 class TestTransform(TransformBase):
@@ -75,9 +72,11 @@ class TestTransform(TransformBase):
     ordered crop-major (crop 0: clips 0..K-1, crop 1: ...), crops in ThreeCrop order
     (left/top, right/bottom, middle).
 
-    ``resize_backend`` picks the (bit-identical) resize implementation: ``None``/``"auto"``
-    (torch ops for frames on an accelerator, else OpenCV when installed and verified, else
-    numpy), ``"cv2"``, ``"builtin"`` or ``"torch"`` (see :func:`slowfast_zoo.data.resize`).
+    Reading: :meth:`load` (a file, a folder or a reader), :meth:`read_views` (the frames
+    ``indices`` of a reader), ``__call__`` (frames already decoded). Streaming, a few views at
+    a time: :meth:`stream_views`, or its two halves :meth:`read_decoded` (uint8, in a
+    DataLoader worker) and :meth:`iter_views` (on the compute device). All give the same values
+    bit for bit, whichever device builds them.
     """
 
     test_mode = True
@@ -86,9 +85,9 @@ class TestTransform(TransformBase):
     def __init__(self, *, clip_len: int, frame_interval: int, num_clips: int, resize_short_side: int,
                  crop_size: int, num_crops: int = 3, mean: Sequence[float] = KINETICS_MEAN,
                  std: Sequence[float] = KINETICS_STD, sampling_rule: str = "0.x",
-                 filename_tmpl: str = DEFAULT_FILENAME_TMPL, resize_backend: str | None = None):
+                 filename_tmpl: str = DEFAULT_FILENAME_TMPL) -> None:
         if num_crops not in (1, 3):
-            raise ValueError(f"num_crops must be 1 (centre crop) or 3 (ThreeCrop), got {num_crops}")
+            raise UsageError(f"num_crops must be 1 (centre crop) or 3 (ThreeCrop), got {num_crops}")
         self.sampling_rule = check_rule(sampling_rule)
         self.filename_tmpl = str(filename_tmpl)
         self.clip_len = int(clip_len)
@@ -98,16 +97,16 @@ class TestTransform(TransformBase):
         self.crop_size = int(crop_size)
         self.num_crops = int(num_crops)
         self.mean, self.std = check_mean_std(mean, std)
-        self.resize_backend = check_backend(resize_backend)
 
     def __repr__(self) -> str:
         crop = "ThreeCrop" if self.num_crops == 3 else "CenterCrop"
         return (f"TestTransform(SampleFrames({self.clip_len}, {self.frame_interval}, {self.num_clips}, "
-                f"test_mode=True, rule={self.sampling_rule!r}) -> Resize((-1, {self.resize_short_side})) -> {crop}({self.crop_size}) "
-                f"-> Normalize(mean={self.mean}, std={self.std}) -> FormatShape('NCTHW'))")
+                f"test_mode=True, rule={self.sampling_rule!r}) -> Resize((-1, {self.resize_short_side})) -> "
+                f"{crop}({self.crop_size}) -> Normalize(mean={self.mean}, std={self.std}) -> FormatShape('NCTHW'))")
 
     @property
     def num_views(self) -> int:
+        """Views per video: ``num_crops * num_clips``."""
         return self.num_crops * self.num_clips
 
     @property
@@ -117,6 +116,7 @@ class TestTransform(TransformBase):
 
     @property
     def output_shape(self) -> tuple[int, int, int, int, int]:
+        """Shape of all views of one video: ``(num_views, 3, clip_len, crop_size, crop_size)``."""
         return (self.num_views, 3, self.clip_len, self.crop_size, self.crop_size)
 
     def sample(self, num_frames: int, start_index: int = 0,
@@ -125,121 +125,53 @@ class TestTransform(TransformBase):
         return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_clips,
                              test_mode=True, start_index=start_index, rule=self.sampling_rule)
 
-    def crop_boxes(self, hw: Sequence[int]) -> list[tuple[int, int, int, int]]:
-        """The crop boxes on the resized frame for input frames of size ``hw``."""
-        new_hw = T.rescale_size(hw, self.resize_short_side)
-        if self.num_crops == 3:
-            return T.three_crop_boxes(new_hw, self.crop_size)
-        return [T.center_crop_box(new_hw, self.crop_size)]
-
-    def __call__(self, frames, indices=None, *, out: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, frames: torch.Tensor | np.ndarray,
+                 indices: Sequence[int] | np.ndarray | torch.Tensor | None = None, *,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
         """Views of one video from its sampled frames.
 
         Args:
             frames: uint8 ``[num_clips * clip_len, H, W, 3]`` in sampling order.
             indices: optional, the sampled frame indices the frames came from; rows with a
-                repeated index are then resized and normalized only once (same result).
+                repeated index are then resized only once (same result).
             out: optional preallocated float32 output of shape ``output_shape`` (reusing
                 one saves the page faults of a fresh 755 MB tensor per video).
         """
-        frames = as_frames(frames)
-        unique, inverse = dedupe(frames, indices, self.frames_per_video)
+        unique, inverse = dedupe(as_frames(frames), indices, self.frames_per_video)
         return self.apply_unique(unique, inverse, out=out)
-
-    def regions(self, hw: Sequence[int]) -> list[tuple[tuple[int, int, int, int], list[int]]]:
-        """What is resized for frames of size ``hw``: ``[(box on the resized frame, crops in it)]``.
-
-        The union of the crops, resized once, when it is not much bigger than the crops
-        themselves (identical pixels, less work); otherwise each crop's own box, so that an
-        extreme aspect ratio (an 8192x8 frame resizes to 262144x256) never resizes the whole
-        frame: memory stays bounded by the crops.
-        """
-        boxes = self.crop_boxes(hw)
-        union = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                 max(b[2] for b in boxes), max(b[3] for b in boxes))
-        area = (union[2] - union[0]) * (union[3] - union[1])
-        if area <= 2 * sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes):
-            return [(union, list(range(len(boxes))))]
-        return [(b, [c]) for c, b in enumerate(boxes)]
-
-    def resize_regions(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        """``frames`` uint8 ``[U, H, W, 3]`` resized inside each of :meth:`regions` (uint8)."""
-        frames = as_frames(frames)
-        hw = tuple(frames.shape[1:3])
-        new_hw = T.rescale_size(hw, self.resize_short_side)
-        return [T.resize(frames, new_hw, box=box, backend=self.resize_backend) for box, _ in self.regions(hw)]
-
-    def finish_regions(self, resized: list[torch.Tensor], hw: Sequence[int], inverse: torch.Tensor, *,
-                       out: torch.Tensor | None = None) -> torch.Tensor:
-        """Normalize the resized regions and gather them into the views (see :meth:`apply_unique`)."""
-        inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
-        if inverse.numel() != self.frames_per_video:
-            raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
-        L, K, S = self.clip_len, self.num_clips, self.crop_size
-        out = check_out(out, (self.num_crops * K, 3, L, S, S))
-        boxes = self.crop_boxes(hw)
-        for (box, crops), pixels in zip(self.regions(hw), resized):
-            shifted = [(boxes[c][0] - box[0], boxes[c][1] - box[1], boxes[c][2] - box[0],
-                        boxes[c][3] - box[1]) for c in crops]
-            # Normalized a slice of frames at a time: the float copy of all distinct frames
-            # (450 MB for 320 frames of 256x455) would sit next to the 755 MB output.
-            step = max(1, NORM_CHUNK_BYTES // max(1, 12 * pixels.shape[1] * pixels.shape[2]))
-            for lo in range(0, pixels.shape[0], step):
-                norm = normalize_chw(pixels[lo:lo + step], self.mean, self.std)  # [3, u, bh, bw]
-                # Views are crop-major: crops c..c+n fill out[c*K:(c+n)*K].
-                fill_views(out[crops[0] * K:(crops[-1] + 1) * K], norm, shifted, inverse.view(K, L),
-                           first=lo)
-        return out
 
     def apply_unique(self, unique: torch.Tensor, inverse: torch.Tensor, *,
                      out: torch.Tensor | None = None) -> torch.Tensor:
         """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
         unique = as_frames(unique)
-        return self.finish_regions(self.resize_regions(unique), tuple(unique.shape[1:3]), inverse, out=out)
-
-    def read_resized(self, reader: FrameReader, unique: np.ndarray) -> tuple[list[torch.Tensor], tuple[int, int]]:
-        """The distinct frames ``unique`` decoded and resized inside :meth:`regions`, as uint8.
-
-        Decoded frames are resized in chunks of at most :data:`READ_CHUNK_BYTES`, so big frames
-        (4K, 8K) never sit in memory all at once at full size. Returns ``(regions, frame hw)``.
-        """
-        size = getattr(reader, "size", None)
-        per_frame = 3 * int(size[0]) * int(size[1]) if size is not None else 0
-        chunk = max(1, READ_CHUNK_BYTES // per_frame) if per_frame else len(unique)
-        parts: list[list[torch.Tensor]] = []
-        hw: tuple[int, int] = (0, 0)
-        for lo in range(0, len(unique), chunk):
-            frames = reader.read(unique[lo:lo + chunk])
-            hw = (int(frames.shape[1]), int(frames.shape[2]))
-            parts.append(self.resize_regions(frames))
-            del frames
-        if len(parts) == 1:
-            return parts[0], hw
-        return [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))], hw
+        hw = (int(unique.shape[1]), int(unique.shape[2]))
+        return self._views(self._resize_regions(unique), hw, inverse, range(self.num_views), out=out)
 
     def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
                    out: torch.Tensor | None = None) -> torch.Tensor:
-        """The views of the frames ``indices`` of ``reader`` (see :meth:`TransformBase.read_views`),
-        read through :meth:`read_resized` (bounded memory for big frames)."""
+        """The views of the frames ``indices`` of ``reader``: what every application reads.
+
+        Each distinct frame is decoded once and resized at once, in chunks of at most
+        ``READ_CHUNK_BYTES`` of decoded frames (bounded memory for 4K / 8K videos).
+        """
         unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
         with typed_failures(reader):
-            resized, hw = self.read_resized(reader, unique)
-            return self.finish_regions(resized, hw, torch.from_numpy(inverse.reshape(-1)), out=out)
+            regions, hw = self._read_resized(reader, unique)
+            return self._views(regions, hw, torch.from_numpy(inverse.reshape(-1)), range(self.num_views), out=out)
 
     def read_decoded(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
                      resize: bool = True) -> DecodedVideo:
         """Decode the distinct frames of ``indices`` once, as uint8, resized unless ``resize=False``.
 
         What :meth:`iter_views` builds the views from; ``resize=False`` keeps the decoded
-        frames, to resize them where they are sent (an accelerator: :meth:`iter_views` then
-        runs the torch resize there).
+        frames, to resize them where they are sent (an accelerator).
         """
         unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
         if inverse.size != self.frames_per_video:
-            raise ValueError(f"indices must have {self.frames_per_video} entries, got {inverse.size}")
+            raise UsageError(f"indices must have {self.frames_per_video} entries, got {inverse.size}")
         with typed_failures(reader):
             if resize:
-                frames, hw = self.read_resized(reader, unique)
+                frames, hw = self._read_resized(reader, unique)
             else:
                 raw = as_frames(reader.read(unique))
                 frames, hw = [raw], (int(raw.shape[1]), int(raw.shape[2]))
@@ -248,22 +180,19 @@ class TestTransform(TransformBase):
     def iter_views(self, video: DecodedVideo, views_per_chunk: int) -> Iterator[torch.Tensor]:
         """The views of ``video``, ``views_per_chunk`` at a time, built on the frames' device.
 
-        Each chunk normalizes only the frames its views use, straight into the model's input
-        layout (channels_last_3d memory), so the float32 views of a whole video (755 MB for 30
-        views of 32x256x256) never exist. Concatenated, the chunks equal :meth:`read_views`
-        bit for bit, on any device (tests/test_torch_ops.py).
+        Each chunk is built straight into the model's input layout (channels_last_3d memory), so
+        the float32 views of a whole video (755 MB for 30 views of 32x256x256) never exist.
+        Concatenated, the chunks equal :meth:`read_views` bit for bit, on any device.
         """
         if views_per_chunk < 1:
-            raise ValueError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
+            raise UsageError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
         if video.inverse.numel() != self.frames_per_video:
-            raise ValueError(f"video has {video.inverse.numel()} sampled frames, the transform "
+            raise UsageError(f"video has {video.inverse.numel()} sampled frames, the transform "
                              f"needs {self.frames_per_video}")
-        regions = list(video.frames) if video.resized else self.resize_regions(video.frames[0])
-        clips = video.inverse.view(self.num_clips, self.clip_len)
-        region_boxes, boxes = self.regions(video.hw), self.crop_boxes(video.hw)
+        regions = list(video.frames) if video.resized else self._resize_regions(video.frames[0])
         for v0 in range(0, self.num_views, views_per_chunk):
             views = range(v0, min(self.num_views, v0 + views_per_chunk))
-            yield build_views(regions, region_boxes, boxes, clips, views, self.mean, self.std)
+            yield self._views(regions, video.hw, video.inverse, views, channels_last=True)
 
     def stream_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
                      views_per_chunk: int) -> Iterator[torch.Tensor]:
@@ -276,7 +205,7 @@ class TestTransform(TransformBase):
             >>> for views in tf.stream_views(reader, tf.sample(reader.num_frames), 3): ...  # doctest: +SKIP
         """
         if views_per_chunk < 1:
-            raise ValueError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
+            raise UsageError(f"views_per_chunk must be >= 1, got {views_per_chunk}")
         yield from self.iter_views(self.read_decoded(reader, indices), views_per_chunk)
 
     def load(self, source: VideoSource, *, start_index: int | None = None) -> torch.Tensor:
@@ -293,7 +222,7 @@ class TestTransform(TransformBase):
         return read_sampled(lambda n: self.sample(n, start), lambda idx: self.read_views(reader, idx), reader)
 
     def view_frames(self, num_frames: int, view: int, frame_hw: tuple[int, int], *,
-                    start_index: int = 0) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+                    start_index: int = 0) -> tuple[np.ndarray, Box]:
         """Which frames and which crop make view ``view`` of a video, in one call.
 
         Views are numbered as :meth:`load` returns them: crop-major,
@@ -316,66 +245,158 @@ class TestTransform(TransformBase):
             ([177, 179, 181], (84, 0, 340, 256))
         """
         if not 0 <= view < self.num_views:
-            raise ValueError(f"view must be in [0, {self.num_views}), got {view}")
+            raise UsageError(f"view must be in [0, {self.num_views}), got {view}")
         crop, clip = divmod(int(view), self.num_clips)
         idx = self.sample(num_frames, start_index).reshape(self.num_clips, self.clip_len)[clip]
-        return idx, self.crop_boxes(frame_hw)[crop]
+        return idx, self._crop_boxes(frame_hw)[crop]
+
+    # ------------------------------------------------------------------ the steps
+    def _crop_boxes(self, hw: Sequence[int]) -> list[Box]:
+        """The crop boxes on the resized frame for input frames of size ``hw``."""
+        new_hw = T.rescale_size(hw, self.resize_short_side)
+        if self.num_crops == 3:
+            return T.three_crop_boxes(new_hw, self.crop_size)
+        return [T.center_crop_box(new_hw, self.crop_size)]
+
+    def _regions(self, hw: Sequence[int]) -> list[Region]:
+        """What is resized for frames of size ``hw``: ``[(box on the resized frame, crops in it)]``.
+
+        The union of the crops, resized once, when it is not much bigger than the crops
+        themselves (identical pixels, less work); otherwise each crop's own box, so that an
+        extreme aspect ratio (an 8192x8 frame resizes to 262144x256) never resizes the whole
+        frame: memory stays bounded by the crops.
+        """
+        boxes = self._crop_boxes(hw)
+        union = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                 max(b[2] for b in boxes), max(b[3] for b in boxes))
+        area = (union[2] - union[0]) * (union[3] - union[1])
+        if area <= 2 * sum((b[2] - b[0]) * (b[3] - b[1]) for b in boxes):
+            return [(union, list(range(len(boxes))))]
+        return [(b, [c]) for c, b in enumerate(boxes)]
+
+    def _resize_regions(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """``frames`` uint8 ``[U, H, W, 3]`` resized inside each of :meth:`_regions` (uint8, same device)."""
+        frames = as_frames(frames)
+        hw = (int(frames.shape[1]), int(frames.shape[2]))
+        new_hw = T.rescale_size(hw, self.resize_short_side)
+        return [T.resize(frames, new_hw, box=box) for box, _ in self._regions(hw)]
+
+    def _read_resized(self, reader: FrameReader, unique: np.ndarray) -> tuple[list[torch.Tensor], tuple[int, int]]:
+        """The distinct frames ``unique`` decoded and resized inside :meth:`_regions`: ``(regions, frame hw)``.
+
+        Decoded frames are resized in chunks of at most ``READ_CHUNK_BYTES``, so big frames
+        (4K, 8K) never sit in memory all at once at full size.
+        """
+        size = getattr(reader, "size", None)
+        per_frame = 3 * int(size[0]) * int(size[1]) if size is not None else 0
+        chunk = max(1, READ_CHUNK_BYTES // per_frame) if per_frame else len(unique)
+        parts: list[list[torch.Tensor]] = []
+        hw: tuple[int, int] = (0, 0)
+        for lo in range(0, len(unique), chunk):
+            frames = reader.read(unique[lo:lo + chunk])
+            hw = (int(frames.shape[1]), int(frames.shape[2]))
+            parts.append(self._resize_regions(frames))
+            del frames
+        if len(parts) == 1:
+            return parts[0], hw
+        return [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))], hw
+
+    def _views(self, regions: Sequence[torch.Tensor], hw: Sequence[int], inverse: torch.Tensor,
+               views: Sequence[int], *, out: torch.Tensor | None = None,
+               channels_last: bool = False) -> torch.Tensor:
+        """The views ``views`` from the resized regions of frames of size ``hw``."""
+        inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
+        if inverse.numel() != self.frames_per_video:
+            raise UsageError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
+        return assemble_views(regions, self._regions(hw), self._crop_boxes(hw),
+                              inverse.view(self.num_clips, self.clip_len), views, self.mean, self.std,
+                              out=out, channels_last=channels_last)
 
 
-def test_transform(name_or_cfg: Any, *, views: str = "test", resize_backend: str | None = None) -> TestTransform:
-    """The test-time preprocessing of a weight.
+def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_len: int | None = None,
+                   frame_interval: int | None = None, num_clips: int | None = None,
+                   resize_short_side: int | None = None, crop_size: int | None = None,
+                   num_crops: int | None = None) -> TestTransform:
+    """The test-time preprocessing of a weight: the one way from a protocol to its transform.
 
     Args:
         name_or_cfg: a model name (``"slowfast_r50_4x16x1"``, ``"slowfast_r50_4x16x1.k400_256p"``),
             a ``PretrainedCfg`` or a ``TestProtocol`` (Kinetics mean/std then).
-        views: ``"test"``: the published protocol (Kinetics-400: 10 clips x ThreeCrop 256 =
-            30 views of ``[3, 32, 256, 256]``; Something-Something V1: 1 clip, CenterCrop 256,
-            ``[1, 3, 64, 256, 256]``); ``"val"``: MMAction2's validation during training (1
-            clip, CenterCrop 224 -> ``[1, 3, 32, 224, 224]`` for Kinetics-400).
-        resize_backend: the resize implementation (see :class:`TestTransform`); all give the
-            same pixels.
+        views: ``"test"`` (or ``None``): the published protocol (Kinetics-400: 10 clips x
+            ThreeCrop 256 = 30 views of ``[3, 32, 256, 256]``; Something-Something V1: 1 clip,
+            CenterCrop 256, ``[1, 3, 64, 256, 256]``); ``"val"``: MMAction2's validation during
+            training (1 clip, CenterCrop 224 -> ``[1, 3, 32, 224, 224]`` for Kinetics-400). A
+            view count picks one of them: the protocol's own count, or ``1`` for ``"val"`` (one
+            centre clip with a centre crop, a quick look).
+        clip_len, frame_interval, num_clips, resize_short_side, crop_size, num_crops: replace
+            the chosen protocol's value (e.g. the clips of a feature-extraction chunk).
 
     Clips are placed by the weight's own generation's test-mode ``SampleFrames``
     (``TestProtocol.sampling_rule``: "0.x" or "1.x").
+
+    Raises:
+        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol), or
+            ``views`` is none of the above.
 
     Example:
         >>> test_transform("slowfast_r50_8x8x1.k400_mm1").sampling_rule
         '1.x'
         >>> test_transform("slowfast_r50_16x8x1").output_shape
         (1, 3, 64, 256, 256)
+        >>> test_transform("slowfast_r50_4x16x1", views=1).output_shape
+        (1, 3, 32, 224, 224)
+        >>> test_transform("slowfast_r50_4x16x1", num_clips=2, num_crops=1).num_views
+        2
     """
-    if views not in _VIEWS:
-        raise ValueError(f"views must be one of {_VIEWS}, got {views!r}")
+    if name_or_cfg is None:
+        raise UsageError("no test protocol: the model has no pretrained_cfg (build it with create_model(), "
+                         "or pass a TestProtocol)")
     cfg, mean, std = resolve_protocol(name_or_cfg)
     p = getattr(cfg, "test", cfg)
-    common = dict(clip_len=p.clip_len, frame_interval=p.frame_interval,
-                  resize_short_side=p.resize_short_side, mean=mean, std=std,
-                  sampling_rule=p.sampling_rule, filename_tmpl=p.filename_tmpl, resize_backend=resize_backend)
-    if views == "test":
-        return TestTransform(num_clips=p.num_clips, crop_size=p.crop_size, num_crops=p.num_crops, **common)
-    return TestTransform(num_clips=p.val_num_clips, crop_size=p.val_crop_size, num_crops=1, **common)
+    if _view_kind(views, p.num_views) == "test":
+        clips, size, crops = p.num_clips, p.crop_size, p.num_crops
+    else:
+        clips, size, crops = p.val_num_clips, p.val_crop_size, 1
+    return TestTransform(clip_len=_pick(clip_len, p.clip_len), frame_interval=_pick(frame_interval, p.frame_interval),
+                         num_clips=_pick(num_clips, clips),
+                         resize_short_side=_pick(resize_short_side, p.resize_short_side),
+                         crop_size=_pick(crop_size, size), num_crops=_pick(num_crops, crops), mean=mean, std=std,
+                         sampling_rule=p.sampling_rule, filename_tmpl=p.filename_tmpl)
+
+
+def _pick(given: int | None, default: int) -> int:
+    return int(default if given is None else given)
+
+
+def _view_kind(views: str | int | None, protocol_views: int) -> str:
+    """``"test"`` or ``"val"`` for the ``views`` argument of :func:`test_transform`."""
+    if views is None:
+        return "test"
+    if isinstance(views, str):
+        if views not in _VIEWS:
+            raise UsageError(f"views must be one of {_VIEWS} or a view count, got {views!r}")
+        return views
+    if not isinstance(views, bool) and isinstance(views, (int, np.integer)):
+        if views == protocol_views:
+            return "test"
+        if views == 1:
+            return "val"
+    raise UsageError(f"views must be {protocol_views} (the weight's test protocol) or 1 "
+                     f"(one centre clip, a quick look), got {views!r}")
 
 
 def views_transform(name_or_cfg: Any, views: int | None) -> TestTransform:
-    """The weight's test transform by view count: ``None`` (or the protocol's count) for the
-    published protocol, ``1`` for one centre clip with a centre crop (a quick look).
+    """``test_transform(name_or_cfg, views=views)``: the weight's test transform by view count.
+
+    Kept for callers that pass the count positionally; :func:`test_transform` is the one
+    constructor.
 
     Example:
         >>> views_transform("slowfast_r50_4x16x1", 1).num_views
         1
     """
-    if name_or_cfg is None:
-        raise ValueError("the model has no pretrained_cfg (test protocol); build it with create_model()")
-    cfg, _, _ = resolve_protocol(name_or_cfg)
-    p = getattr(cfg, "test", cfg)
-    if views is None or views == p.num_views:
-        return test_transform(name_or_cfg)
-    if views == 1:
-        return test_transform(name_or_cfg, views="val")
-    raise ValueError(f"views must be {p.num_views} (the weight's test protocol) or 1 "
-                     f"(one centre clip, a quick look), got {views}")
+    return test_transform(name_or_cfg, views=views)
 
 
-# The public names start with "test"; keep pytest from collecting them when imported into a
-# test module.
-test_transform.__test__ = False  # type: ignore[attr-defined]
+# The public names start with "test": keep pytest from collecting them when a test module imports them.
+setattr(test_transform, "__test__", False)

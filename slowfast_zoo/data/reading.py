@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence, cast
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ import torch
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import RandomSource
-from slowfast_zoo.errors import VideoDecodeError
+from slowfast_zoo.errors import UsageError, VideoDecodeError
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
@@ -62,7 +62,7 @@ def open_reader(source: VideoSource, *, filename_tmpl: str = DEFAULT_FILENAME_TM
     weight's own template: ``"{:05}.jpg"`` for Something-Something V1).
     """
     if hasattr(source, "read") and hasattr(source, "num_frames"):
-        return source, int(getattr(source, "start_index", 0))
+        return cast(FrameReader, source), int(getattr(source, "start_index", 0))
     if os.path.isdir(source):
         reader = RawframeReader(source, filename_tmpl)
         return reader, reader.start_index
@@ -113,7 +113,7 @@ def check_mean_std(mean: Sequence[float], std: Sequence[float]) -> tuple[tuple[f
     """``(mean, std)`` as float tuples: 3 finite values each, std > 0 (else NaN/inf views)."""
     m, s = tuple(float(v) for v in mean), tuple(float(v) for v in std)
     if len(m) != 3 or len(s) != 3 or not all(np.isfinite(m + s)) or min(s) <= 0:
-        raise ValueError(f"mean and std must be 3 finite numbers each, std > 0; got mean={m}, std={s}")
+        raise UsageError(f"mean and std must be 3 finite numbers each, std > 0; got mean={m}, std={s}")
     return m, s
 
 
@@ -122,7 +122,7 @@ def _shown(reader: object) -> str:
 
 
 class TransformBase:
-    """What the test and train transforms share: the frame count and the one view-reading path."""
+    """What the test and train transforms share: the frame count and decoding each distinct frame once."""
 
     clip_len: int
     frame_interval: int
@@ -141,19 +141,8 @@ class TransformBase:
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode each distinct frame of ``indices`` once: ``(frames [U, H, W, 3], inverse)``.
 
-        ``frames[inverse[k]]`` is the frame of ``indices[k]``; :meth:`apply_unique` takes both.
+        ``frames[inverse[k]]`` is the frame of ``indices[k]``; the transform's ``apply_unique``
+        takes both.
         """
         unique, inverse = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1), return_inverse=True)
         return reader.read(unique), torch.from_numpy(inverse.reshape(-1))
-
-    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray,
-                   **kwargs: Any) -> torch.Tensor:
-        """The views of the frames ``indices`` of ``reader``: the one view-reading path.
-
-        Every application (``load``, the datasets, windows, features, the benchmark) reads its
-        views through here: the sampled indices are decoded once per distinct frame, then
-        transformed (``kwargs`` go to :meth:`apply_unique`).
-        """
-        with typed_failures(reader):
-            frames, inverse = self.read_frames(reader, indices)
-            return self.apply_unique(frames, inverse, **kwargs)

@@ -12,39 +12,52 @@ from __future__ import annotations
 import functools
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-Box = tuple  # (left, top, right, bottom)
+from slowfast_zoo.errors import UsageError, WrongTypeError
 
-# OpenCV's fixed point: coefficients scaled by 2**11 (INTER_RESIZE_COEF_BITS).
-_COEF_SCALE = 2048
+__all__ = ["Box", "COEF_SCALE", "ResizePlan", "resize_plan", "hw_pair", "crop_hw", "check_frames",
+           "check_box", "check_resize_input"]
+
+#: A window ``(left, top, right, bottom)``, right and bottom exclusive.
+Box = tuple[int, int, int, int]
+
+#: OpenCV's fixed point: coefficients scaled by 2**11 (INTER_RESIZE_COEF_BITS).
+COEF_SCALE = 2048
 
 
-def _hw(size, what: str = "size") -> tuple[int, int]:
+def hw_pair(size: Any, what: str = "size") -> tuple[int, int]:
+    """``(height, width)`` as positive ints, or a :class:`~slowfast_zoo.errors.UsageError`.
+
+    Example:
+        >>> hw_pair((240.0, 320))
+        (240, 320)
+    """
     try:
         h, w = size
     except (TypeError, ValueError):
-        raise TypeError(f"{what} must be a (height, width) pair, got {size!r}") from None
+        raise WrongTypeError(f"{what} must be a (height, width) pair, got {size!r}") from None
     h, w = int(h), int(w)
     if h < 1 or w < 1:
-        raise ValueError(f"{what} must be positive, got {(h, w)}")
+        raise UsageError(f"{what} must be positive, got {(h, w)}")
     return h, w
 
 
-def _crop_hw(size) -> tuple[int, int]:
+def crop_hw(size: int | Sequence[int]) -> tuple[int, int]:
+    """A crop size given as an int (square) or ``(height, width)``."""
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        return _hw((size, size), "crop size")
-    return _hw(size, "crop size")
+        return hw_pair((size, size), "crop size")
+    return hw_pair(size, "crop size")
 
 
-def _axis_coeffs(src: int, dst: int):
-    """OpenCV's source index and fixed-point weights along one axis (before clamping).
+def _axis_coeffs(src: int, dst: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's source index and fraction along one axis (before clamping).
 
     ``fx = float32((d + 0.5) * scale - 0.5)`` with ``scale = 1 / (dst / src)`` in float64,
-    ``sx = floor(fx)``, ``fx -= sx``; weights ``round(float32(1 - fx) * 2048)`` and
-    ``round(fx * 2048)`` (round half to even), computed independently.
+    ``sx = floor(fx)``, ``fx -= sx``.
     """
     scale = 1.0 / (float(dst) / float(src))
     d = np.arange(dst, dtype=np.float64)
@@ -55,15 +68,24 @@ def _axis_coeffs(src: int, dst: int):
 
 
 def _weights(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # OpenCV rounds the two weights independently (half to even), so they need not sum to 2048.
     one = np.float32(1.0)
-    scale = np.float32(_COEF_SCALE)
+    scale = np.float32(COEF_SCALE)
     w0 = np.rint((one - f) * scale).astype(np.int32)
     w1 = np.rint(f * scale).astype(np.int32)
     return w0, w1
 
 
-class _ResizePlan:
-    """Index and weight tables of one (src size, dst size, output window, channels) resize."""
+class ResizePlan:
+    """Index and weight tables of one (src size, dst size, output window, channels) resize.
+
+    Attributes:
+        out_hw: ``(height, width)`` of the window computed.
+        rows: the source rows the window needs; ``r0``/``r1`` index into them.
+        x0, x1, a0, a1: flat ``pixel * C + channel`` source columns and their 11-bit weights.
+        b0, b1: the 11-bit vertical weights of each output row.
+        identity_x, all_rows, use_x1, use_r1: shortcuts the kernels may take.
+    """
 
     def __init__(self, src_h: int, src_w: int, dst_h: int, dst_w: int, box: Box, channels: int):
         left, top, right, bottom = box
@@ -90,48 +112,51 @@ class _ResizePlan:
         self.channels = C
         self.out_hw = (bottom - top, right - left)
         self.identity_x = (src_w == dst_w and left == 0 and right == dst_w)
-        self.rows = rows.astype(np.int64)  # source rows the output needs
+        self.rows = rows.astype(np.int64)
         self.all_rows = len(rows) == src_h
-        self.r0 = inv[:n].astype(np.int64)  # into `rows`
+        self.r0 = inv[:n].astype(np.int64)
         self.r1 = inv[n:].astype(np.int64)
         self.use_r1 = bool((b1 != 0).any())
         self.use_x1 = bool((a1 != 0).any())
-        # Flat (pixel * C + channel) column indices and per-element weights, so that the
-        # horizontal pass is a gather along a contiguous last dim (flat pixel*C + channel indices).
-        self.x0 = torch.from_numpy((sx[:, None] * C + ch).reshape(1, -1))
-        self.x1 = torch.from_numpy((sx1[:, None] * C + ch).reshape(1, -1))
-        self.a0 = torch.from_numpy(np.repeat(a0, C))
-        self.a1 = torch.from_numpy(np.repeat(a1, C))
+        # Flat column indices and per-element weights make the horizontal pass one gather along
+        # a contiguous last axis instead of a gather per channel.
+        self.x0 = (sx[:, None] * C + ch).reshape(-1)
+        self.x1 = (sx1[:, None] * C + ch).reshape(-1)
+        self.a0 = np.repeat(a0, C)
+        self.a1 = np.repeat(a1, C)
         self.b0 = b0.astype(np.int32)
         self.b1 = b1.astype(np.int32)
 
 
 @functools.lru_cache(maxsize=64)
-def _resize_plan(src_h, src_w, dst_h, dst_w, box, channels) -> _ResizePlan:
-    return _ResizePlan(src_h, src_w, dst_h, dst_w, box, channels)
+def resize_plan(src_h: int, src_w: int, dst_h: int, dst_w: int, box: Box, channels: int) -> ResizePlan:
+    """The (cached, immutable) :class:`ResizePlan` of one resize."""
+    return ResizePlan(src_h, src_w, dst_h, dst_w, box, channels)
 
 
-def _check_frames(frames: torch.Tensor) -> torch.Tensor:
+def check_frames(frames: object) -> torch.Tensor:
+    """``frames`` if it is a 4-d tensor ``[M, H, W, C]``, else a typed error."""
     if not isinstance(frames, torch.Tensor):
-        raise TypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
+        raise WrongTypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
     if frames.dim() != 4:
-        raise ValueError(f"frames must have shape [M, H, W, C], got {tuple(frames.shape)}")
+        raise UsageError(f"frames must have shape [M, H, W, C], got {tuple(frames.shape)}")
     return frames
 
 
-def _check_box(box, h: int, w: int, what: str = "box") -> Box:
+def check_box(box: Sequence[int], h: int, w: int, what: str = "box") -> Box:
+    """``box`` as ints if it fits inside an image of ``(h, w)`` and is not empty."""
     left, top, right, bottom = (int(v) for v in box)
     if not (0 <= left < right <= w and 0 <= top < bottom <= h):
-        raise ValueError(f"{what} {(left, top, right, bottom)} does not fit in an image of "
+        raise UsageError(f"{what} {(left, top, right, bottom)} does not fit in an image of "
                          f"(height, width) {(h, w)}")
     return left, top, right, bottom
 
 
-def check_resize_input(frames: torch.Tensor, size: Sequence[int], box: Box | None,
+def check_resize_input(frames: object, size: Sequence[int], box: Sequence[int] | None,
                        what: str) -> tuple[torch.Tensor, tuple[int, int], Box]:
     """The checked ``(frames, (h, w), box)`` of a resize call; ``what`` names the caller in errors."""
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     if frames.dtype != torch.uint8:
-        raise TypeError(f"{what} expects uint8 frames, got {frames.dtype}")
-    h, w = _hw(size)
-    return frames, (h, w), (0, 0, w, h) if box is None else _check_box(box, h, w)
+        raise WrongTypeError(f"{what} expects uint8 frames, got {frames.dtype}")
+    h, w = hw_pair(size)
+    return frames, (h, w), (0, 0, w, h) if box is None else check_box(box, h, w)

@@ -33,6 +33,7 @@ import numbers
 
 import numpy as np
 
+from slowfast_zoo.errors import UsageError, WrongTypeError
 from slowfast_zoo.registry.records import SAMPLING_RULES
 
 #: A numpy random source: what the random (train-mode) sampling draws from.
@@ -41,29 +42,29 @@ RandomSource = np.random.Generator | np.random.RandomState
 __all__ = ["sample_frames", "clip_offsets", "SAMPLING_RULES"]
 
 
-
-def _check_positive(name: str, value) -> int:
+def _check_positive(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
+        raise WrongTypeError(f"{name} must be an int, got {value!r}")
     if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+        raise UsageError(f"{name} must be >= 1, got {value}")
     return int(value)
 
 
-def _randint(rng, high: int, size: int) -> np.ndarray:
+def _randint(rng: object, high: int, size: int) -> np.ndarray:
     """``size`` ints uniform in ``[0, high)`` from a Generator or a legacy RandomState."""
     if isinstance(rng, np.random.Generator):
         return rng.integers(high, size=size)
     if isinstance(rng, np.random.RandomState):
         # Exactly MMAction2's call on numpy's global (legacy) RNG.
         return rng.randint(high, size=size)
-    raise TypeError(
+    raise WrongTypeError(
         "rng must be a numpy.random.Generator, a numpy.random.RandomState, an int seed or None, "
         f"got {type(rng).__name__}"
     )
 
 
-def _as_rng(rng):
+def _as_rng(rng: object) -> object:
+    """A Generator for ``None`` or an int seed; anything else as is (``_randint`` checks it)."""
     if rng is None:
         return np.random.default_rng()
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
@@ -72,9 +73,9 @@ def _as_rng(rng):
 
 
 def check_rule(rule: object) -> str:
-    """``rule`` if it is one of :data:`SAMPLING_RULES`, else ValueError naming the choices."""
+    """``rule`` if it is one of :data:`SAMPLING_RULES`, else a :class:`UsageError` naming the choices."""
     if rule not in SAMPLING_RULES:
-        raise ValueError(f"rule must be one of {', '.join(map(repr, SAMPLING_RULES))} (the MMAction2 "
+        raise UsageError(f"rule must be one of {', '.join(map(repr, SAMPLING_RULES))} (the MMAction2 "
                          f"generation whose test-mode SampleFrames to reproduce), got {rule!r}")
     return str(rule)
 
@@ -105,12 +106,12 @@ def clip_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips:
             return (k * avg + avg / 2.0).astype(np.int64)
         return np.zeros(num_clips, dtype=np.int64)
 
-    rng = _as_rng(rng)
+    source = _as_rng(rng)
     avg = (n - span + 1) // num_clips
     if avg > 0:
-        offsets = k * avg + _randint(rng, avg, num_clips)
+        offsets = k * avg + _randint(source, avg, num_clips)
     elif n > max(num_clips, span):
-        offsets = np.sort(_randint(rng, n - span + 1, num_clips))
+        offsets = np.sort(_randint(source, n - span + 1, num_clips))
     elif avg == 0:
         ratio = (n - span + 1.0) / num_clips
         offsets = np.around(k * ratio)  # round half to even, like numpy.around in MMAction2

@@ -5,16 +5,18 @@
 # crops + ``Normalize`` + ``FormatShape('NCTHW')`` of MMAction2's test pipeline (docs/SPEC.md
 # sections 4.4-4.6), written with public torch ops only so that uint8 frames can be sent to an
 # accelerator once and the views built there. An independent re-implementation.
-"""Device-side preprocessing: :func:`resize_tensor` and :func:`build_views`.
+"""Preprocessing as torch ops for frames on an accelerator: :func:`resize_tensor`, :func:`build_views`.
 
-Both are bit-identical to the numpy path (:func:`slowfast_zoo.data.resize` with the builtin
-backend, and :class:`~slowfast_zoo.data.TestTransform`'s normalisation and gather): the resize
-is the same integer arithmetic (int32 products, the same shifts), and ``(x - mean) / std`` is
-the same two float32 operations per element. tests/test_torch_ops.py proves it on CPU against
-the golden pixels, the numpy path and ``cv2.resize`` on random sizes.
+Both are bit-identical to the CPU kernels (:func:`slowfast_zoo.data.resize` and
+:func:`slowfast_zoo.data.views.assemble_views`): the resize is the same integer arithmetic
+(int32 products, the same shifts), and ``(x - mean) / std`` is the same two float32 operations
+per element. They run on CPU tensors too, which is how tests/test_torch_ops.py proves them
+against the golden pixels, the numpy kernel and ``cv2.resize``; but on the CPU they are the
+slowest implementation (the numbers are in the docstrings of :mod:`slowfast_zoo.data.bilinear`
+and :mod:`slowfast_zoo.data.views`), so the library sends only accelerator frames here
+(:func:`uses_torch_ops`, the one place that decides).
 
 Example:
-    >>> import torch
     >>> frames = torch.zeros(4, 240, 320, 3, dtype=torch.uint8)        # any device
     >>> resize_tensor(frames, (256, 341)).shape
     torch.Size([4, 256, 341, 3])
@@ -26,40 +28,45 @@ from collections.abc import Sequence
 
 import torch
 
-from slowfast_zoo.data.resize_plan import _COEF_SCALE, Box, _resize_plan, check_resize_input
+from slowfast_zoo.data.resize_plan import COEF_SCALE, Box, ResizePlan, check_resize_input, resize_plan
+from slowfast_zoo.errors import UsageError
 
-__all__ = ["resize_tensor", "build_views"]
+__all__ = ["uses_torch_ops", "resize_tensor", "build_views"]
 
 #: int32 bytes of the horizontal pass computed at once (frames are processed in groups).
 _WORK_BYTES = 64 << 20
 
-_tables: dict = {}
+_tables: dict[tuple[int, str], tuple[ResizePlan, dict[str, torch.Tensor]]] = {}
 
 
-def _device_tables(plan, device: torch.device) -> dict[str, torch.Tensor]:
+def uses_torch_ops(tensor: torch.Tensor) -> bool:
+    """True when frames on ``tensor``'s device are resized and assembled by these torch ops
+    (an accelerator), False for CPU tensors (OpenCV / numpy kernels, measured faster there).
+
+    Example:
+        >>> uses_torch_ops(torch.zeros(1))
+        False
+    """
+    return tensor.device.type != "cpu"
+
+
+def _device_tables(plan: ResizePlan, device: torch.device) -> dict[str, torch.Tensor]:
     """The plan's index and weight tables on ``device`` (cached: a plan is immutable)."""
     key = (id(plan), str(device))
     hit = _tables.get(key)
     if hit is not None and hit[0] is plan:
         return hit[1]
-    t = {
-        "rows": torch.from_numpy(plan.rows).to(device),
-        "x0": plan.x0[0].to(device),
-        "x1": plan.x1[0].to(device),
-        "a0": plan.a0.to(device),
-        "a1": plan.a1.to(device),
-        "r0": torch.from_numpy(plan.r0).to(device),
-        "r1": torch.from_numpy(plan.r1).to(device),
-        "b0": torch.from_numpy(plan.b0).to(device)[:, None],
-        "b1": torch.from_numpy(plan.b1).to(device)[:, None],
-    }
+    t = {name: torch.from_numpy(getattr(plan, name)).to(device)
+         for name in ("rows", "x0", "x1", "a0", "a1", "r0", "r1")}
+    t["b0"] = torch.from_numpy(plan.b0).to(device)[:, None]
+    t["b1"] = torch.from_numpy(plan.b1).to(device)[:, None]
     if len(_tables) > 64:
         _tables.clear()
     _tables[key] = (plan, t)
     return t
 
 
-def resize_tensor(frames: torch.Tensor, size: Sequence[int], *, box: Box | None = None,
+def resize_tensor(frames: torch.Tensor, size: Sequence[int], *, box: Sequence[int] | None = None,
                   out: torch.Tensor | None = None) -> torch.Tensor:
     """OpenCV-exact bilinear resize of uint8 frames ``[M, H, W, C]`` on their own device.
 
@@ -82,18 +89,18 @@ def resize_tensor(frames: torch.Tensor, size: Sequence[int], *, box: Box | None 
         >>> resize_tensor(x, (8, 12), box=(0, 0, 4, 4)).shape
         torch.Size([2, 4, 4, 3])
     """
-    frames, (h, w), box = check_resize_input(frames, size, box, "resize_tensor")
+    frames, (h, w), window = check_resize_input(frames, size, box, "resize_tensor")
     M, H, W, C = frames.shape
-    left, top, right, bottom = box
+    left, top, right, bottom = window
     if (H, W) == (h, w):
         view = frames[:, top:bottom, left:right]
         return view if out is None else out.copy_(view)
-    plan = _resize_plan(H, W, h, w, box, C)
+    plan = resize_plan(H, W, h, w, window, C)
     oh, ow = plan.out_hw
     if out is None:
         out = torch.empty((M, oh, ow, C), dtype=torch.uint8, device=frames.device)
     elif tuple(out.shape) != (M, oh, ow, C) or out.dtype != torch.uint8 or out.device != frames.device:
-        raise ValueError(f"out must be uint8 {(M, oh, ow, C)} on {frames.device}, got {out.dtype} "
+        raise UsageError(f"out must be uint8 {(M, oh, ow, C)} on {frames.device}, got {out.dtype} "
                          f"{tuple(out.shape)} on {out.device}")
     if M == 0:
         return out
@@ -105,7 +112,7 @@ def resize_tensor(frames: torch.Tensor, size: Sequence[int], *, box: Box | None 
         if not plan.all_rows:
             src = src.index_select(1, t["rows"])
         if plan.identity_x:
-            hor = src.to(torch.int32) * (_COEF_SCALE >> 4)
+            hor = src.to(torch.int32) * (COEF_SCALE >> 4)
         else:
             hor = src.index_select(2, t["x0"]).to(torch.int32) * t["a0"]
             if plan.use_x1:

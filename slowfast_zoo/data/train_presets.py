@@ -31,13 +31,14 @@ from slowfast_zoo.data.reading import (
     typed_failures,
 )
 from slowfast_zoo.data.sampling import RandomSource, sample_frames
-from slowfast_zoo.data.views import as_frames, check_out, dedupe, fill_views, normalize_chw
+from slowfast_zoo.data.views import as_frames, assemble_views, dedupe
+from slowfast_zoo.errors import UsageError, WrongTypeError
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, PretrainedCfg
 
 __all__ = ["TrainTransform", "train_transform"]
 
 
-def _per_process_rng(seed):
+def _per_process_rng(seed: int | None) -> np.random.Generator:
     """A Generator private to this process (and DataLoader worker)."""
     info = torch.utils.data.get_worker_info()
     wid = info.id if info is not None else -1
@@ -93,10 +94,10 @@ class TrainTransform(TransformBase):
         self.mean, self.std = check_mean_std(mean, std)
         if isinstance(rng, bool) or not (rng is None or isinstance(rng, numbers.Integral)
                                          or isinstance(rng, (np.random.Generator, np.random.RandomState))):
-            raise TypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, got {type(rng).__name__}")
+            raise WrongTypeError(f"rng must be None, an int seed, a numpy Generator or RandomState, got {type(rng).__name__}")
         self._rng_arg = rng
-        self._rng = rng if isinstance(rng, (np.random.Generator, np.random.RandomState)) else None
-        self._rng_key = None
+        self._rng: RandomSource | None = rng if isinstance(rng, (np.random.Generator, np.random.RandomState)) else None
+        self._rng_key: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         resize = "" if self.resize_short_side is None else f"Resize((-1, {self.resize_short_side})) -> "
@@ -131,7 +132,9 @@ class TrainTransform(TransformBase):
                              test_mode=False, start_index=start_index,
                              rng=self.rng if rng is None else rng)
 
-    def __call__(self, frames, indices=None, *, rng=None, out: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, frames: torch.Tensor | np.ndarray,
+                 indices: Sequence[int] | np.ndarray | torch.Tensor | None = None, *,
+                 rng: RandomSource | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
         """One random training sample from the sampled frames (see the class docstring).
 
         Args:
@@ -160,6 +163,13 @@ class TrainTransform(TransformBase):
         """Like ``__call__`` on ``unique[inverse]`` without materialising the repeats."""
         return self._apply(unique, inverse, rng=rng, out=out)[0]
 
+    def read_views(self, reader: FrameReader, indices: Sequence[int] | np.ndarray, *,
+                   rng: RandomSource | None = None) -> torch.Tensor:
+        """One random training sample from the frames ``indices`` of ``reader`` (each decoded once)."""
+        with typed_failures(reader):
+            frames, inverse = self.read_frames(reader, indices)
+            return self.apply_unique(frames, inverse, rng=rng)
+
     def flip_label(self, label: int) -> int:
         """The label of a horizontally flipped clip of class ``label`` (``flip_label_map``)."""
         return self.flip_label_map.get(int(label), int(label))
@@ -184,7 +194,7 @@ class TrainTransform(TransformBase):
         unique = as_frames(unique)
         inverse = torch.as_tensor(inverse, dtype=torch.int64).reshape(-1)
         if inverse.numel() != self.frames_per_video:
-            raise ValueError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
+            raise UsageError(f"inverse must have {self.frames_per_video} entries, got {inverse.numel()}")
         _, H, W, _ = unique.shape
         new_hw = self._resized_hw((H, W))
         box = self.crop_box((H, W), rng)
@@ -200,11 +210,11 @@ class TrainTransform(TransformBase):
         flipped = bool(draw < self.flip_ratio)
         if flipped:
             frames = frames.flip(2)
-        norm = normalize_chw(frames, self.mean, self.std)
         L, K = self.clip_len, self.num_clips
-        out = check_out(out, (K, 3, L, S, S))
-        fill_views(out, norm, [(0, 0, S, S)], inverse.view(K, L))
-        return out, flipped
+        whole = (0, 0, S, S)
+        views = assemble_views([frames], [(whole, [0])], [whole], inverse.view(K, L), range(K), self.mean,
+                               self.std, out=out)
+        return views, flipped
 
     def load(self, source: VideoSource, *, start_index: int | None = None,
              rng: RandomSource | None = None) -> torch.Tensor:

@@ -1,4 +1,18 @@
-"""Accuracy metrics, view averaging and (distributed) evaluation."""
+"""Accuracy metrics, view averaging, (distributed) evaluation and the whole evaluation job.
+
+* :func:`top_k_accuracy`, :func:`mean_class_accuracy`, :func:`confusion_matrix`,
+  :func:`average_views`: MMAction2's metrics (:mod:`.metrics`);
+* :func:`evaluate`: a model on a dataset, multi-view, single- or multi-process (:mod:`.runner`);
+* :func:`run_evaluation`: the ``slowfast-zoo eval`` job (protocol, dataset, weights, resumable
+  result file, report) from an :class:`EvalConfig` (:mod:`.job`).
+
+Example:
+    >>> from slowfast_zoo.evaluation import top_k_accuracy
+    >>> top_k_accuracy([[0.1, 0.9], [0.8, 0.2]], [1, 0], topk=(1,))
+    [1.0]
+"""
+
+from typing import Any
 
 from slowfast_zoo.evaluation.metrics import (
     average_views,
@@ -9,16 +23,18 @@ from slowfast_zoo.evaluation.metrics import (
 
 __all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views",
            "evaluate", "EvalResult", "compute_metrics", "VideoRecord", "ResultWriter", "load_records",
-           "init_distributed", "DistInfo", "shard"]
+           "init_distributed", "DistInfo", "shard",
+           "run_evaluation", "EvalConfig", "EvalReport", "resolve_protocol"]
 
 _LAZY = {
     "evaluate": "runner", "EvalResult": "runner", "compute_metrics": "runner",
     "VideoRecord": "results", "ResultWriter": "results", "load_records": "results",
     "init_distributed": "distributed", "DistInfo": "distributed", "shard": "distributed",
+    "run_evaluation": "job", "EvalConfig": "job", "EvalReport": "job", "resolve_protocol": "job",
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # evaluate() pulls in the data package (PyAV) and the model: import it on first use so the
     # metrics stay importable on their own.
     if name in _LAZY:

@@ -17,6 +17,8 @@ from typing import Any, Sequence, TypeVar
 import torch
 import torch.distributed as dist
 
+from slowfast_zoo.errors import UsageError
+
 __all__ = ["DistInfo", "init_distributed", "destroy_distributed", "shard", "gather_to_main"]
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def shard(items: Sequence[T], rank: int, world_size: int) -> list[T]:
         [1, 4]
     """
     if not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        raise UsageError(f"rank must be in [0, {world_size}), got {rank}")
     return list(items[rank::world_size])
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from slowfast_zoo.errors import UsageError
 from slowfast_zoo.inference.engine import average_views  # re-exported: the one view averaging
 
 __all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views"]
@@ -22,14 +23,14 @@ def _scores_labels(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np
     s = scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores)
     y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if s.ndim != 2:
-        raise ValueError(f"scores must be 2-D [num_videos, num_classes], got shape {s.shape}")
+        raise UsageError(f"scores must be 2-D [num_videos, num_classes], got shape {s.shape}")
     if y.ndim != 1 or len(y) != len(s):
-        raise ValueError(f"labels must be 1-D with one label per row of scores ({len(s)}), "
+        raise UsageError(f"labels must be 1-D with one label per row of scores ({len(s)}), "
                          f"got shape {y.shape}")
     if len(s) == 0:
-        raise ValueError("no videos to evaluate (scores is empty)")
+        raise UsageError("no videos to evaluate (scores is empty)")
     if not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {y.dtype}")
+        raise UsageError(f"labels must be integers, got dtype {y.dtype}")
     return s, y.astype(np.int64)
 
 
@@ -52,7 +53,7 @@ def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, topk: Sequence[int] = (
     result = []
     for k in topk:
         if not 1 <= k:
-            raise ValueError(f"topk values must be >= 1, got {k}")
+            raise UsageError(f"topk values must be >= 1, got {k}")
         best_k = order[:, -k:][:, ::-1]
         hits = np.logical_or.reduce(best_k == y[:, None], axis=1)
         result.append(float(hits.sum() / hits.shape[0]))
@@ -74,7 +75,7 @@ def confusion_matrix(pred: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np
     p = np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred).astype(np.int64)
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
     if p.shape != y.shape or p.ndim != 1:
-        raise ValueError(f"pred and labels must be 1-D of equal length, got {p.shape} and {y.shape}")
+        raise UsageError(f"pred and labels must be 1-D of equal length, got {p.shape} and {y.shape}")
     classes = np.union1d(p, y)
     index = {c: i for i, c in enumerate(classes.tolist())}
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)

@@ -96,7 +96,14 @@ def _dumps(obj: Any, level: int = 0) -> str:
 
 
 def record_to_json(rec: VideoRecord) -> str:
-    """One record as a JSON object (text), in the ``results`` or ``failures`` form."""
+    """One record as a JSON object (text), in the ``results`` or ``failures`` form.
+
+    Example:
+        >>> record_to_json(VideoRecord(0, "a.mp4", 1, np.array([0.25, 0.75], dtype=np.float32)))
+        '{"index": 0, "video": "a.mp4", "label": 1, "pred": 1, "scores": [0.25, 0.75]}'
+        >>> record_to_json(VideoRecord(1, "b.mp4", 0, reason="VideoDecodeError: empty file"))
+        '{"index": 1, "video": "b.mp4", "label": 0, "reason": "VideoDecodeError: empty file"}'
+    """
     head = f'{{"index": {rec.index}, "video": {json.dumps(rec.video)}, "label": {rec.label}, '
     if rec.scores is None:
         return head + f'"reason": {json.dumps(rec.reason)}}}'
@@ -104,7 +111,13 @@ def record_to_json(rec: VideoRecord) -> str:
 
 
 def record_from_json(obj: Mapping[str, Any]) -> VideoRecord:
-    """Inverse of :func:`record_to_json` (on the parsed object)."""
+    """Inverse of :func:`record_to_json` (on the parsed object).
+
+    Example:
+        >>> rec = record_from_json({"index": 0, "video": "a.mp4", "label": 1, "scores": [0.25, 0.75]})
+        >>> rec.ok, rec.scores.dtype
+        (True, dtype('float32'))
+    """
     scores = obj.get("scores")
     return VideoRecord(int(obj["index"]), str(obj["video"]), int(obj["label"]),
                        None if scores is None else np.asarray(scores, dtype=np.float32),
@@ -112,7 +125,12 @@ def record_from_json(obj: Mapping[str, Any]) -> VideoRecord:
 
 
 def part_path(out: str | os.PathLike, rank: int) -> Path:
-    """The partial file of ``rank`` in a multi-process run writing to ``out``."""
+    """The partial file of ``rank`` in a multi-process run writing to ``out``.
+
+    Example:
+        >>> part_path("results/r50.json", 3).as_posix()
+        'results/r50.json.rank3.part'
+    """
     return Path(f"{os.fspath(out)}.rank{rank}.part")
 
 
@@ -213,9 +231,9 @@ class ResultWriter:
                 r = p.rsplit(".rank", 1)[1][: -len(".part")]
                 if r.isdigit() and int(r) >= self.world_size:
                     stale.append(Path(p))
-        for p in stale:
+        for path in stale:
             with contextlib.suppress(OSError):
-                os.unlink(p)
+                os.unlink(path)
 
     def add(self, rec: VideoRecord) -> None:
         """Record one finished video; rewrite the partial file if ``every_s`` has passed."""

@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO, cast
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from slowfast_zoo.data.datasets import Failure, collate_skip_failures
+from slowfast_zoo.errors import DistributedError, IndexOutOfRangeError, UsageError, WrongTypeError
 from slowfast_zoo.evaluation.distributed import DistInfo, gather_to_main, init_distributed, shard
 from slowfast_zoo.evaluation.metrics import mean_class_accuracy, top_k_accuracy
 from slowfast_zoo.evaluation.results import VideoRecord
@@ -102,7 +103,7 @@ class EvalResult:
         ok = self.evaluated
         if not ok:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([r.scores for r in ok]).astype(np.float32, copy=False)
+        return np.stack([r.scores for r in ok if r.scores is not None]).astype(np.float32, copy=False)
 
     @property
     def labels(self) -> np.ndarray:
@@ -137,7 +138,12 @@ class _VideoBar(ProgressBar):
         super().__init__(total, desc, enabled, stream, unit="videos")
 
 
-def _record_path(dataset: Dataset, index: int) -> str:
+def _length(dataset: Dataset[Any]) -> int:
+    """``len(dataset)``: every dataset :func:`evaluate` takes is sized (torch's ``Dataset`` type is not)."""
+    return len(cast(Sized, dataset))
+
+
+def _record_path(dataset: Dataset[Any], index: int) -> str:
     """The file of item ``index`` as the dataset would name it, without opening it."""
     resolve = getattr(dataset, "resolve", None)
     if resolve is not None:
@@ -152,14 +158,15 @@ def _record_path(dataset: Dataset, index: int) -> str:
     return str(index)
 
 
-def _labels_of(dataset: Dataset) -> Sequence[int]:
+def _labels_of(dataset: Dataset[Any]) -> Sequence[int]:
     labels = getattr(dataset, "labels", None)
     if labels is None:
-        raise TypeError("dataset must expose .labels (one int per item), like VideoDataset / RawframeDataset")
+        raise WrongTypeError("dataset must expose .labels (one int per item), like VideoDataset / "
+                             "RawframeDataset")
     return labels
 
 
-def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_per_batch: int | None = None,
+def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "prob", views_per_batch: int | None = None,
              device: str | torch.device | None = None, dtype: torch.dtype | None = None,
              progress: bool = True, num_workers: int = 0, indices: Iterable[int] | None = None,
              resume_from: Mapping[int, VideoRecord] | None = None,
@@ -176,8 +183,9 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
     give the same numbers.
 
     Args:
-        model: a SlowFast (e.g. from :func:`slowfast_zoo.create_model`); put in inference
-            mode in place (eval, BatchNorm folded, channels_last) unless ``prepare=False``.
+        model: a SlowFast (e.g. from :func:`slowfast_zoo.create_model`); evaluated as a prepared
+            copy (eval mode, BatchNorm folded, channels_last, see
+            :func:`~slowfast_zoo.inference.prepare_model`) unless ``prepare=False``.
         dataset: items ``(views [V, 3, T, H, W], label, index)`` or ``Failure``, with a
             ``labels`` attribute: :class:`~slowfast_zoo.data.VideoDataset` /
             :class:`~slowfast_zoo.data.RawframeDataset` (use ``on_error="skip"`` to survive
@@ -211,14 +219,15 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
         (0.7564, 3)
     """
     if average not in _AVERAGES:
-        raise ValueError(f"average must be 'prob' or 'score' for evaluation, got {average!r}")
+        raise UsageError(f"average must be 'prob' or 'score' for evaluation, got {average!r}")
     labels = _labels_of(dataset)
-    selection = list(range(len(dataset))) if indices is None else [int(i) for i in indices]
+    size = _length(dataset)
+    selection = list(range(size)) if indices is None else [int(i) for i in indices]
     if len(set(selection)) != len(selection):
-        raise ValueError("indices must not repeat a video")
+        raise UsageError("indices must not repeat a video")
     for i in selection:
-        if not 0 <= i < len(dataset):
-            raise IndexError(f"index {i} out of range for a dataset of {len(dataset)} items")
+        if not 0 <= i < size:
+            raise IndexOutOfRangeError(f"index {i} out of range for a dataset of {size} items")
     wanted = set(selection)
     done = {i: r for i, r in (resume_from or {}).items() if i in wanted}
 
@@ -229,7 +238,7 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
         device = f"cuda:{info.local_rank}"
     dev = resolve_device(device)
     if prepare:
-        prepare_model(model, device=dev)
+        model = prepare_model(model, device=dev)
 
     todo = [i for i in selection if i not in done]
     mine = shard(todo, info.rank, info.world_size)
@@ -244,57 +253,64 @@ def evaluate(model: SlowFast, dataset: Dataset, *, average: str = "prob", views_
     return _assemble(new, done, selection, info)
 
 
-class _DecodedItems(Dataset):
-    """``dataset`` items as uint8 distinct frames (:meth:`load_decoded`), for the streamed path."""
+class _DecodedItems(Dataset[Any]):
+    """``dataset`` items as uint8 distinct frames (its ``load_decoded``), for the streamed path."""
 
-    def __init__(self, dataset: Dataset, resize: bool) -> None:
+    def __init__(self, dataset: Dataset[Any], resize: bool) -> None:
         self.dataset, self.resize = dataset, resize
+        self.load: Callable[..., Any] = getattr(dataset, "load_decoded")
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return _length(self.dataset)
 
-    def __getitem__(self, index: int):
-        return self.dataset.load_decoded(index, resize=self.resize)
+    def __getitem__(self, index: int) -> Any:
+        return self.load(index, resize=self.resize)
 
 
-def _one_item(batch: Sequence):
+def _one_item(batch: Sequence[Any]) -> Any:
     return batch[0]
 
 
-def _streams(dataset: Dataset) -> bool:
-    return hasattr(dataset, "load_decoded") and hasattr(getattr(dataset, "transform", None), "iter_views")
+def _stream_transform(dataset: Dataset[Any]) -> Any:
+    """The dataset's transform when its views can be built chunk by chunk (``iter_views``), else None."""
+    transform = getattr(dataset, "transform", None)
+    if hasattr(dataset, "load_decoded") and hasattr(transform, "iter_views"):
+        return transform
+    return None
 
 
-def _loader_items(dataset: Dataset, mine: list[int], *, num_workers: int, pin: bool, resize_on_device: bool):
+def _loader_items(dataset: Dataset[Any], mine: list[int], *, num_workers: int, pin: bool,
+                  resize_on_device: bool) -> Iterator[Any]:
     """``(videos-or-views, label, index)`` or ``Failure`` per video, one video per loader batch.
 
     One video per batch: a video's views already fill a forward chunk, and MMAction2's chunked
     testing (max_testing_views) assumes batch 1 too. prefetch_factor 1: each worker holds one
     video ahead; more would multiply host memory by the ranks on a machine for no gain.
     """
-    extra = {"prefetch_factor": 1} if num_workers > 0 else {}
-    if _streams(dataset):
+    prefetch = 1 if num_workers > 0 else None
+    if _stream_transform(dataset) is not None:
         # Streamed: a worker hands over uint8 distinct frames (112 MB for 320 frames of 256x455,
         # against 755 MB of float32 views); the views are built here, a chunk at a time.
         source = _DecodedItems(dataset, resize=not resize_on_device)
         loader = DataLoader(Subset(source, mine), batch_size=1, shuffle=False, num_workers=num_workers,
-                            collate_fn=_one_item, pin_memory=pin, **extra)
+                            collate_fn=_one_item, pin_memory=pin, prefetch_factor=prefetch)
         yield from loader
         return
     loader = DataLoader(Subset(dataset, mine), batch_size=1, shuffle=False, num_workers=num_workers,
-                        collate_fn=collate_skip_failures, pin_memory=pin, **extra)
+                        collate_fn=collate_skip_failures, pin_memory=pin, prefetch_factor=prefetch)
     for views, labels, idx, failures in loader:
         yield from failures
         if views is not None:
             yield views[0], int(labels[0]), int(idx[0])
 
 
-def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Sequence[int], *,
+def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: Sequence[int], *,
                average: str, views_per_batch: int | None, dtype: torch.dtype | None, num_workers: int,
                pin: bool, progress: bool, on_result: Callable[[VideoRecord], None] | None,
                resize_on_device: bool = False) -> list[VideoRecord]:
     """Evaluate this process's videos."""
     device = next(model.parameters()).device
+    transform = _stream_transform(dataset)
     out: list[VideoRecord] = []
     bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
     start = time.monotonic()
@@ -313,14 +329,15 @@ def _run_shard(model: SlowFast, dataset: Dataset, mine: list[int], labels: Seque
             payload, _label, i = item
             if isinstance(payload, torch.Tensor):  # a dataset that gives whole views
                 step = views_per_batch or default_views_per_batch(device, payload.shape[2:])
-                scores = video_scores(model, payload, average=average, views_per_batch=step, dtype=dtype)
+                video_score = video_scores(model, payload, average=average, views_per_batch=step,
+                                           dtype=dtype)
             else:
-                step = views_per_batch or default_views_per_batch(device, dataset.transform.view_shape)
+                step = views_per_batch or default_views_per_batch(device, transform.view_shape)
                 video = payload.to(device, non_blocking=True) if device.type != "cpu" else payload
-                logits = run_view_stream(model, dataset.transform.iter_views(video, step),
+                logits = run_view_stream(model, transform.iter_views(video, step),
                                          views_per_batch=step, dtype=dtype)
-                scores = average_views(logits[None], average)[0]
-            scores = scores.numpy().astype(np.float32, copy=False)
+                video_score = average_views(logits[None], average)[0]
+            scores = video_score.numpy().astype(np.float32, copy=False)
             rec = VideoRecord(i, _record_path(dataset, i), int(labels[i]), scores, None)
             out.append(rec)
             if on_result is not None:
@@ -345,7 +362,7 @@ def _assemble(new: list[VideoRecord], done: Mapping[int, VideoRecord], selection
     records = [by_index[i] for i in selection if i in by_index]
     missing = len(selection) - len(records)
     if missing:  # cannot happen unless a rank lost work; never report partial metrics silently
-        raise RuntimeError(f"{missing} selected videos have no result after gathering")
+        raise DistributedError(f"{missing} selected videos have no result after gathering")
     result = EvalResult(records=records, num_selected=len(selection))
     if result.num_evaluated:
         result.metrics = compute_metrics(result.scores, result.labels)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import resource
 import sys
 
 import torch
@@ -51,14 +50,29 @@ def parse_dtype(name: str | torch.dtype | None) -> torch.dtype | None:
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """``torch.autocast`` for a low-precision ``dtype``, a no-op for ``None`` / float32."""
+    """``torch.autocast`` for a low-precision ``dtype``, a no-op for ``None`` / float32.
+
+    Example:
+        >>> with autocast(torch.device("cpu"), torch.bfloat16):
+        ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+        torch.bfloat16
+        >>> with autocast(torch.device("cpu"), None):
+        ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+        torch.float32
+    """
     if dtype is None or dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def cpu_flags() -> set[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where it is not readable)."""
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where it is not readable).
+
+    Example:
+        >>> flags = cpu_flags()
+        >>> isinstance(flags, set) and all(isinstance(f, str) for f in flags)
+        True
+    """
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -70,7 +84,12 @@ def cpu_flags() -> set[str]:
 
 
 def native_low_precision(dtype: str) -> bool:
-    """Whether this CPU computes ``dtype`` ("bf16"/"fp16") natively (AVX-512 BF16/FP16, AMX)."""
+    """Whether this CPU computes ``dtype`` ("bf16"/"fp16") natively (AVX-512 BF16/FP16, AMX).
+
+    Example:
+        >>> native_low_precision("fp32")  # any other name: nothing is emulated
+        True
+    """
     flags = cpu_flags()
     if dtype == "bf16":
         return bool({"avx512_bf16", "amx_bf16"} & flags)
@@ -80,7 +99,12 @@ def native_low_precision(dtype: str) -> bool:
 
 
 def slow_low_precision_warning(device: str | torch.device | None, dtype: torch.dtype | None) -> str | None:
-    """A sentence when ``dtype`` would be emulated (several times slower) on this CPU, else None."""
+    """A sentence when ``dtype`` would be emulated (several times slower) on this CPU, else None.
+
+    Example:
+        >>> slow_low_precision_warning("cpu", None) is None  # float32 is never emulated
+        True
+    """
     if dtype not in (torch.bfloat16, torch.float16) or resolve_device(device).type != "cpu":
         return None
     name = "bf16" if dtype == torch.bfloat16 else "fp16"
@@ -115,11 +139,21 @@ def _read_status(key: str) -> int | None:
 
 
 def peak_memory_bytes(device: torch.device) -> tuple[int | None, str]:
-    """``(bytes, what)``: peak RSS of this process on CPU, peak allocated memory on CUDA."""
+    """``(bytes, what)``: peak RSS of this process on CPU, peak allocated memory on CUDA.
+
+    Example:
+        >>> nbytes, what = peak_memory_bytes(torch.device("cpu"))
+        >>> what.startswith("peak RSS"), nbytes is None or nbytes > 0
+        (True, True)
+    """
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device)), "torch.cuda.max_memory_allocated"
     hwm = _read_status("VmHWM")
     if hwm is not None:
         return hwm, "peak RSS (VmHWM)"
+    try:
+        import resource  # POSIX only: imported here so that the package imports on Windows
+    except ImportError:  # pragma: no cover - Windows
+        return None, "peak RSS (not available on this platform)"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss * (1 if sys.platform == "darwin" else 1024), "peak RSS (ru_maxrss)"

@@ -5,18 +5,21 @@ logits, pooled features or unpooled maps) and :func:`average_views` / :func:`top
 (video scores and their best classes), so chunking, autocast, memory format and device moves
 are decided here and nowhere else.
 
-The fast path (:func:`prepare_model`, on by default): BatchNorm folded into the convolutions
-(:meth:`SlowFast.fuse <slowfast_zoo.models.slowfast.SlowFast.fuse>`) and the channels_last_3d
-memory format, in which every conv but the fast stem runs as a 2-D convolution
-(:class:`slowfast_zoo.models.layers.Conv3d`). Outputs stay within 1e-4 of MMAction2's golden
+The fast path is decided here and nowhere else (:func:`prepare_model`, on by default, called by
+predict, windows, features, evaluate, the benchmark and fine-tuning): BatchNorm folded into the
+convolutions (:meth:`SlowFast.fuse <slowfast_zoo.models.slowfast.SlowFast.fuse>`) and the
+channels_last_3d memory format, in which every conv but the fast stem runs as a 2-D
+convolution (:class:`slowfast_zoo.models.layers.Conv3d`). Inference prepares a copy: the
+caller's model is never changed. Outputs stay within 1e-4 of MMAction2's golden
 logits; the measured speed-ups are in benchmarks/RESULTS.md ("Model speed").
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import torch
 
@@ -55,20 +58,63 @@ def default_views_per_batch(device: torch.device, view_shape: Sequence[int] | No
     return max(1, _FULL_VIEW // max(1, t * h * w))
 
 
+def _is_prepared(model: SlowFast, device: torch.device, fuse: bool, channels_last: bool) -> bool:
+    param = next(model.parameters())
+    return (not model.training and model.is_fused == fuse and param.device == device
+            and is_channels_last_3d(model.slow.stem.conv.weight) == channels_last)
+
+
 def prepare_model(model: SlowFast, *, device: str | torch.device | None = None, fuse: bool = True,
-                  channels_last: bool = True) -> SlowFast:
-    """Put ``model`` in eval mode on ``device``, folded and channels_last unless disabled (in place).
+                  channels_last: bool = True, training: bool = False, inplace: bool = False) -> SlowFast:
+    """The model on the fast path: the one place that decides it (every caller comes here).
+
+    For inference (the default): eval mode on ``device``, BatchNorm folded into the convolutions
+    (``fuse``) and the channels_last_3d memory format (``channels_last``), in which every conv
+    but the fast stem runs as a 2-D convolution. The caller's model is never changed: a prepared
+    copy is returned (a model already prepared this way is returned as is), so after
+    ``sz.predict(model, ...)`` its weights, ``model.train()`` and ``sz.save_pretrained(model, ...)``
+    work as before. The copy costs one model's memory and a fraction of a second.
+
+    For training (``training=True``): train mode and channels_last on ``device`` in place (the
+    optimizer holds these very Parameters); BatchNorm cannot be folded there.
+
+    Args:
+        model: a model from :func:`slowfast_zoo.create_model`.
+        device: ``"cpu"``, ``"cuda"``...; default CUDA when available.
+        fuse: fold BatchNorm (inference only).
+        channels_last: use the channels_last_3d memory format.
+        training: prepare for training instead (in place, no folding).
+        inplace: prepare the caller's own model instead of a copy (inference).
+
+    Raises:
+        UsageError: ``training=True`` with ``fuse=True``.
 
     Example:
         >>> import slowfast_zoo as sz
-        >>> model = prepare_model(sz.create_model("slowfast_r50_4x16x1"), device="cpu")
-        >>> model.is_fused, model.training
-        (True, False)
+        >>> plain = sz.create_model("slowfast_r50_4x16x1")
+        >>> model = prepare_model(plain, device="cpu")
+        >>> model.is_fused, model.training, plain.is_fused, plain.training
+        (True, False, False, True)
+        >>> prepare_model(model, device="cpu") is model
+        True
     """
+    dev = resolve_device(device)
+    if training:
+        if fuse:
+            raise UsageError("prepare_model(training=True) needs fuse=False: folded BatchNorm cannot train")
+        model.train()
+        model.to(dev)
+        if channels_last:
+            model.to(memory_format=torch.channels_last_3d)  # in place: the same Parameters
+        return model
+    if _is_prepared(model, dev, fuse, channels_last):
+        return model
+    if not inplace:
+        model = copy.deepcopy(model)
     model.eval()
     if fuse and not model.is_fused:
         model.fuse()
-    model.to(resolve_device(device))
+    model.to(dev)
     if channels_last:
         model.to(memory_format=torch.channels_last_3d)
     return model
@@ -80,11 +126,37 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 
 
 class ViewOutputs(NamedTuple):
-    """What :func:`run_views` returns with ``return_maps=True``: pooled features and both maps."""
+    """What :func:`run_views` returns with ``return_maps=True``: pooled features and both maps.
+
+    Example:
+        >>> import torch
+        >>> out = ViewOutputs(torch.zeros(2, 2304), torch.zeros(2, 2048, 1, 1, 1), torch.zeros(2, 256, 8, 1, 1))
+        >>> pooled, slow, fast = out
+        >>> out.pooled is pooled
+        True
+    """
 
     pooled: torch.Tensor
     slow: torch.Tensor
     fast: torch.Tensor
+
+
+@overload
+def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
+              dtype: torch.dtype | None = ..., pre_logits: bool = ...,
+              return_maps: Literal[False] = ..., progress: bool = ...) -> torch.Tensor: ...
+
+
+@overload
+def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
+              dtype: torch.dtype | None = ..., pre_logits: bool = ...,
+              return_maps: Literal[True], progress: bool = ...) -> ViewOutputs: ...
+
+
+@overload
+def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
+              dtype: torch.dtype | None = ..., pre_logits: bool = ...,
+              return_maps: bool, progress: bool = ...) -> torch.Tensor | ViewOutputs: ...
 
 
 def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = None,
@@ -108,9 +180,12 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
 
     Example:
         >>> import torch, slowfast_zoo as sz
-        >>> model = prepare_model(sz.create_model("slowfast_r50_4x16x1"), device="cpu")
-        >>> run_views(model, torch.zeros(2, 3, 8, 64, 64)).shape
+        >>> model = sz.create_model("slowfast_r50_4x16x1").eval()  # or prepare_model(...): faster
+        >>> run_views(model, torch.zeros(2, 3, 8, 32, 32), views_per_batch=1).shape
         torch.Size([2, 400])
+        >>> out = run_views(model, torch.zeros(1, 3, 8, 32, 32), return_maps=True)
+        >>> out.pooled.shape, out.slow.shape, out.fast.shape
+        (torch.Size([1, 2304]), torch.Size([1, 2048, 1, 1, 1]), torch.Size([1, 256, 8, 1, 1]))
     """
     if views.ndim != 5:
         raise UsageError(f"views must be [V, 3, T, H, W], got shape {list(views.shape)}")
@@ -120,7 +195,9 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
     if step < 1:
         raise UsageError(f"views_per_batch must be >= 1, got {step}")
     channels_last = is_channels_last_3d(param)
-    pooled, slows, fasts = [], [], []
+    pooled: list[torch.Tensor] = []
+    slows: list[torch.Tensor] = []
+    fasts: list[torch.Tensor] = []
     bar = ProgressBar(views.shape[0], desc="views", enabled=progress, unit="views")
     with bar, torch.inference_mode(), autocast(device, dtype):
         for part in _chunks(views.shape[0], step):
@@ -144,6 +221,10 @@ def prefetched(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
 
     For overlapping view building with the model. Exceptions are re-raised in the consumer;
     leaving the loop early stops the producer at its next item.
+
+    Example:
+        >>> list(prefetched(x * x for x in range(5)))
+        [0, 1, 4, 9, 16]
     """
     import queue
     import threading
@@ -197,6 +278,13 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
         progress: a progress bar over the views on stderr (terminal only).
         overlap: build the next chunk in a background thread while the model runs
             (:func:`prefetched`).
+
+    Example:
+        >>> import torch, slowfast_zoo as sz
+        >>> model = sz.create_model("slowfast_r50_4x16x1").eval()
+        >>> chunks = (torch.zeros(1, 3, 8, 32, 32) for _ in range(2))
+        >>> run_view_stream(model, chunks, pre_logits=True).shape
+        torch.Size([2, 2304])
     """
     outs = []
     with ProgressBar(total, desc="views", enabled=progress, unit="views") as bar:
@@ -234,27 +322,40 @@ def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tens
         1.0
     """
     if logits.ndim != 3:
-        raise ValueError(f"logits must be [B, V, K], got shape {list(logits.shape)}")
+        raise UsageError(f"logits must be [B, V, K], got shape {list(logits.shape)}")
     if mode == "prob":
         return logits.softmax(dim=2).mean(dim=1)
     if mode == "score":
         return logits.mean(dim=1)
     if mode is None:
         return logits
-    raise ValueError(f"average mode must be 'prob', 'score' or None, got {mode!r}")
+    raise UsageError(f"average mode must be 'prob', 'score' or None, got {mode!r}")
 
 
 def video_scores(model: SlowFast, views: torch.Tensor, *, average: str = "prob",
                  views_per_batch: int | None = None, dtype: torch.dtype | None = None,
                  progress: bool = False) -> torch.Tensor:
-    """Scores ``[num_classes]`` of one video from all its views: :func:`run_views` + :func:`average_views`."""
+    """Scores ``[num_classes]`` of one video from all its views: :func:`run_views` + :func:`average_views`.
+
+    Example:
+        >>> import torch, slowfast_zoo as sz
+        >>> model = sz.create_model("slowfast_r50_4x16x1", num_classes=5).eval()
+        >>> scores = video_scores(model, torch.zeros(2, 3, 8, 32, 32), views_per_batch=1)
+        >>> scores.shape, round(scores.sum().item(), 5)
+        (torch.Size([5]), 1.0)
+    """
     logits = run_views(model, views, views_per_batch=views_per_batch, dtype=dtype, progress=progress)
     return average_views(logits[None], average)[0]
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One of the top-k classes of a video: its index, name and averaged probability."""
+    """One of the top-k classes of a video: its index, name and averaged probability.
+
+    Example:
+        >>> Prediction(index=3, label="archery", probability=0.5).label
+        'archery'
+    """
 
     index: int
     label: str

@@ -33,13 +33,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from slowfast_zoo.data.presets import TestTransform, VideoSource, open_reader
+from slowfast_zoo.data.presets import VideoSource, open_reader, test_transform
 from slowfast_zoo.data.sampling import sample_frames
 from slowfast_zoo.inference.device import resolve_device
 from slowfast_zoo.inference.engine import default_views_per_batch, prepare_model, run_view_stream, run_views
 from slowfast_zoo.models.slowfast import SlowFast
-from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD, TestProtocol
-from slowfast_zoo.weights.safetensors import encode_metadata, write_safetensors
+from slowfast_zoo.registry.records import TestProtocol
+from slowfast_zoo.weights.writer import encode_metadata, write_safetensors
+from slowfast_zoo.errors import UsageError
 
 __all__ = ["ClipFeatures", "extract_features", "dense_clip_starts", "FAST_CHANNELS", "SLOW_CHANNELS"]
 
@@ -66,6 +67,12 @@ class ClipFeatures:
         maps: with ``return_maps=True``, per-clip unpooled ``(slow, fast)`` maps
             (``[num_clips, 2048, T/tau, h, w]`` and ``[num_clips, 256, T, h, w]``; averaged over
             crops for ``crop="three"``); otherwise ``None``.
+
+    Example:
+        >>> feats = ClipFeatures(embeddings=torch.zeros(2, 2304), timestamps=torch.tensor([[0.0, 2.0], [2.0, 4.0]]),
+        ...                      frame_indices=torch.zeros(2, 32, dtype=torch.int64), fps=32.0)
+        >>> feats.embeddings[:, FAST_CHANNELS].shape, feats.maps is None
+        (torch.Size([2, 256]), True)
     """
 
     embeddings: torch.Tensor
@@ -97,7 +104,7 @@ def dense_clip_starts(num_frames: int, clip_len: int, frame_interval: int, strid
         [0]
     """
     if stride < 1:
-        raise ValueError(f"stride must be >= 1 frame, got {stride}")
+        raise UsageError(f"stride must be >= 1 frame, got {stride}")
     span = (clip_len - 1) * frame_interval + 1
     last = num_frames - span
     return np.arange(0, last + 1, stride, dtype=np.int64) if last >= 0 else np.zeros(1, np.int64)
@@ -154,9 +161,9 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
         >>> feats = extract_features(model, "video.mp4", clip_len=32, frame_interval=2, stride=16)  # doctest: +SKIP
     """
     if crop not in _CROPS:
-        raise ValueError(f"crop must be one of {_CROPS}, got {crop!r}")
+        raise UsageError(f"crop must be one of {_CROPS}, got {crop!r}")
     if clips_per_chunk < 1:
-        raise ValueError(f"clips_per_chunk must be >= 1, got {clips_per_chunk}")
+        raise UsageError(f"clips_per_chunk must be >= 1, got {clips_per_chunk}")
     cfg = model.pretrained_cfg
     proto = cfg.test if cfg is not None else TestProtocol()
     L = int(clip_len if clip_len is not None else proto.clip_len)
@@ -164,11 +171,10 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
     K = int(num_clips if num_clips is not None else proto.num_clips)
     S = int(crop_size if crop_size is not None else proto.crop_size)
     short = int(resize_short_side if resize_short_side is not None else proto.resize_short_side)
-    mean, std = (cfg.mean, cfg.std) if cfg is not None else (KINETICS_MEAN, KINETICS_STD)
     if prepare:
-        prepare_model(model, device=resolve_device(device), channels_last=not return_maps)
+        model = prepare_model(model, device=resolve_device(device), channels_last=not return_maps)
     elif model.training:
-        raise ValueError("the model is in training mode: call model.eval() or use prepare=True")
+        raise UsageError("the model is in training mode: call model.eval() or use prepare=True")
 
     reader, first = open_reader(video, filename_tmpl=proto.filename_tmpl)
     n = int(reader.num_frames)
@@ -178,8 +184,8 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
     embeddings, slows, fasts = [], [], []
     for lo in range(0, len(clips), clips_per_chunk):
         part = clips[lo:lo + clips_per_chunk]
-        tf = TestTransform(clip_len=L, frame_interval=step, num_clips=len(part), resize_short_side=short,
-                           crop_size=S, num_crops=crops, mean=mean, std=std)
+        tf = test_transform(cfg if cfg is not None else proto, clip_len=L, frame_interval=step,
+                            num_clips=len(part), resize_short_side=short, crop_size=S, num_crops=crops)
         if return_maps:
             out = run_views(model, tf.read_views(reader, part + first), views_per_batch=views_per_batch,
                             dtype=dtype, pre_logits=True, return_maps=True)

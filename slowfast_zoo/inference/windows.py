@@ -30,9 +30,10 @@ import torch
 
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.decode import VideoReader
-from slowfast_zoo.data.presets import views_transform
+from slowfast_zoo.data.presets import test_transform
 from slowfast_zoo.inference.engine import Prediction, prepare_model, streamed_scores, topk_predictions
 from slowfast_zoo.models.slowfast import SlowFast
+from slowfast_zoo.errors import UsageError, VideoDecodeError
 
 __all__ = ["WindowPrediction", "predict_windows", "window_ranges"]
 
@@ -48,6 +49,11 @@ class WindowPrediction:
         start, end: window bounds in seconds; ``start_frame``/``end_frame``: its frame range
             ``[start_frame, end_frame)`` (decode order).
         topk: best classes first, probabilities averaged over the window's views.
+
+    Example:
+        >>> w = WindowPrediction(0, 9, 0.0, 4.0, 0, 120, [Prediction(5, "archery", 0.9)])
+        >>> w.end - w.start, w.topk[0].label
+        (4.0, 'archery')
     """
 
     index: int
@@ -59,7 +65,12 @@ class WindowPrediction:
     topk: list[Prediction] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        """JSON-friendly form (what ``slowfast-zoo predict --window --json`` prints per line)."""
+        """JSON-friendly form (what ``slowfast-zoo predict --window --json`` prints per line).
+
+        Example:
+            >>> WindowPrediction(1, 2, 2.0, 3.3333333, 60, 100, [Prediction(5, "archery", 0.5)]).to_dict()
+            {'index': 1, 'total': 2, 'start': 2.0, 'end': 3.333, 'start_frame': 60, 'end_frame': 100, 'topk': [{'index': 5, 'label': 'archery', 'probability': 0.5}]}
+        """
         return {"index": self.index, "total": self.total, "start": round(self.start, 3),
                 "end": round(self.end, 3), "start_frame": self.start_frame, "end_frame": self.end_frame,
                 "topk": [{"index": p.index, "label": p.label, "probability": p.probability}
@@ -76,11 +87,11 @@ def window_ranges(duration: float, window: float, stride: float) -> list[tuple[f
         [(0.0, 3.0)]
     """
     if not (window > 0 and math.isfinite(window)):
-        raise ValueError(f"window must be a positive number of seconds, got {window}")
+        raise UsageError(f"window must be a positive number of seconds, got {window}")
     if not (stride > 0 and math.isfinite(stride)):
-        raise ValueError(f"stride must be a positive number of seconds, got {stride}")
+        raise UsageError(f"stride must be a positive number of seconds, got {stride}")
     if duration <= 0:
-        raise ValueError(f"the video has no duration ({duration} s)")
+        raise VideoDecodeError(f"the video has no duration ({duration} s)")
     # 1e-9: 16.000000001 s of float noise must not add a window.
     count = 1 if duration <= window else math.ceil((duration - window) / stride - 1e-9) + 1
     return [(k * stride, min(k * stride + window, duration)) for k in range(count)]
@@ -94,7 +105,7 @@ class _CountBar(ProgressBar):
         super().__init__(total, desc, enabled, stream, unit="windows")
 
 
-def predict_windows(model: SlowFast, video: str | os.PathLike, *, window: float, stride: float | None = None,
+def predict_windows(model: SlowFast, video: str | os.PathLike[str] | VideoReader, *, window: float, stride: float | None = None,
                     topk: int = 5, views: int | None = None, device: str | torch.device | None = None,
                     views_per_batch: int | None = None, dtype: torch.dtype | None = None,
                     progress: bool = False) -> Iterator[WindowPrediction]:
@@ -118,17 +129,17 @@ def predict_windows(model: SlowFast, video: str | os.PathLike, *, window: float,
         ...     print(f"{w.start:6.1f}-{w.end:6.1f}s  {w.topk[0].label}")
     """
     if topk < 1:
-        raise ValueError(f"topk must be >= 1, got {topk}")
+        raise UsageError(f"topk must be >= 1, got {topk}")
     stride = window if stride is None else stride
-    transform = views_transform(model.pretrained_cfg, views)
-    reader = VideoReader(os.fspath(video))
+    transform = test_transform(model.pretrained_cfg, views=views)
+    reader = video if isinstance(video, VideoReader) else VideoReader(os.fspath(video))
     if reader.fps <= 0:
-        raise ValueError(f"{video}: unknown frame rate, cannot place {window}-second windows")
+        raise VideoDecodeError(f"{video}: unknown frame rate, cannot place {window}-second windows")
     n = reader.num_frames
     fps = reader.fps
     ranges = window_ranges(n / fps, window, stride)
     names = model.class_names
-    prepare_model(model, device=device)
+    model = prepare_model(model, device=device)
     log.info("%s: %d frames at %.3f fps, %d windows of %.3g s every %.3g s, %d views each",
              video, n, fps, len(ranges), window, stride, transform.num_views)
     bar = _CountBar(total=len(ranges), desc="windows", enabled=progress)

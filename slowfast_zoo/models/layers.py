@@ -7,6 +7,8 @@ on the 1x3x3 conv, optional temporal inflation (3x1x1) of the first conv, no bia
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,12 +24,27 @@ STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
 }
 
 
-def _triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
-    return (v, v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
+def _triple(v: int | Sequence[int]) -> tuple[int, int, int]:
+    """``v`` as a 3-tuple: an int repeated, or a sequence of exactly three ints.
+
+    Example:
+        >>> _triple(1), _triple([3, 1, 1])
+        ((1, 1, 1), (3, 1, 1))
+    """
+    if isinstance(v, int):
+        return (v, v, v)
+    t, h, w = v
+    return (t, h, w)
 
 
 def is_channels_last_3d(t: torch.Tensor) -> bool:
-    """``t`` is laid out channels_last_3d (and is not also plain contiguous, i.e. unambiguous)."""
+    """``t`` is laid out channels_last_3d (and is not also plain contiguous, i.e. unambiguous).
+
+    Example:
+        >>> x = torch.zeros(1, 3, 4, 8, 8)
+        >>> is_channels_last_3d(x), is_channels_last_3d(x.contiguous(memory_format=torch.channels_last_3d))
+        (False, True)
+    """
     return t.dim() == 5 and t.is_contiguous(memory_format=torch.channels_last_3d) \
         and not t.is_contiguous()
 
@@ -44,6 +61,13 @@ class Conv3d(nn.Conv3d):
     equally fast (measured with benchmarks/bench_conv2d_path.py: benchmarks/RESULTS.md, sections
     "What was tried, kept or dropped" and "Measurements quoted from the code"). Contiguous
     inputs, and kernels that mix time and space (the fast stem), take the ordinary 3-D path.
+
+    Example:
+        >>> conv = Conv3d(4, 8, (1, 3, 3), padding=(0, 1, 1), bias=False)
+        >>> x = torch.randn(2, 4, 3, 8, 8)
+        >>> y = conv(x.contiguous(memory_format=torch.channels_last_3d))  # the 2-D path
+        >>> y.shape, torch.allclose(y, conv(x), atol=1e-5)
+        (torch.Size([2, 8, 3, 8, 8]), True)
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,6 +94,11 @@ class ConvBn(nn.Module):
 
     Kept as a pair so that ``conv``/``bn`` map one-to-one onto MMAction2's ConvModule
     weights, and so that the BatchNorm can later be folded into the convolution.
+
+    Example:
+        >>> unit = ConvBn(3, 8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        >>> unit(torch.zeros(1, 3, 4, 16, 16)).shape
+        torch.Size([1, 8, 4, 8, 8])
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int, int],
@@ -78,7 +107,8 @@ class ConvBn(nn.Module):
         super().__init__()
         self.conv = Conv3d(in_channels, out_channels, _triple(kernel_size), _triple(stride),
                            _triple(padding), bias=False)
-        self.bn = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
+        #: ``nn.Identity`` once folded into ``conv`` (:func:`~slowfast_zoo.models.fusion.fold_conv_bn`).
+        self.bn: nn.BatchNorm3d | nn.Identity = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(self.conv(x))
@@ -91,12 +121,19 @@ class NormLateral(Conv3d):
     (``laterals.i.weight``) and only the BatchNorm adds keys (``laterals.i.bn.*``, MMAction2's
     ``<stage>_lateral.bn.*``): one key mapping serves both kinds of file.
     :func:`~slowfast_zoo.models.fusion.fold_lateral_bn` folds the BatchNorm into the conv.
+
+    Example:
+        >>> lateral = NormLateral(8, 16, (7, 1, 1), (4, 1, 1), (3, 0, 0))
+        >>> sorted(k for k in lateral.state_dict() if not k.startswith("bn."))
+        ['weight']
+        >>> lateral(torch.zeros(1, 8, 32, 4, 4)).shape
+        torch.Size([1, 16, 8, 4, 4])
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int, int],
                  stride: tuple[int, int, int], padding: tuple[int, int, int]) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=False)
-        self.bn: nn.Module = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
+        self.bn: nn.BatchNorm3d | nn.Identity = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,6 +148,11 @@ class Bottleneck(nn.Module):
         planes: bottleneck width; the output has ``4 * planes`` channels.
         spatial_stride: stride of the 1x3x3 conv and of the projection shortcut.
         inflate: give the first conv a temporal kernel of 3 (padding 1).
+
+    Example:
+        >>> block = Bottleneck(64, 16, spatial_stride=2, inflate=True)
+        >>> block(torch.zeros(1, 64, 4, 8, 8)).shape, block.shortcut is not None
+        (torch.Size([1, 64, 4, 4, 4]), True)
     """
 
     expansion = 4
@@ -143,7 +185,13 @@ class Bottleneck(nn.Module):
 
 def make_stage(in_channels: int, planes: int, num_blocks: int, spatial_stride: int,
                inflate: bool) -> nn.Sequential:
-    """One residual stage: ``num_blocks`` bottlenecks, the first one striding/projecting."""
+    """One residual stage: ``num_blocks`` bottlenecks, the first one striding/projecting.
+
+    Example:
+        >>> stage = make_stage(16, 8, num_blocks=3, spatial_stride=2, inflate=False)
+        >>> len(stage), stage(torch.zeros(1, 16, 2, 8, 8)).shape
+        (3, torch.Size([1, 32, 2, 4, 4]))
+    """
     blocks = [Bottleneck(in_channels, planes, spatial_stride, inflate)]
     blocks += [Bottleneck(planes * Bottleneck.expansion, planes, 1, inflate)
                for _ in range(1, num_blocks)]

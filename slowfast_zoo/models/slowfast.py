@@ -8,7 +8,7 @@ see docs/SPEC.md section 2; module names are our own (``weights/convert.py`` map
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,7 @@ from torch import nn
 from slowfast_zoo.models.fusion import fuse_model
 from slowfast_zoo.models.layers import (
     STAGE_BLOCKS,
+    Bottleneck,
     Conv3d,
     ConvBn,
     NormLateral,
@@ -24,6 +25,7 @@ from slowfast_zoo.models.layers import (
     make_stage,
 )
 from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg
+from slowfast_zoo.errors import ModelStateError, UsageError
 
 __all__ = ["Pathway", "SlowFast"]
 
@@ -40,6 +42,11 @@ class Pathway(nn.Module):
         inflate: per stage, whether the bottlenecks' first conv is temporal (3x1x1).
         lateral_channels: per stage, extra input channels concatenated from the fast pathway
             before the stage (0 for the fast pathway).
+
+    Example:
+        >>> fast = Pathway(50, 8, 5, (True, True, True, True))
+        >>> fast.out_channels, fast.forward_stem(torch.zeros(1, 3, 8, 64, 64)).shape
+        (256, torch.Size([1, 8, 8, 16, 16]))
     """
 
     def __init__(self, depth: int, base_channels: int, stem_temporal_kernel: int,
@@ -47,7 +54,7 @@ class Pathway(nn.Module):
                  lateral_channels: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
         super().__init__()
         if depth not in STAGE_BLOCKS:
-            raise ValueError(f"depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
+            raise UsageError(f"depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
         kt = stem_temporal_kernel
         self.stem = ConvBn(3, base_channels, (kt, 7, 7), stride=(1, 2, 2), padding=(kt // 2, 3, 3))
         self.relu = nn.ReLU(inplace=True)
@@ -63,7 +70,20 @@ class Pathway(nn.Module):
         self.out_channels = in_channels
 
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem conv + BN + ReLU + max-pool: ``[N, 3, T, H, W]`` -> ``[N, C, T, H/4, W/4]``."""
         return self.pool(self.relu(self.stem(x)))
+
+    def blocks(self) -> Iterator[Bottleneck]:
+        """Every bottleneck of the four stages, in order.
+
+        Example:
+            >>> sum(1 for _ in Pathway(50, 8, 5, (True, True, True, True)).blocks())
+            16
+        """
+        for stage in self.stages:
+            for block in stage.children():
+                assert isinstance(block, Bottleneck)  # make_stage builds nothing else
+                yield block
 
 
 class SlowFast(nn.Module):
@@ -92,7 +112,7 @@ class SlowFast(nn.Module):
         self.tau = spec.tau
         self.alpha = spec.alpha
         if spec.tau % spec.alpha:
-            raise ValueError(f"tau ({spec.tau}) must be a multiple of alpha ({spec.alpha})")
+            raise UsageError(f"tau ({spec.tau}) must be a multiple of alpha ({spec.alpha})")
         fast_base = spec.slow_base_channels // spec.channel_ratio
         fast_widths = [fast_base] + [fast_base * 4 * 2**i for i in range(3)]  # 8, 32, 64, 128
         expand = spec.lateral_expansion
@@ -101,11 +121,10 @@ class SlowFast(nn.Module):
                             spec.slow_inflate, lateral_out)
         self.fast = Pathway(spec.fast_depth, fast_base, spec.fast_stem_kernel, spec.fast_inflate)
         k = spec.fusion_kernel
-        lateral_shape = dict(kernel_size=(k, 1, 1), stride=(spec.alpha, 1, 1),
-                             padding=((k - 1) // 2, 0, 0))
+        kernel, stride, padding = (k, 1, 1), (spec.alpha, 1, 1), ((k - 1) // 2, 0, 0)
         self.laterals = nn.ModuleList(
-            NormLateral(c, c * expand, **lateral_shape) if spec.lateral_norm
-            else Conv3d(c, c * expand, bias=False, **lateral_shape)
+            NormLateral(c, c * expand, kernel, stride, padding) if spec.lateral_norm
+            else Conv3d(c, c * expand, kernel, stride, padding, bias=False)
             for c in fast_widths
         )
         self.num_features = self.slow.out_channels + self.fast.out_channels  # 2048 + 256
@@ -141,18 +160,19 @@ class SlowFast(nn.Module):
                 nn.init.zeros_(m.bias)
         # Zero the last BN of every residual branch so each block starts as an identity.
         for pathway in (self.slow, self.fast):
-            for stage in pathway.stages:
-                for block in stage:
-                    nn.init.zeros_(block.conv_c.bn.weight)
+            for block in pathway.blocks():
+                bn = block.conv_c.bn
+                if isinstance(bn, nn.BatchNorm3d):  # not yet folded: init runs at construction
+                    nn.init.zeros_(bn.weight)
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 5 or x.shape[1] != 3:
-            raise ValueError(f"expected input of shape [N, 3, T, H, W], got {list(x.shape)}")
+            raise UsageError(f"expected input of shape [N, 3, T, H, W], got {list(x.shape)}")
         if x.shape[2] < self.tau:
-            raise ValueError(f"expected at least tau={self.tau} frames (T={self.spec.num_frames} for "
+            raise UsageError(f"expected at least tau={self.tau} frames (T={self.spec.num_frames} for "
                              f"the published weights), got input of shape {list(x.shape)}")
         if x.shape[3] < 32 or x.shape[4] < 32:
-            raise ValueError(f"expected H, W >= 32, got input of shape {list(x.shape)}")
+            raise UsageError(f"expected H, W >= 32, got input of shape {list(x.shape)}")
 
     @staticmethod
     def _resample(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -186,7 +206,17 @@ class SlowFast(nn.Module):
 
     # ------------------------------------------------------------ timm contract
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Backbone: returns the unpooled maps ``(slow [N,2048,T/tau,h,w], fast [N,256,T,h,w])``."""
+        """Backbone: returns the unpooled maps ``(slow [N,2048,T/tau,h,w], fast [N,256,T,h,w])``.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> model = sz.create_model("slowfast_r50_4x16x1").eval()
+            >>> slow, fast = model.forward_features(torch.zeros(1, 3, 8, 32, 32))
+            >>> slow.shape, fast.shape
+            (torch.Size([1, 2048, 1, 1, 1]), torch.Size([1, 256, 8, 1, 1]))
+            >>> model.forward_head((slow, fast), pre_logits=True).shape
+            torch.Size([1, 2304])
+        """
         self._check_input(x)
         slow = self.slow.forward_stem(self._resample(x, self.tau))
         fast = self.fast.forward_stem(self._resample(x, self.tau // self.alpha))
@@ -219,11 +249,25 @@ class SlowFast(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def get_classifier(self) -> nn.Module:
-        """The final linear layer (``nn.Identity`` when built with ``num_classes=0``)."""
+        """The final linear layer (``nn.Identity`` when built with ``num_classes=0``).
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> sz.create_model("slowfast_r50_4x16x1", num_classes=0).get_classifier()
+            Identity()
+        """
         return self.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier by a fresh one (normal std 0.01, bias 0); 0 removes it."""
+        """Replace the classifier by a fresh one (normal std 0.01, bias 0); 0 removes it.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> model = sz.create_model("slowfast_r50_4x16x1")
+            >>> model.reset_classifier(7)
+            >>> model.fc, model.class_names[:2]
+            (Linear(in_features=2304, out_features=7, bias=True), ('class_0', 'class_1'))
+        """
         self.num_classes = num_classes
         self._class_names = None  # names describe the classifier they were loaded with
         device = next(self.parameters()).device
@@ -235,6 +279,15 @@ class SlowFast(nn.Module):
         """Names of the ``num_classes`` outputs: the loaded weight's own names when it carried
         them (a fine-tuned file, a saved model), else the registry weight's names when the class
         count matches, else ``class_0``, ``class_1``, ...
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> sz.create_model("slowfast_r50_4x16x1").class_names[:2]
+            ('abseiling', 'air drumming')
+            >>> model = sz.create_model("slowfast_r50_4x16x1", num_classes=2)
+            >>> model.class_names = ["left", "right"]
+            >>> model.class_names
+            ('left', 'right')
         """
         if self._class_names is not None and len(self._class_names) == self.num_classes:
             return self._class_names
@@ -248,7 +301,7 @@ class SlowFast(nn.Module):
         if names is not None:
             names = tuple(str(n) for n in names)
             if len(names) != self.num_classes:
-                raise ValueError(f"{len(names)} class names for a {self.num_classes}-class model")
+                raise UsageError(f"{len(names)} class names for a {self.num_classes}-class model")
         self._class_names = names
 
     @property
@@ -263,7 +316,10 @@ class SlowFast(nn.Module):
         Outputs match the unfused model within ~1e-5 (float rounding of the folded weights).
 
         Example:
+            >>> import slowfast_zoo as sz
             >>> model = sz.create_model("slowfast_r50_4x16x1").eval().fuse()  # doctest: +SKIP
+            >>> model.is_fused, any(isinstance(m, nn.BatchNorm3d) for m in model.modules())  # doctest: +SKIP
+            (True, False)
         """
         fuse_model(self)
         self._fused = True
@@ -272,7 +328,15 @@ class SlowFast(nn.Module):
     # ------------------------------------------------------------- training
     def frozen_modules(self) -> list[nn.Module]:
         """The modules :meth:`freeze` froze: MMAction2's ``frozen_stages`` for both pathways
-        (stems, then stages 1..k with the lateral conv feeding each), or the whole backbone."""
+        (stems, then stages 1..k with the lateral conv feeding each), or the whole backbone.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> model = sz.create_model("slowfast_r50_4x16x1")
+            >>> model.freeze(frozen_stages=1)
+            >>> len(model.frozen_modules())  # 2 stems + 2 stages + 1 lateral
+            5
+        """
         if self.freeze_backbone:
             return [m for name, m in self.named_children() if name not in ("fc", "head_dropout")]
         if self.frozen_stages < 0:
@@ -305,9 +369,9 @@ class SlowFast(nn.Module):
             ['fc.weight', 'fc.bias']
         """
         if not -1 <= frozen_stages <= 4:
-            raise ValueError(f"frozen_stages must be in -1..4, got {frozen_stages}")
+            raise UsageError(f"frozen_stages must be in -1..4, got {frozen_stages}")
         if self.is_fused:
-            raise ValueError("cannot train a fused model: build it again with create_model()")
+            raise UsageError("cannot train a fused model: build it again with create_model()")
         self.frozen_stages, self.norm_eval, self.freeze_backbone = frozen_stages, norm_eval, backbone
         for p in self.parameters():
             p.requires_grad_(True)
@@ -317,9 +381,17 @@ class SlowFast(nn.Module):
         self.train(self.training)
 
     def train(self, mode: bool = True) -> "SlowFast":
-        """Set training mode, keeping frozen modules and (``norm_eval``) BatchNorms in eval mode."""
+        """Set training mode, keeping frozen modules and (``norm_eval``) BatchNorms in eval mode.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> model = sz.create_model("slowfast_r50_4x16x1")
+            >>> model.freeze(norm_eval=True)
+            >>> model.train().training, model.slow.stem.bn.training
+            (True, False)
+        """
         if mode and self.is_fused:
-            raise RuntimeError("this model was fused for inference (BatchNorm folded into convs); "
+            raise ModelStateError("this model was fused for inference (BatchNorm folded into convs); "
                                "build a new one with create_model() to train")
         super().train(mode)
         if mode:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 
-from slowfast_zoo.errors import UnknownModelError
+from slowfast_zoo.errors import UnknownModelError, WrongTypeError
 from slowfast_zoo.registry.archs import ARCHS
 from slowfast_zoo.registry.pretrained import KINETICS400_CLASSES, PRETRAINED
 from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg, TestProtocol, TrainProtocol
@@ -44,7 +44,7 @@ def split_model_name(name: str) -> tuple[str, str]:
         ('slowfast_r50_8x8x1', 'k400_320p')
     """
     if not isinstance(name, str):
-        raise TypeError(f"model name must be a str, got {type(name).__name__}")
+        raise WrongTypeError(f"model name must be a str, got {type(name).__name__}")
     arch, _, tag = name.partition(".")
     if arch not in ARCHS:
         raise _unknown(name)
@@ -59,6 +59,15 @@ def get_arch_spec(name: str) -> ArchSpec:
 
     The tag matters: ``slowfast_r50_8x8x1.k400_256p`` has fusion kernel 5, because its
     published file was trained that way (docs/SPEC.md section 1).
+
+    Example:
+        >>> get_arch_spec("slowfast_r50_8x8x1").fusion_kernel
+        7
+        >>> get_arch_spec("slowfast_r50_8x8x1.k400_256p").fusion_kernel
+        5
+        >>> spec = get_arch_spec("slowfast_r101_r50_4x16x1")
+        >>> spec.slow_depth, spec.fast_depth, spec.tau, spec.alpha
+        (101, 50, 8, 8)
     """
     arch, tag = split_model_name(name)
     cfg = PRETRAINED[f"{arch}.{tag}"]

@@ -16,6 +16,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from slowfast_zoo.registry.records import PretrainedCfg, TestProtocol, TrainProtocol
+from slowfast_zoo.errors import ConfigError
 
 __all__ = ["PRETRAINED", "KINETICS400_CLASSES", "STHV1_CLASSES"]
 
@@ -38,7 +39,7 @@ def _load_class_names() -> tuple[str, ...]:
     text = resources.files("slowfast_zoo").joinpath("labels/kinetics400.txt").read_text("utf-8")
     names = tuple(line for line in text.splitlines() if line)
     if len(names) != 400:  # a broken install must not silently mislabel predictions
-        raise RuntimeError(f"slowfast_zoo/labels/kinetics400.txt has {len(names)} names, expected 400")
+        raise ConfigError(f"slowfast_zoo/labels/kinetics400.txt has {len(names)} names, expected 400")
     return names
 
 

@@ -48,6 +48,12 @@ class ArchSpec:
         num_frames: frames of the network input clip the weights were trained and tested
             with (32 for Kinetics-400, 64 for Something-Something V1); ``tau`` and ``alpha``
             are strides on that clip.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> spec = sz.registry.ARCHS["slowfast_r50_16x8x1"]
+        >>> spec.num_frames, spec.num_classes, spec.default_tag
+        (64, 174, 'sthv1')
     """
 
     name: str
@@ -70,7 +76,14 @@ class ArchSpec:
     num_frames: int = 32
 
     def replace(self, **changes: Any) -> "ArchSpec":
-        """Return a copy with some fields changed (e.g. ``fusion_kernel=5``)."""
+        """Return a copy with some fields changed (e.g. ``fusion_kernel=5``).
+
+        Example:
+            >>> spec = ArchSpec("x", 50, 50, tau=8, alpha=8, channel_ratio=8, fusion_kernel=7,
+            ...                 default_tag="t")
+            >>> spec.replace(fusion_kernel=5).fusion_kernel, spec.fusion_kernel
+            (5, 7)
+        """
         return dataclasses.replace(self, **changes)
 
 
@@ -86,6 +99,10 @@ class TestProtocol:
     clips (``"0.x"``: docs/SPEC.md 4.2; ``"1.x"``: SPEC section 9 item 1), and
     ``filename_tmpl`` the rawframe file names of the weight's test set (Something-Something V1:
     ``"{:05}.jpg"``).
+
+    Example:
+        >>> TestProtocol().num_views, TestProtocol(num_clips=1, num_crops=1).num_views
+        (30, 1)
     """
 
     clip_len: int = 32
@@ -103,7 +120,12 @@ class TestProtocol:
 
     @property
     def num_views(self) -> int:
-        """Views per video (clips x crops), 30 for the published protocol."""
+        """Views per video (clips x crops), 30 for the published protocol.
+
+        Example:
+            >>> TestProtocol(num_clips=4, num_crops=3).num_views
+            12
+        """
         return self.num_clips * self.num_crops
 
 
@@ -115,6 +137,13 @@ class TrainProtocol:
     config has no ``Resize((-1, 256))`` before ``RandomResizedCrop``). ``flip_label_map`` lists
     the ``(label, label when flipped)`` pairs of MMAction2's ``Flip(flip_label_map=...)``: classes
     such as "pushing something from left to right" swap when the clip is mirrored.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> sz.get_pretrained_cfg("slowfast_r50_4x16x1").train.crop_size
+        224
+        >>> sz.get_pretrained_cfg("slowfast_r50_16x8x1").train.flip_label_map[:2]
+        ((2, 4), (4, 2))
     """
 
     clip_len: int = 32
@@ -172,11 +201,17 @@ class PretrainedCfg:
     license: str = "Apache-2.0"
     citation: str = ""
     notes: str = ""
-    hf_hub_id: str | None = None
     mmaction2: str = "0.x"
     dataset: str = "Kinetics-400"
     alternative_urls: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict of the record (class names included)."""
+        """A JSON-friendly dict of the record (class names included).
+
+        Example:
+            >>> import json, slowfast_zoo as sz
+            >>> d = sz.get_pretrained_cfg("slowfast_r50_4x16x1").to_dict()
+            >>> d["test"]["num_clips"], len(d["class_names"]), len(json.dumps(d)) > 0
+            (10, 400, True)
+        """
         return dataclasses.asdict(self)

@@ -31,6 +31,8 @@ from typing import Any, Sequence
 import torch
 
 from slowfast_zoo.errors import BenchmarkError
+from slowfast_zoo.models.slowfast import SlowFast
+from slowfast_zoo.registry.records import PretrainedCfg
 from slowfast_zoo.inference.device import (
     DTYPES,
     native_low_precision,
@@ -101,7 +103,15 @@ def _cpu_name() -> str:
 
 
 def check_dtype(dtype: str, device: torch.device, force: bool = False) -> torch.dtype:
-    """The torch dtype for ``dtype``; refuses emulated bf16/fp16 on CPU unless ``force``."""
+    """The torch dtype for ``dtype``; refuses emulated bf16/fp16 on CPU unless ``force``.
+
+    Raises:
+        BenchmarkError: an unknown name, or bf16/fp16 on a CPU without native support.
+
+    Example:
+        >>> check_dtype("fp32", torch.device("cpu"))
+        torch.float32
+    """
     if dtype not in DTYPES:
         raise BenchmarkError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     if device.type == "cpu" and dtype != "fp32" and not native_low_precision(dtype) and not force:
@@ -150,7 +160,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- the model
-def _build_model(cfg: BenchmarkConfig, device: torch.device):
+def _build_model(cfg: BenchmarkConfig, device: torch.device) -> SlowFast:
     from slowfast_zoo.factory import create_model
 
     model = create_model(cfg.model)  # random weights, as MMAction2's benchmark (pretrained=None)
@@ -165,7 +175,8 @@ def _median(xs: Sequence[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def _time_video(model, views, device, views_per_batch, dtype) -> tuple[float, torch.Tensor]:
+def _time_video(model: SlowFast, views: torch.Tensor, device: torch.device, views_per_batch: int,
+                dtype: torch.dtype | None) -> tuple[float, torch.Tensor]:
     """One video timed as MMAction2's benchmark does: copy in, all views, softmax average, copy out."""
     _sync(device)
     t = time.perf_counter()
@@ -174,8 +185,9 @@ def _time_video(model, views, device, views_per_batch, dtype) -> tuple[float, to
     return time.perf_counter() - t, scores
 
 
-def _end_to_end(model, cfg: BenchmarkConfig, paths: Sequence[str], device, vpb, dtype, pcfg,
-                size: int, num_views: int, clip_len: int) -> dict[str, Any]:
+def _end_to_end(model: SlowFast, cfg: BenchmarkConfig, paths: Sequence[str], device: torch.device, vpb: int,
+                dtype: torch.dtype | None, pcfg: PretrainedCfg, size: int, num_views: int,
+                clip_len: int) -> dict[str, Any]:
     from slowfast_zoo.data.decode import VideoReader
     from slowfast_zoo.data.presets import TestTransform
 
@@ -196,6 +208,7 @@ def _end_to_end(model, cfg: BenchmarkConfig, paths: Sequence[str], device, vpb, 
         t2 = time.perf_counter()
         _sync(device)
         logits = run_views(model, views, views_per_batch=vpb, dtype=dtype)
+        assert isinstance(logits, torch.Tensor)  # logits, not maps (return_maps=False)
         _sync(device)
         t3 = time.perf_counter()
         scores = average_views(logits[None])[0]
@@ -336,6 +349,12 @@ def format_report(r: dict[str, Any]) -> str:
 
 
 def config_from_dict(d: dict[str, Any]) -> BenchmarkConfig:
-    """A :class:`BenchmarkConfig` from keyword values (unknown keys are ignored)."""
+    """A :class:`BenchmarkConfig` from keyword values (unknown keys are ignored).
+
+    Example:
+        >>> config_from_dict({"videos": 2, "dtype": "bf16", "unknown": 1})
+        ... # doctest: +ELLIPSIS
+        BenchmarkConfig(model='slowfast_r50_4x16x1', device=None, dtype='bf16', ..., videos=2, ...)
+    """
     names = {f.name for f in dataclasses.fields(BenchmarkConfig)}
     return BenchmarkConfig(**{k: v for k, v in d.items() if k in names})

@@ -37,6 +37,8 @@ from pathlib import Path
 import torch
 
 from slowfast_zoo._io import atomic_write
+from slowfast_zoo.errors import UsageError
+from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["export_onnx", "export_torchscript", "export_model", "example_input", "check_onnx",
            "check_torchscript", "ONNX_OPSET", "ONNX_ATOL", "TORCHSCRIPT_ATOL", "FORMATS"]
@@ -50,21 +52,21 @@ TORCHSCRIPT_ATOL = 1e-5
 FORMATS = ("onnx", "torchscript")
 
 
-def example_input(model: torch.nn.Module, *, size: int | None = None, batch: int = 1,
+def example_input(model: SlowFast, *, size: int | None = None, batch: int = 1,
                   dtype: torch.dtype = torch.float32, seed: int = 0) -> torch.Tensor:
     """A random normalized input ``[batch, 3, clip_len, size, size]`` for the model's protocol."""
-    cfg = getattr(model, "pretrained_cfg", None)
+    cfg = model.pretrained_cfg
     clip_len = cfg.test.clip_len if cfg is not None else 32
     size = size or (cfg.test.crop_size if cfg is not None else 256)
     if size < 32:
-        raise ValueError(f"size must be >= 32, got {size}")
+        raise UsageError(f"size must be >= 32, got {size}")
     g = torch.Generator().manual_seed(seed)
     return torch.randn(batch, 3, clip_len, size, size, generator=g).to(dtype)
 
 
-def _prepared(model: torch.nn.Module, fp16: bool) -> torch.nn.Module:
-    if getattr(model, "is_fused", False):
-        raise ValueError("export the unfused model: this one has BatchNorm folded into its convs "
+def _prepared(model: SlowFast, fp16: bool) -> SlowFast:
+    if model.is_fused:
+        raise UsageError("export the unfused model: this one has BatchNorm folded into its convs "
                          "(create it again with create_model())")
     model = model.eval()
     if fp16:
@@ -72,7 +74,7 @@ def _prepared(model: torch.nn.Module, fp16: bool) -> torch.nn.Module:
     return model
 
 
-def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int | None = None,
+def export_onnx(model: SlowFast, path: str | os.PathLike, *, size: int | None = None,
                 dynamic_batch: bool = False, fp16: bool = False, opset: int | None = None,
                 exporter: str = "dynamo") -> Path:
     """Export to an ONNX file (input ``video``, output ``logits``; see the module doc).
@@ -90,7 +92,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int | 
         >>> export_onnx(sz.create_model("slowfast_r50_4x16x1", pretrained=True), "sf.onnx")  # doctest: +SKIP
     """
     if exporter not in ("dynamo", "torchscript"):
-        raise ValueError(f"exporter must be 'dynamo' or 'torchscript', got {exporter!r}")
+        raise UsageError(f"exporter must be 'dynamo' or 'torchscript', got {exporter!r}")
     model = _prepared(model, fp16)
     x = example_input(model, size=size, dtype=torch.float16 if fp16 else torch.float32)
     def write(tmp: str) -> None:
@@ -112,7 +114,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, size: int | 
     return path
 
 
-def export_torchscript(model: torch.nn.Module, path: str | os.PathLike, *, size: int | None = None,
+def export_torchscript(model: SlowFast, path: str | os.PathLike, *, size: int | None = None,
                        dynamic_batch: bool = True, fp16: bool = False) -> Path:
     """Export with ``torch.jit.trace`` to a ``.pt`` file for ``torch.jit.load``.
 
@@ -133,16 +135,16 @@ def export_torchscript(model: torch.nn.Module, path: str | os.PathLike, *, size:
     return path
 
 
-def export_model(model: torch.nn.Module, path: str | os.PathLike, format: str, **kwargs: Any) -> Path:
+def export_model(model: SlowFast, path: str | os.PathLike, format: str, **kwargs: Any) -> Path:
     """``export_onnx`` or ``export_torchscript`` by name (``"onnx"`` / ``"torchscript"``)."""
     if format == "onnx":
         return export_onnx(model, path, **kwargs)
     if format == "torchscript":
         return export_torchscript(model, path, **kwargs)
-    raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    raise UsageError(f"format must be one of {FORMATS}, got {format!r}")
 
 
-def _reference(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _reference(model: SlowFast, x: torch.Tensor) -> torch.Tensor:
     model = model.eval()
     with torch.inference_mode():
         if x.dtype == torch.float16:
@@ -150,7 +152,7 @@ def _reference(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(x)
 
 
-def check_onnx(path: str | os.PathLike, model: torch.nn.Module, x: torch.Tensor) -> float:
+def check_onnx(path: str | os.PathLike, model: SlowFast, x: torch.Tensor) -> float:
     """Max |logit difference| between onnxruntime (CPU) on ``path`` and ``model`` on ``x``.
 
     Raises:
@@ -167,7 +169,7 @@ def check_onnx(path: str | os.PathLike, model: torch.nn.Module, x: torch.Tensor)
     return float((torch.from_numpy(out).float() - ref.float()).abs().max())
 
 
-def check_torchscript(path: str | os.PathLike, model: torch.nn.Module, x: torch.Tensor) -> float:
+def check_torchscript(path: str | os.PathLike, model: SlowFast, x: torch.Tensor) -> float:
     """Max |logit difference| between ``torch.jit.load(path)`` and ``model`` on ``x``."""
     loaded = torch.jit.load(os.fspath(path), map_location="cpu")
     with torch.inference_mode():

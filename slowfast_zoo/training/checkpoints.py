@@ -15,16 +15,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from slowfast_zoo._io import atomic_write
-from slowfast_zoo.weights.safetensors import read_metadata, weights_metadata, write_safetensors
+from slowfast_zoo.models.slowfast import SlowFast
+from slowfast_zoo.weights.readers import read_metadata
+from slowfast_zoo.weights.writer import weights_metadata, write_safetensors
 
 __all__ = ["save_weights", "read_weights_metadata", "save_training_state", "load_training_state",
            "rng_state", "set_rng_state"]
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike, *, class_names: list[str] | None = None,
+def save_weights(model: SlowFast, path: str | os.PathLike[str], *, class_names: list[str] | None = None,
                  extra: Mapping[str, Any] | None = None) -> Path:
     """Write the model's weights as a slowfast_zoo ``.safetensors`` (atomically, 0644).
 
@@ -36,10 +37,10 @@ def save_weights(model: nn.Module, path: str | os.PathLike, *, class_names: list
     Example:
         >>> save_weights(model, "run/latest.safetensors", class_names=["a", "b"])  # doctest: +SKIP
     """
-    model = getattr(model, "module", model)  # DDP
-    meta = weights_metadata(model, what="finetune", class_names=class_names,
-                            **{"num_classes": str(model.num_classes), **dict(extra or {})})
-    return write_safetensors(path, model.state_dict(), meta)
+    net: SlowFast = getattr(model, "module", model)  # the model inside a DistributedDataParallel
+    meta = weights_metadata(net, what="finetune", class_names=class_names,
+                            **{"num_classes": str(net.num_classes), **dict(extra or {})})
+    return write_safetensors(path, net.state_dict(), meta)
 
 
 def read_weights_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -64,8 +65,18 @@ def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy, torch (and CUDA) generator states as weights_only-safe data."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    """Python, numpy, torch (and CUDA) generator states as weights_only-safe data.
+
+    Example:
+        >>> state = rng_state()
+        >>> first = torch.rand(2)
+        >>> set_rng_state(state)
+        >>> torch.equal(torch.rand(2), first)
+        True
+    """
+    legacy = np.random.get_state(legacy=True)
+    assert isinstance(legacy, tuple)  # legacy=True: (kind, keys, pos, has_gauss, cached)
+    kind, keys, pos, has_gauss, cached = legacy
     py = random.getstate()
     state: dict[str, Any] = {
         "python": [py[0], list(py[1]), py[2]],

@@ -42,18 +42,24 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, DistributedSampler
 
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.datasets import VideoDataset, collate_skip_failures
 from slowfast_zoo.data.presets import TestTransform, test_transform
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
-from slowfast_zoo.evaluation.distributed import init_distributed
+from slowfast_zoo.evaluation.distributed import DistInfo, init_distributed
 from slowfast_zoo.evaluation.runner import evaluate
+from slowfast_zoo.errors import CheckpointError, InputFileError, UsageError
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import PretrainedCfg, TestProtocol, TrainProtocol
 from slowfast_zoo.inference.device import parse_dtype, peak_memory_bytes, reset_peak_memory
+from slowfast_zoo.inference.engine import prepare_model
+from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.training.checkpoints import (
     load_training_state,
     rng_state,
@@ -76,6 +82,7 @@ _AMP = ("none", "bf16", "fp16")
 # The recipe's input sizes, from the one source of protocol constants.
 _RECIPE = TrainProtocol()
 _VAL = TestProtocol()
+_SHORT_SIDE: int = _RECIPE.resize_short_side or _VAL.resize_short_side
 
 
 @dataclass
@@ -129,7 +136,7 @@ class FinetuneConfig:
     linear_probe: bool = False
     clip_len: int = _RECIPE.clip_len
     frame_interval: int = _RECIPE.frame_interval
-    resize_short_side: int = _RECIPE.resize_short_side
+    resize_short_side: int = _SHORT_SIDE
     crop_size: int = _RECIPE.crop_size
     val_crop_size: int = _VAL.val_crop_size
     area_range: tuple[float, float] = _RECIPE.area_range
@@ -160,16 +167,15 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def _protocol(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -> PretrainedCfg:
-    """The weight's record with the run's input sizes: the presets then build both transforms."""
-    sizes = dict(clip_len=cfg.clip_len, frame_interval=cfg.frame_interval,
-                 resize_short_side=cfg.resize_short_side)
+    """The weight's record with the run's train input sizes: train_transform then builds from it."""
     # A flip label map names the weight's own classes (Something-Something V1): it only applies
     # when the run keeps them.
     swap = pcfg.train.flip_label_map if num_classes == pcfg.num_classes else ()
-    train = dataclasses.replace(pcfg.train, crop_size=cfg.crop_size, area_range=tuple(cfg.area_range),
-                                flip_label_map=swap, **sizes)
-    test = dataclasses.replace(pcfg.test, val_crop_size=cfg.val_crop_size, **sizes)
-    return dataclasses.replace(pcfg, train=train, test=test)
+    low, high = cfg.area_range
+    train = dataclasses.replace(pcfg.train, crop_size=cfg.crop_size, area_range=(low, high),
+                                flip_label_map=swap, clip_len=cfg.clip_len,
+                                frame_interval=cfg.frame_interval, resize_short_side=cfg.resize_short_side)
+    return dataclasses.replace(pcfg, train=train)
 
 
 def _train_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int,
@@ -179,13 +185,14 @@ def _train_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int,
 
 def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -> TestTransform:
     # MMAction2's validation pipeline: one clip, centre crop.
-    return test_transform(_protocol(cfg, pcfg, num_classes), views="val")
+    return test_transform(pcfg, views="val", clip_len=cfg.clip_len, frame_interval=cfg.frame_interval,
+                          resize_short_side=cfg.resize_short_side, crop_size=cfg.val_crop_size)
 
 
 def _num_classes(cfg: FinetuneConfig) -> int:
     declared = len(cfg.class_names) if cfg.class_names is not None else cfg.num_classes
     if cfg.class_names is not None and cfg.num_classes not in (None, declared):
-        raise ValueError(f"num_classes={cfg.num_classes} but {declared} class names were given")
+        raise UsageError(f"num_classes={cfg.num_classes} but {declared} class names were given")
     k = check_list_file(cfg.train_list, cfg.data_root, declared, require_all_classes=declared is not None)
     if cfg.val_list is not None:
         check_list_file(cfg.val_list, cfg.data_root, k)
@@ -200,7 +207,8 @@ def _all_reduce_mean(values: list[float], device: torch.device, distributed: boo
     return t.tolist()
 
 
-def _validate(model, val_ds, device, dtype) -> dict[str, float]:
+def _validate(model: SlowFast, val_ds: VideoDataset, device: torch.device,
+              dtype: torch.dtype | None) -> dict[str, float]:
     model.eval()
     # prepare=False: fusing would make the training model inference-only.
     result = evaluate(model, val_ds, device=device, dtype=dtype, progress=False, prepare=False)
@@ -214,15 +222,17 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     Raises:
         ListFileError: a bad train/val list (missing video, label out of range, fewer classes
             than declared), before any training.
-        ValueError: inconsistent options, or a resume state of another run.
+        UsageError: inconsistent options (a ``ValueError``).
+        InputFileError: ``resume`` names a training state that does not exist.
+        CheckpointError: a resume state of another run (architecture or class count).
 
     Example:
         >>> finetune(FinetuneConfig("slowfast_r50_4x16x1", "train.txt", "run"))  # doctest: +SKIP
     """
     if cfg.amp not in _AMP:
-        raise ValueError(f"amp must be one of {list(_AMP)}, got {cfg.amp!r}")
+        raise UsageError(f"amp must be one of {list(_AMP)}, got {cfg.amp!r}")
     if cfg.batch_size < 1 or cfg.accum_steps < 1 or cfg.epochs < 1 or cfg.val_every < 1:
-        raise ValueError("batch_size, accum_steps, epochs and val_every must be >= 1")
+        raise UsageError("batch_size, accum_steps, epochs and val_every must be >= 1")
     out = Path(cfg.out_dir)
     k = _num_classes(cfg)
     info = init_distributed(cfg.device)
@@ -237,17 +247,17 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                          checkpoint_path=cfg.checkpoint_path if cfg.pretrained else None, progress=False)
     params = configure_finetune(model, freeze_stages=cfg.freeze_stages, norm_eval=cfg.norm_eval,
                                 linear_probe=cfg.linear_probe)
-    model.to(device).train()
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cpu"
-    if channels_last:
-        model.to(memory_format=torch.channels_last_3d)  # in place: the same Parameters
+    # The fast path's one decision point; for training it works in place (the optimizer holds
+    # these very Parameters) and never folds BatchNorm.
+    model = prepare_model(model, device=device, fuse=False, channels_last=channels_last, training=True)
     pcfg = get_pretrained_cfg(cfg.arch)
     # A video that cannot be read is left out of its batch and reported, not the end of the run.
     train_ds = VideoDataset(cfg.train_list, cfg.data_root, _train_transform(cfg, pcfg, k, cfg.seed),
                             on_error="skip")
     val_ds = (VideoDataset(cfg.val_list, cfg.data_root, _val_transform(cfg, pcfg, k), on_error="skip")
               if cfg.val_list else None)
-    sampler = DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+    sampler: DistributedSampler[Any] = DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
     # drop_last: a final batch of 1 cannot train BatchNorm at the 1x1 maps of small inputs.
     loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
@@ -256,7 +266,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     steps_per_epoch = len(loader) // cfg.accum_steps
     if steps_per_epoch < 1:
-        raise ValueError(f"{cfg.train_list}: {len(train_ds)} videos give no full optimizer step per epoch "
+        raise UsageError(f"{cfg.train_list}: {len(train_ds)} videos give no full optimizer step per epoch "
                          f"(batch {cfg.batch_size} x {info.world_size} processes x {cfg.accum_steps} "
                          f"accumulation steps); lower --batch-size or --accum-steps")
     total_batch = cfg.batch_size * info.world_size * cfg.accum_steps
@@ -264,16 +274,17 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     total = steps_per_epoch * cfg.epochs
     warm_epochs = cfg.warmup_epochs if cfg.warmup_epochs is not None else cfg.epochs * 34 / 256
     optimizer = torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
+    scheduler = LambdaLR(
         optimizer, WarmupCosine(total, round(warm_epochs * steps_per_epoch), cfg.warmup_ratio))
     amp_dtype = parse_dtype("fp32" if cfg.amp == "none" else cfg.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16 and device.type == "cuda")
-    ddp = model
+    ddp: DistributedDataParallel | None = None
     if info.distributed:
-        ddp = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward: nn.Module = model if ddp is None else ddp
 
-    start_epoch, history = 0, []
+    start_epoch = 0
+    history: list[dict[str, Any]] = []
     if cfg.resume:
         state_path = out / STATE_FILE if cfg.resume is True else Path(cfg.resume)
         start_epoch, history = _resume(state_path, cfg, model, optimizer, scheduler, scaler, info, k)
@@ -310,10 +321,11 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
             y = labels.to(device)
             last_micro = (it + 1) % cfg.accum_steps == 0
-            sync = contextlib.nullcontext() if last_micro or ddp is model else ddp.no_sync()
+            # Accumulating: only the last micro-step of an optimizer step all-reduces gradients.
+            sync = ddp.no_sync() if ddp is not None and not last_micro else contextlib.nullcontext()
             with sync:
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    loss = F.cross_entropy(ddp(x), y)
+                    loss = F.cross_entropy(forward(x), y)
                 scaler.scale(loss / cfg.accum_steps).backward()
             loss_sum += float(loss.detach()) * len(y)
             seen += len(y)
@@ -343,10 +355,11 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
             "skipped": [{"path": p, "reason": r} for p, r in skipped.items()]}
 
 
-def _checkpoint(cfg, out: Path, epoch: int, model, optimizer, scheduler, scaler, info, class_names,
-                history) -> None:
+def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, optimizer: torch.optim.Optimizer,
+                scheduler: LambdaLR, scaler: torch.amp.GradScaler, info: DistInfo, class_names: list[str],
+                history: list[dict[str, Any]]) -> None:
     rng = rng_state()
-    rngs = [rng]
+    rngs: list[dict[str, Any] | None] = [rng]
     if info.distributed:
         rngs = [None] * info.world_size
         dist.all_gather_object(rngs, rng, group=info.group)
@@ -368,13 +381,15 @@ def _checkpoint(cfg, out: Path, epoch: int, model, optimizer, scheduler, scaler,
         dist.barrier(group=info.group)  # every rank sees the finished files before going on
 
 
-def _resume(path: Path, cfg, model, optimizer, scheduler, scaler, info, k: int):
+def _resume(path: Path, cfg: FinetuneConfig, model: SlowFast, optimizer: torch.optim.Optimizer,
+            scheduler: LambdaLR, scaler: torch.amp.GradScaler, info: DistInfo,
+            k: int) -> tuple[int, list[dict[str, Any]]]:
     if not path.is_file():
-        raise FileNotFoundError(f"cannot resume: {path} does not exist")
+        raise InputFileError(f"cannot resume: {path} does not exist")
     state = load_training_state(path)
     if state.get("arch") != cfg.arch or state.get("num_classes") != k:
-        raise ValueError(f"cannot resume from {path}: it is a {state.get('arch')} run with "
-                         f"{state.get('num_classes')} classes, this one {cfg.arch} with {k}")
+        raise CheckpointError(f"cannot resume from {path}: it is a {state.get('arch')} run with "
+                              f"{state.get('num_classes')} classes, this one {cfg.arch} with {k}")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule = dict(scheduler.lr_lambdas[0].__dict__)

@@ -17,6 +17,8 @@ import logging
 
 from torch import nn
 
+from slowfast_zoo.errors import UsageError
+
 from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["configure_finetune"]
@@ -45,7 +47,7 @@ def configure_finetune(model: SlowFast, *, freeze_stages: int = -1, norm_eval: b
         >>> params = configure_finetune(model, freeze_stages=2, norm_eval=True)  # doctest: +SKIP
     """
     if not -1 <= freeze_stages <= 4:
-        raise ValueError(f"freeze_stages must be in -1..4, got {freeze_stages}")
+        raise UsageError(f"freeze_stages must be in -1..4, got {freeze_stages}")
     model.freeze(freeze_stages, norm_eval=norm_eval, backbone=linear_probe)
     params = [p for p in model.parameters() if p.requires_grad]
     log.info("fine-tuning %d of %d parameters (freeze_stages=%d, norm_eval=%s, linear_probe=%s)",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+
+import numpy as np
 
 from slowfast_zoo.data.datasets import VideoDataset
 from slowfast_zoo.errors import ListFileError, VideoDecodeError
@@ -26,7 +27,7 @@ def check_list_file(ann_file: str | os.PathLike, data_root: str | os.PathLike | 
         4
     """
     class _NoTransform:
-        def sample(self, *a: Any) -> None:  # the dataset only parses here
+        def sample(self, num_frames: int, start_index: int = 0) -> np.ndarray:  # the dataset only parses here
             raise NotImplementedError
 
     ds = VideoDataset(ann_file, data_root, _NoTransform())

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+from slowfast_zoo.errors import UsageError
+
 __all__ = ["WarmupCosine", "scaled_lr"]
 
 
@@ -33,7 +35,7 @@ class WarmupCosine:
 
     def __init__(self, total_iters: int, warmup_iters: int, warmup_ratio: float = 0.1) -> None:
         if total_iters < 1:
-            raise ValueError(f"total_iters must be >= 1, got {total_iters}")
+            raise UsageError(f"total_iters must be >= 1, got {total_iters}")
         self.total_iters = int(total_iters)
         self.warmup_iters = int(warmup_iters)
         self.warmup_ratio = float(warmup_ratio)

@@ -1,35 +1,46 @@
-"""Putting a state dict (our keys) into a model: the one classifier keep/drop policy.
+"""Loading step 5: check a converted state dict against the model once, then load it.
 
-Every loader (MMAction2 files, the converted cache, our own ``.safetensors``, saved models and
-Hub mirrors) decides here whether the file's classifier is used, and loads through here, so a
-file meets the same checks whatever its origin.
+Every way of loading (published files, the converted cache, our own ``.safetensors``, saved
+models) ends here, so a file meets the same checks whatever its origin:
+
+* our metadata's ``architecture`` / ``fusion_kernel`` / ``lateral_norm`` against the model
+  (a user's own file converted for another network);
+* the one key/shape check (:func:`check_state_dict`): every tensor consumed, every weight
+  filled, mismatches named in the file's own key names, with the registered weights the file
+  does fit (:mod:`.identify`);
+* the classifier policy (:func:`keep_file_classifier`): the file's classifier is used when its
+  size is the model's, a model built with another ``num_classes`` keeps a fresh one.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 
 import torch
 
 from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import PRETRAINED
-from slowfast_zoo.weights.convert import check_state_dict
-from slowfast_zoo.weights.safetensors import class_names_from_metadata, read_safetensors
+from slowfast_zoo.weights.convert import UNMAPPED, Converted
+from slowfast_zoo.weights.identify import fitting_weights_hint
 
-__all__ = ["keep_file_classifier", "apply_state_dict", "load_safetensors_into", "arch_problems",
-           "classifier_rows"]
+__all__ = ["apply_converted", "check_state_dict", "keep_file_classifier", "arch_problems", "classifier_rows"]
 
 log = logging.getLogger(__name__)
 
 
 def classifier_rows(sd: Mapping[str, torch.Tensor]) -> int | None:
-    """Rows of the classifier in a state dict with our keys (``None``: no classifier)."""
+    """Rows of the classifier in a state dict with our keys (``None``: no classifier).
+
+    Example:
+        >>> classifier_rows({"fc.weight": torch.zeros(7, 2304)})
+        7
+    """
     return int(sd["fc.weight"].shape[0]) if "fc.weight" in sd else None
 
 
-def keep_file_classifier(file_classes: int | None, model: torch.nn.Module, published_classes: int,
+def keep_file_classifier(file_classes: int | None, model: SlowFast, published_classes: int,
                          source: str) -> bool:
     """Whether the model takes the file's classifier (else it keeps its fresh one).
 
@@ -43,10 +54,18 @@ def keep_file_classifier(file_classes: int | None, model: torch.nn.Module, publi
         model: the model being filled.
         published_classes: the class count the weight was published (or saved) with.
         source: the file, for messages.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> model = sz.create_model("slowfast_r50_4x16x1", num_classes=10)
+        >>> keep_file_classifier(400, model, 400, "k400.pth")  # fine-tuning: a fresh head
+        False
+        >>> keep_file_classifier(10, model, 400, "ft.pth")  # the file's own 10-class head
+        True
     """
     if file_classes is None:
-        # Fine only if the user asked for another head anyway; otherwise the strict load
-        # reports the classifier keys as missing.
+        # Fine only if the user asked for another head anyway; otherwise the check reports
+        # the classifier keys as missing.
         return model.num_classes == published_classes
     if file_classes == model.num_classes:
         return True
@@ -61,33 +80,67 @@ def keep_file_classifier(file_classes: int | None, model: torch.nn.Module, publi
     return False
 
 
-def apply_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], *, keep_classifier: bool,
-                     source: str, file_classes: int | None = None) -> None:
-    """Check ``sd`` against the model (naming every bad key) and load it, with or without its classifier.
+def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
+                     source: str, ignore_classifier: bool = False,
+                     source_keys: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`CheckpointError` unless ``state_dict`` fills ``model`` exactly.
 
-    ``file_classes`` (for the log line) defaults to the classifier rows found in ``sd``.
+    Args:
+        state_dict: tensors under our key names.
+        model: the model to fill.
+        source: file or URL named in the error message.
+        ignore_classifier: the classifier (``fc.*``) is being replaced (``num_classes`` differs).
+        source_keys: our key -> original MMAction2 key, to report errors in the file's own names.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> model = sz.create_model("slowfast_r50_4x16x1", num_classes=3)
+        >>> check_state_dict(model.state_dict(), model, source="ok.pth")  # fits: no error
+        >>> sd = {k: v for k, v in model.state_dict().items() if k != "fc.bias"}
+        >>> check_state_dict(sd, model, source="x.pth")
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.CheckpointError: Checkpoint x.pth does not match the architecture slowfast_r50_4x16x1:
+          1 missing:
+            fc.bias
     """
-    check_state_dict(sd, model, source=source, ignore_classifier=not keep_classifier)
-    fc_keys = {k for k in model.state_dict() if k.startswith("fc.")}
-    if keep_classifier:
-        try:
-            model.load_state_dict(sd, strict=True)
-        except RuntimeError as e:  # should not happen after check_state_dict; keep one error type
-            raise CheckpointError(f"Checkpoint {source} does not fit the model: {e}") from e
+    expected = model.state_dict()
+    names = source_keys or {}
+    def skip(k: str) -> bool:
+        return ignore_classifier and k.startswith("fc.")
+    missing = [k for k in expected if k not in state_dict and not skip(k)]
+    unexpected = [names.get(k, k) for k in state_dict if k not in expected and not skip(k)]
+    mismatched = [
+        f"{names.get(k, k)}: file {list(v.shape)} vs model {list(expected[k].shape)}"
+        for k, v in state_dict.items()
+        if k in expected and not skip(k) and tuple(v.shape) != tuple(expected[k].shape)
+    ]
+    if not (missing or unexpected or mismatched):
         return
-    result = model.load_state_dict({k: v for k, v in sd.items() if not k.startswith("fc.")},
-                                   strict=False)
-    if set(result.missing_keys) != fc_keys or result.unexpected_keys:
-        raise CheckpointError(f"Checkpoint {source}: unexpected partial load (missing "
-                              f"{result.missing_keys}, unexpected {result.unexpected_keys}).")
-    file_classes = classifier_rows(sd) if file_classes is None else file_classes
-    log.info("Loaded all weights of %s except the classifier: the checkpoint has %s classes, the "
-             "model %d; the classifier is freshly initialised (normal std 0.01, bias 0).",
-             source, file_classes if file_classes is not None else "no", model.num_classes)
+    lines = [f"Checkpoint {source} does not match the architecture {model.spec.name}:"]
+    if any(k.startswith(("laterals.", "slow.", "fast.")) for k in missing) or \
+            any("lateral" in k or "backbone." in k for k in unexpected + mismatched):
+        # The backbone differs (not only the classifier): name the architectures the file fits.
+        lines.append("  " + fitting_weights_hint(
+            {k: v for k, v in state_dict.items() if not k.startswith(UNMAPPED)}))
+    for title, items in (("missing", missing), ("unexpected", unexpected), ("mismatched shapes", mismatched)):
+        if items:
+            shown = "\n    ".join(items[:20]) + (f"\n    ... and {len(items) - 20} more" if len(items) > 20 else "")
+            lines.append(f"  {len(items)} {title}:\n    {shown}")
+    raise CheckpointError("\n".join(lines))
 
 
-def arch_problems(meta: Mapping[str, str], model: torch.nn.Module) -> list[str]:
-    """How a file's metadata disagrees with the model's architecture (empty: it fits)."""
+def arch_problems(meta: Mapping[str, str], model: SlowFast) -> list[str]:
+    """How a file's metadata disagrees with the model's architecture (empty: it fits).
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> model = sz.create_model("slowfast_r50_4x16x1")
+        >>> arch_problems({"architecture": "slowfast_r50_4x16x1", "fusion_kernel": "5"}, model)
+        []
+        >>> arch_problems({"fusion_kernel": "7"}, model)
+        ['fusion kernel 7 (model: 5)']
+    """
     spec = model.spec
     problems = []
     if "architecture" in meta and meta["architecture"] != spec.name:
@@ -99,20 +152,57 @@ def arch_problems(meta: Mapping[str, str], model: torch.nn.Module) -> list[str]:
     return problems
 
 
-def load_safetensors_into(model: torch.nn.Module, path: str | os.PathLike, *, published_classes: int, source: str) -> bool:
-    """Load one of our ``.safetensors`` files into ``model``; True when its classifier was kept.
+def apply_converted(model: SlowFast, converted: Converted, *, published_classes: int) -> bool:
+    """Check ``converted`` against ``model`` once and load it; True when the file's classifier was kept.
 
     The file's class names (a fine-tuned file, a saved model) become ``model.class_names`` when
     its classifier is kept: they only describe the classifier they were saved with.
+
+    Raises:
+        CheckpointError: weights of another network (listing every missing, unexpected and
+            mismatched key, with the registered weights the file fits) or a classifier of
+            another size than the model's own class count.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> from slowfast_zoo.weights.convert import convert_checkpoint
+        >>> from slowfast_zoo.weights.readers import Checkpoint
+        >>> donor = sz.create_model("slowfast_r50_4x16x1", num_classes=4)
+        >>> model = sz.create_model("slowfast_r50_4x16x1", num_classes=4)
+        >>> converted = convert_checkpoint(Checkpoint(donor.state_dict(), "slowfast_zoo", "mine.safetensors"))
+        >>> apply_converted(model, converted, published_classes=400)
+        True
+        >>> torch.equal(model.fc.weight, donor.fc.weight)
+        True
     """
-    sd, meta = read_safetensors(path)
-    problems = arch_problems(meta, model)
+    ckpt = converted.checkpoint
+    sd = converted.state_dict
+    source = ckpt.source
+    # The converted cache records which model first converted the published file; any model
+    # the file fits may use it. A user's own file must be for this network.
+    problems = [] if ckpt.from_cache else arch_problems(ckpt.metadata, model)
     if problems:
         raise CheckpointError(f"Checkpoint {source} was converted for another network: "
                               f"{'; '.join(problems)}.")
-    keep = keep_file_classifier(classifier_rows(sd), model, published_classes, source)
-    apply_state_dict(model, sd, keep_classifier=keep, source=source)
-    names = class_names_from_metadata(meta)
-    if keep and names is not None and len(names) == model.num_classes:
-        model.class_names = names
-    return keep
+    file_classes = classifier_rows(sd)
+    try:
+        keep: bool | None = keep_file_classifier(file_classes, model, published_classes, source)
+    except CheckpointError as e:
+        classifier_error = e
+        keep = None
+    # The backbone first: a file of another network is reported as such (with the names it
+    # fits), not as a classifier-size problem.
+    check_state_dict(sd, model, source=source, ignore_classifier=not keep, source_keys=converted.source_keys)
+    if keep is None:
+        raise classifier_error
+    if keep:
+        model.load_state_dict(sd, strict=True)
+        names = ckpt.class_names
+        if names is not None and len(names) == model.num_classes:
+            model.class_names = names
+        return True
+    model.load_state_dict({k: v for k, v in sd.items() if not k.startswith("fc.")}, strict=False)
+    log.info("Loaded all weights of %s except the classifier: the checkpoint has %s classes, the "
+             "model %d; the classifier is freshly initialised (normal std 0.01, bias 0).",
+             source, file_classes if file_classes is not None else "no", model.num_classes)
+    return False

@@ -1,31 +1,42 @@
-"""MMAction2 checkpoint keys -> slowfast_zoo keys: one explicit, strict mapping.
+"""Loading step 4: a checkpoint's key names -> ours, one converter per source family.
 
-MMAction2 (Apache-2.0) stores SlowFast weights under ``backbone.{slow,fast}_path.*`` and
-``cls_head.fc_cls.*`` (docs/SPEC.md section 2.9). Every source tensor must map to exactly one of
-our parameters/buffers with the same shape, and every one of ours must be filled: unlike
+=================  ======================================================================
+family             converter
+=================  ======================================================================
+``mmaction2``      :func:`mmaction2_key_to_ours`: MMAction2 (Apache-2.0) stores SlowFast
+                   weights under ``backbone.{slow,fast}_path.*`` and ``cls_head.fc_cls.*``
+                   (docs/SPEC.md section 2.9); one explicit rule per layer kind
+``slowfast_zoo``   our own files: the names are already ours
+=================  ======================================================================
+
+Converting only renames. A key no rule knows is kept under ``<unmapped>NAME`` so that the one
+check of :mod:`.apply` reports it with everything else wrong, in the file's own names: unlike
 MMAction2's non-strict loader, nothing is silently left at its random initialisation.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 
 from slowfast_zoo.errors import CheckpointError
-from slowfast_zoo.weights.identify import fitting_weights_hint
+from slowfast_zoo.weights.readers import Checkpoint
 
-__all__ = ["CONVERTER_VERSION", "mmaction2_key_to_ours", "convert_mmaction2_state_dict",
-           "check_state_dict"]
+__all__ = ["Converted", "convert_checkpoint", "mmaction2_key_to_ours", "UNMAPPED"]
 
-#: Bumped whenever the mapping changes, so stale converted caches are rebuilt.
-CONVERTER_VERSION = "1"
+#: Prefix of the keys no rule maps (reported by the check, never loaded).
+UNMAPPED = "<unmapped>"
 
 _PATHWAY = {"slow_path": "slow", "fast_path": "fast"}
 _CONV = {"1": "conv_a", "2": "conv_b", "3": "conv_c"}
 
-_RULES: tuple[tuple[re.Pattern[str], object], ...] = (
+#: One rule: a full-match pattern of MMAction2 key names and the key it becomes.
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+
+_RULES: tuple[Rule, ...] = (
     (re.compile(r"backbone\.(slow_path|fast_path)\.conv1\.(conv|bn)\.(\w+)"),
      lambda m: f"{_PATHWAY[m[1]]}.stem.{m[2]}.{m[3]}"),
     (re.compile(r"backbone\.(slow_path|fast_path)\.layer([1-4])\.(\d+)\.conv([123])\.(conv|bn)\.(\w+)"),
@@ -55,74 +66,54 @@ def mmaction2_key_to_ours(key: str) -> str | None:
     for pattern, target in _RULES:
         m = pattern.fullmatch(key)
         if m:
-            return target(m)  # type: ignore[operator]
+            return target(m)
     return None
 
 
-def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: torch.nn.Module, *,
-                     source: str, ignore_classifier: bool = False,
-                     source_keys: Mapping[str, str] | None = None) -> None:
-    """Raise :class:`CheckpointError` unless ``state_dict`` fills ``model`` exactly.
+@dataclass(frozen=True)
+class Converted:
+    """A state dict under our key names (loading step 4's result).
 
-    Args:
-        state_dict: tensors under our key names.
-        model: the model to fill.
-        source: file or URL named in the error message.
-        ignore_classifier: the classifier (``fc.*``) is being replaced (``num_classes`` differs).
-        source_keys: our key -> original MMAction2 key, to report errors in the file's own names.
+    Attributes:
+        state_dict: tensors under our names (unknown keys under ``<unmapped>NAME``).
+        source_keys: our name -> the file's own name, for messages.
+        checkpoint: what was read (source, metadata, class names, cache target).
+
+    Example:
+        >>> ckpt = Checkpoint({"backbone.slow_path.conv1_lateral.conv.weight": torch.zeros(1)},
+        ...                   "mmaction2", "x.pth")
+        >>> convert_checkpoint(ckpt).source_keys
+        {'laterals.0.weight': 'backbone.slow_path.conv1_lateral.conv.weight'}
     """
-    expected = model.state_dict()
-    names = source_keys or {}
-    def skip(k: str) -> bool:
-        return ignore_classifier and k.startswith("fc.")
-    missing = [k for k in expected if k not in state_dict and not skip(k)]
-    unexpected = [names.get(k, k) for k in state_dict if k not in expected and not skip(k)]
-    mismatched = [
-        f"{names.get(k, k)}: file {list(v.shape)} vs model {list(expected[k].shape)}"
-        for k, v in state_dict.items()
-        if k in expected and not skip(k) and tuple(v.shape) != tuple(expected[k].shape)
-    ]
-    if not (missing or unexpected or mismatched):
-        return
-    lines = [f"Checkpoint {source} does not match the architecture {getattr(model, 'spec', None) and model.spec.name}:"]
-    if any(k.startswith(("laterals.", "slow.", "fast.")) for k in missing) or \
-            any("lateral" in k or "backbone." in k for k in unexpected + mismatched):
-        # The backbone differs (not only the classifier): name the architectures the file fits.
-        lines.append("  " + fitting_weights_hint(
-            {k: v for k, v in state_dict.items() if not k.startswith("<unmapped>")}))
-    for title, items in (("missing", missing), ("unexpected", unexpected), ("mismatched shapes", mismatched)):
-        if items:
-            shown = "\n    ".join(items[:20]) + (f"\n    ... and {len(items) - 20} more" if len(items) > 20 else "")
-            lines.append(f"  {len(items)} {title}:\n    {shown}")
-    raise CheckpointError("\n".join(lines))
+
+    state_dict: dict[str, torch.Tensor]
+    source_keys: dict[str, str]
+    checkpoint: Checkpoint
 
 
-def convert_mmaction2_state_dict(state_dict: Mapping[str, torch.Tensor], model: torch.nn.Module, *,
-                                 source: str, ignore_classifier: bool = False) -> dict[str, torch.Tensor]:
-    """Rename an MMAction2 SlowFast state dict to our keys and check it fills ``model``.
-
-    Raises:
-        CheckpointError: listing missing, unexpected and shape-mismatched keys.
-    """
+def _rename_mmaction2(sd: Mapping[str, torch.Tensor], source: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     out: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
-    unexpected: list[str] = []
-    for key, value in state_dict.items():
+    for key, value in sd.items():
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"Checkpoint {source}: entry {key!r} is a {type(value).__name__}, "
                                   "not a tensor")
-        ours = mmaction2_key_to_ours(key)
-        if ours is None:
-            unexpected.append(key)
-            continue
+        ours = mmaction2_key_to_ours(key) or f"{UNMAPPED}{key}"
         out[ours] = value
         origin[ours] = key
-    if unexpected:
-        # Report unknown source keys together with everything else that is wrong.
-        for k in unexpected:
-            out[f"<unmapped>{k}"] = state_dict[k]
-            origin[f"<unmapped>{k}"] = k
-    check_state_dict(out, model, source=source, ignore_classifier=ignore_classifier, source_keys=origin)
-    if ignore_classifier:
-        out = {k: v for k, v in out.items() if not k.startswith("fc.")}
-    return out
+    return out, origin
+
+
+def convert_checkpoint(ckpt: Checkpoint) -> Converted:
+    """Rename a checkpoint's tensors to our keys with its family's converter (once per load).
+
+    Example:
+        >>> from slowfast_zoo.weights.readers import Checkpoint
+        >>> ckpt = Checkpoint({"cls_head.fc_cls.bias": torch.zeros(3)}, "mmaction2", "x.pth")
+        >>> list(convert_checkpoint(ckpt).state_dict)
+        ['fc.bias']
+    """
+    if ckpt.family == "mmaction2":
+        sd, origin = _rename_mmaction2(ckpt.tensors, ckpt.source)
+        return Converted(sd, origin, ckpt)
+    return Converted(dict(ckpt.tensors), {}, ckpt)

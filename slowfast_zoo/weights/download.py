@@ -32,25 +32,36 @@ import hashlib
 import http.client
 import logging
 import os
-import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import torch
 
-from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
+from slowfast_zoo._digest import require_file, sha256_file
 from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
 from slowfast_zoo._progress import ProgressBar
+from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
+from slowfast_zoo.weights.hub import hub_download
+from slowfast_zoo.weights.source import (
+    _DEFAULT_DEADLINE_S,
+    CONFIG_NAME,
+    TIMEOUT_ENV,
+    WEIGHTS_NAME,
+    WeightSource,
+    download_deadline,
+    hash_prefix_from_name,
+)
 
 __all__ = [
-    "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "url_file_name",
-    "hash_prefix_from_name", "sha256_file", "verify_file_hash", "download_file",
-    "download_verified", "required_hash_prefix", "TIMEOUT_ENV", "download_deadline", "cache_lock",
+    "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "verify_file_hash", "download_file",
+    "download_verified", "TIMEOUT_ENV", "download_deadline", "cache_lock", "LocalFiles", "fetch",
+    "CONVERTED_SUFFIX", "converted_cache_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,42 +73,23 @@ OPENMMLAB_ROOT = "https://download.openmmlab.com"
 
 _CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small memory
 _DEFAULT_TIMEOUT_S = 60.0  # per socket operation, not for the whole transfer
-#: Environment variable: the longest a whole download may take, in seconds.
-TIMEOUT_ENV = "SLOWFAST_ZOO_DOWNLOAD_TIMEOUT"
-_DEFAULT_DEADLINE_S = 3600.0
-# The hex run right before the final extension, as publish_model.py writes it. Anchored at
-# the end so that e.g. our converted "<stem>-145f1097.slowfast_zoo.safetensors" (whose
-# hash is not 145f1097...) is not mistaken for a hash-named file.
-_HASH_RE = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|safetensors)$")
 _MIRROR_SCHEMES = ("http", "https", "file")
-
-
-def download_deadline(download_timeout: float | None = None) -> float:
-    """Seconds a whole download may take: ``download_timeout``, else ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT``,
-    else 3600.
-
-    Raises:
-        UsageError: a value that is not a positive number of seconds.
-    """
-    source, value = "download_timeout", download_timeout
-    if value is None:
-        source, value = TIMEOUT_ENV, os.environ.get(TIMEOUT_ENV) or None
-    if value is None:
-        return _DEFAULT_DEADLINE_S
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
-        raise UsageError(f"{source} must be a positive number of seconds, got {value!r}")
-    return seconds
 
 
 @contextlib.contextmanager
 def cache_lock(dest: Path, *, wait_s: float = _DEFAULT_DEADLINE_S) -> Iterator[None]:
     """Hold ``<dest>.lock`` for one cache entry (see the module docstring); wait for another
     process that holds it at most ``wait_s`` seconds. Without ``fcntl`` (Windows) no lock is
-    taken and leftovers are left alone."""
+    taken and leftovers are left alone.
+
+    Example:
+        >>> from slowfast_zoo._io import temporary_directory
+        >>> with temporary_directory() as d:
+        ...     dest = d / "checkpoints" / "m-0123abcd.pth"
+        ...     with cache_lock(dest, wait_s=1):
+        ...         sorted(p.name for p in (d / "slowfast_zoo.locks").iterdir())
+        ['m-0123abcd.pth.lock']
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -169,66 +161,6 @@ def resolve_url(url: str) -> str:
         raise UsageError(f"{MIRROR_ENV}={mirror!r} must be an http://, https:// or file:// URL "
                          f"that replaces {OPENMMLAB_ROOT}")
     return mirror.rstrip("/") + url[len(OPENMMLAB_ROOT):]
-
-
-def url_file_name(url: str) -> str:
-    """The (unquoted) last path component of a URL.
-
-    Example:
-        >>> url_file_name("http://h/x/model_20200728-145f1097.pth?raw=1")
-        'model_20200728-145f1097.pth'
-    """
-    if "\x00" in url:
-        raise CheckpointError(f"URL {url!r} contains a NUL character")
-    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
-        raise CheckpointError(f"Cannot derive a file name from URL {url[:300]!r}")
-    if len(name.encode("utf-8")) > 200:  # the cache adds a suffix; file systems allow 255 bytes
-        raise CheckpointError(f"URL {url[:120]!r}...: its file name is {len(name.encode('utf-8'))} bytes "
-                              f"long, too long for the cache (at most 200)")
-    return name
-
-
-def hash_prefix_from_name(name: str) -> str | None:
-    """The sha256 hex prefix carried by a file name, or ``None``.
-
-    Example:
-        >>> hash_prefix_from_name("slowfast_r50_256p_4x16x1_256e_kinetics400_rgb_20200728-145f1097.pth")
-        '145f1097'
-        >>> hash_prefix_from_name("my_finetune.pth") is None
-        True
-    """
-    m = _HASH_RE.search(name)
-    return m[1] if m else None
-
-
-def required_hash_prefix(url: str) -> str:
-    """The sha256 prefix in a URL's file name; refuse URLs without one.
-
-    Raises:
-        CheckpointError: the file name carries no ``-<hex>.pth`` / ``.safetensors`` prefix.
-
-    Example:
-        >>> required_hash_prefix("http://h/x_20200728-145f1097.pth")
-        '145f1097'
-    """
-    prefix = hash_prefix_from_name(url_file_name(url))
-    if not prefix:
-        raise CheckpointError(
-            f"Refusing to download {url}: its file name carries no sha256 prefix "
-            f"('<name>-<8 hex digits>.pth', as MMAction2 publishes them), so the download "
-            f"cannot be verified. Download it yourself and pass the local path as checkpoint_path, "
-            f"or rename it on the server to include the first 8 hex digits of its sha256.")
-    return prefix
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Full hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_file_hash(path: str | os.PathLike, expected_prefix: str, *, source: str | None = None) -> str:
@@ -329,18 +261,30 @@ def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | N
         ...               "slowfast_r50_256p_4x16x1_256e_kinetics400_rgb_20200728-145f1097.pth",
         ...               get_cache_dir() / "slowfast_r50_256p_4x16x1_256e_kinetics400_rgb_20200728-145f1097.pth")  # doctest: +SKIP
     """
-    download_verified(url, Path(dest), expected_prefix=expected_prefix, progress=progress,
-                      timeout=timeout, deadline=deadline)
+    prefix = expected_prefix or hash_prefix_from_name(Path(urllib.parse.urlsplit(url).path).name)
+    if not prefix:
+        raise CheckpointError(f"Refusing to download {url}: its file name carries no sha256 prefix "
+                              f"and no expected_prefix was given, so the download cannot be verified.")
+    download_verified(url, Path(dest), expected_prefix=prefix, progress=progress,
+                      timeout=timeout, deadline=download_deadline(deadline))
     return Path(dest)
 
 
-def download_verified(url: str, dest: Path, *, expected_prefix: str | None = None,
+def download_verified(url: str, dest: Path, *, expected_prefix: str,
                       progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S,
-                      deadline: float | None = None) -> str:
-    """Like :func:`download_file`, but return the full sha256 hex of the downloaded file."""
-    deadline = download_deadline(deadline)
+                      deadline: float = _DEFAULT_DEADLINE_S) -> str:
+    """Like :func:`download_file`, but return the full sha256 hex of the downloaded file.
+
+    Example:
+        >>> from slowfast_zoo._io import temporary_directory
+        >>> with temporary_directory() as d:  # a file:// URL: no network needed
+        ...     src = d / "abc-ba7816bf.pth"
+        ...     _ = src.write_bytes(b"abc")
+        ...     download_verified(src.as_uri(), d / "cache" / src.name, expected_prefix="ba7816bf",
+        ...                       progress=False)[:16]
+        'ba7816bf8f01cfea'
+    """
     url = resolve_url(url)
-    expected_prefix = expected_prefix or required_hash_prefix(url)
     log.info("Downloading %s to %s", url, dest)
     sha = hashlib.sha256()
 
@@ -360,3 +304,136 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str | None = Non
     atomic_write(dest, fetch)
     actual = sha.hexdigest()
     return actual
+
+
+# --------------------------------------------------------------------------- fetch (loading step 2)
+#: Suffix of converted files in the cache (replaces ``.pth``). Deliberately not
+#: ``-<hex>.safetensors``: the hex in the stem is the hash of the ``.pth``, not of this file.
+CONVERTED_SUFFIX = ".slowfast_zoo.safetensors"
+
+
+def converted_cache_path(pth_path: str | os.PathLike[str]) -> Path:
+    """Where the converted ``.safetensors`` of a cached ``.pth`` lives (same directory).
+
+    Example:
+        >>> converted_cache_path("/c/x_20200728-145f1097.pth").name
+        'x_20200728-145f1097.slowfast_zoo.safetensors'
+    """
+    p = Path(pth_path)
+    return p.with_name((p.name[:-4] if p.name.endswith(".pth") else p.name) + CONVERTED_SUFFIX)
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """What :func:`fetch` hands to the reader: local files, verified where a hash is known.
+
+    Attributes:
+        weights: the weight file (``.pth`` or ``.safetensors``).
+        source: how to name it in messages (the path, and the URL it came from).
+        sha256: full sha256 of ``weights`` when it was verified (``None``: not checked).
+        converted: the cache path of its converted ``.safetensors`` (published/URL ``.pth``
+            files only): read instead of the ``.pth`` when it was made from these very bytes,
+            written after a conversion otherwise.
+        config: a saved model's ``config.json`` (``hf-hub`` / ``local-dir`` only).
+        url: the URL the file came from (``url`` sources only).
+
+    Example:
+        >>> LocalFiles(Path("ft.pth"), "ft.pth").converted is None
+        True
+    """
+
+    weights: Path
+    source: str
+    sha256: str | None = None
+    converted: Path | None = None
+    config: Path | None = None
+    url: str | None = None
+
+
+def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float) -> str:
+    """Full sha256 of a verified ``dest``, downloading it if absent or damaged."""
+    if dest.is_file():
+        try:
+            return verify_file_hash(dest, prefix, source=url)
+        except HashMismatchError as e:
+            log.warning("%s Deleting it and downloading it again.", e)
+            dest.unlink(missing_ok=True)
+    return download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline)
+
+
+def _cached_first(source: WeightSource) -> list[tuple[str, Path]]:
+    """The source's URLs with their cache paths, those already in the cache first (so a warm
+    cache never waits on a URL that failed before)."""
+    cache = get_cache_dir()
+    pairs = [(u, cache / n) for u, n in zip((source.location, *source.alternatives), source.cache_names)]
+    return sorted(pairs, key=lambda p: not (p[1].is_file() or converted_cache_path(p[1]).is_file()))
+
+
+@contextlib.contextmanager
+def _fetch_url(source: WeightSource, progress: bool, deadline: float) -> Iterator[LocalFiles]:
+    pairs = _cached_first(source)
+    prefix = source.sha256_prefix or ""
+    for i, (url, dest) in enumerate(pairs):
+        # One process per cache entry, held while the file is read and converted: others wait,
+        # then find the file and its conversion done.
+        with cache_lock(dest, wait_s=deadline):
+            try:
+                full = _ensure_cached(url, dest, prefix, progress, deadline)
+            except DownloadError as e:
+                if i + 1 == len(pairs):
+                    raise
+                # MMAction2's own pages name some files with two dates: try the other name.
+                log.warning("%s Trying the alternative URL %s", e, pairs[i + 1][0])
+                continue
+            yield LocalFiles(dest, f"{dest} (from {url})", sha256=full, url=url,
+                             converted=None if dest.suffix == ".safetensors" else converted_cache_path(dest))
+            return
+
+
+def _fetch_saved(source: WeightSource) -> LocalFiles:
+    if source.kind == "local-dir":
+        root = Path(source.location)
+        if not (root / CONFIG_NAME).is_file() or not (root / WEIGHTS_NAME).is_file():
+            raise CheckpointError(f"{root}: not a saved slowfast_zoo model (expected {CONFIG_NAME} "
+                                  f"and {WEIGHTS_NAME}; see slowfast_zoo.save_pretrained)")
+        return LocalFiles(root / WEIGHTS_NAME, str(root), config=root / CONFIG_NAME)
+    try:
+        config = hub_download(source.location, CONFIG_NAME, source.revision)
+        weights = hub_download(source.location, WEIGHTS_NAME, source.revision)
+    except Exception as e:  # huggingface_hub's errors: offline + not cached, 404, network...
+        raise CheckpointError(f"{source}: cannot get the model files ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:400]})") from e
+    return LocalFiles(weights, str(source), config=config)
+
+
+@contextlib.contextmanager
+def fetch(source: WeightSource, *, progress: bool = True) -> Iterator[LocalFiles]:
+    """Loading step 2: the source's files on the local disk, verified (a context manager).
+
+    A URL is served from the cache when its file is there and hashes right, else downloaded
+    (alternative URLs in turn); the cache entry stays locked while the caller reads and
+    converts it. A local file named like a published one (``...-<sha8>.pth``) is held to the
+    same hash check. Saved models come from their directory or the Hub cache.
+
+    Raises:
+        CheckpointError: a missing local file or saved-model directory, Hub files not available.
+        HashMismatchError: a local hash-named file whose bytes do not match its name.
+        DownloadError: no URL of the source could be fetched.
+
+    Example:
+        >>> from slowfast_zoo.weights.source import resolve_source
+        >>> with fetch(resolve_source("x", checkpoint_path="ft.pth")) as files:  # doctest: +SKIP
+        ...     files.weights
+        PosixPath('ft.pth')
+    """
+    if source.kind == "url":
+        with _fetch_url(source, progress, source.deadline) as files:
+            yield files
+        return
+    if source.kind != "file":
+        yield _fetch_saved(source)
+        return
+    path = Path(source.location)
+    require_file(path)
+    full = verify_file_hash(path, source.sha256_prefix) if source.sha256_prefix else None
+    yield LocalFiles(path, str(path), sha256=full)

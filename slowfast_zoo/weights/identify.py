@@ -25,7 +25,12 @@ _DEPTH_OF_STAGE3 = {blocks[2]: depth for depth, blocks in STAGE_BLOCKS.items()}
 
 @dataclass(frozen=True)
 class FileShape:
-    """What a state dict (our keys) says about its network; ``None`` where it cannot tell."""
+    """What a state dict (our keys) says about its network; ``None`` where it cannot tell.
+
+    Example:
+        >>> FileShape(50, 50, 7, lateral_norm=False, num_classes=None).describe()
+        'slow/fast depth 50/50, lateral kernel 7 without BatchNorm, no classifier'
+    """
 
     slow_depth: int | None
     fast_depth: int | None
@@ -34,7 +39,12 @@ class FileShape:
     num_classes: int | None
 
     def describe(self) -> str:
-        """E.g. ``"slow/fast depth 50/50, lateral kernel 7 with BatchNorm, 400 classes"``."""
+        """E.g. ``"slow/fast depth 50/50, lateral kernel 7 with BatchNorm, 400 classes"``.
+
+        Example:
+            >>> FileShape(101, 50, 5, lateral_norm=True, num_classes=400).describe()
+            'slow/fast depth 101/50, lateral kernel 5 with BatchNorm (lateral_norm), 400 classes'
+        """
         depth = f"slow/fast depth {self.slow_depth or '?'}/{self.fast_depth or '?'}"
         kernel = f"lateral kernel {self.fusion_kernel or '?'}"
         norm = " with BatchNorm (lateral_norm)" if self.lateral_norm else " without BatchNorm"
@@ -49,7 +59,15 @@ def _depth(sd: Mapping[str, torch.Tensor], pathway: str) -> int | None:
 
 
 def file_shape(sd: Mapping[str, torch.Tensor]) -> FileShape:
-    """Read :class:`FileShape` from a state dict with our key names."""
+    """Read :class:`FileShape` from a state dict with our key names.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> file_shape(sz.create_model("slowfast_r101_r50_4x16x1", num_classes=10).state_dict())
+        FileShape(slow_depth=101, fast_depth=50, fusion_kernel=5, lateral_norm=False, num_classes=10)
+        >>> file_shape({})
+        FileShape(slow_depth=None, fast_depth=None, fusion_kernel=None, lateral_norm=False, num_classes=None)
+    """
     lateral = sd.get("laterals.0.weight")
     kernel = int(lateral.shape[2]) if isinstance(lateral, torch.Tensor) and lateral.dim() == 5 else None
     fc = sd.get("fc.weight")
@@ -65,6 +83,12 @@ def fitting_weights(shape: FileShape) -> list[str]:
 
     Shapes cannot tell the temporal strides apart: a kernel-5 r50 file fits both
     ``slowfast_r50_4x16x1.*`` and ``slowfast_r50_8x8x1.k400_256p`` (whose file has kernel 5).
+
+    Example:
+        >>> fitting_weights(FileShape(152, 50, 5, lateral_norm=False, num_classes=400))
+        ['slowfast_r152_r50_4x16x1.k400_256p']
+        >>> "slowfast_r50_8x8x1.k400_256p" in fitting_weights(FileShape(50, 50, 5, False, 400))
+        True
     """
     out = []
     for name in PRETRAINED:
@@ -76,7 +100,12 @@ def fitting_weights(shape: FileShape) -> list[str]:
 
 
 def fitting_weights_hint(sd: Mapping[str, torch.Tensor]) -> str:
-    """One sentence on what the file is and which registered architecture/tags fit it."""
+    """One sentence on what the file is and which registered architecture/tags fit it.
+
+    Example:
+        >>> fitting_weights_hint({})
+        'The file has slow/fast depth ?/?, lateral kernel ? without BatchNorm, no classifier: no registered architecture has that network.'
+    """
     shape = file_shape(sd)
     names = fitting_weights(shape)
     if not names:

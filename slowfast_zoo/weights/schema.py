@@ -67,6 +67,15 @@ def validate_config(config: Any, source: str) -> dict[str, Any]:
 
     Raises:
         ConfigError: naming the first bad field.
+
+    Example:
+        >>> validate_config({"architecture": "slowfast_r50_4x16x1", "num_classes": 10}, "cfg")
+        {'architecture': 'slowfast_r50_4x16x1', 'num_classes': 10}
+        >>> validate_config({"architecture": "slowfast_r50_4x16x1", "num_classes": 10,
+        ...                  "fusion_kernel": 4}, "cfg")
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.ConfigError: cfg: field 'fusion_kernel' must be odd (a centred temporal kernel), got 4
     """
     if not isinstance(config, dict):
         raise _fail(source, "config.json", "a JSON object", config)
@@ -110,6 +119,14 @@ def validate_metadata(meta: Mapping[str, str], source: str) -> None:
 
     Raises:
         ConfigError: naming the first bad field.
+
+    Example:
+        >>> validate_metadata({"architecture": "slowfast_r50_4x16x1", "num_classes": "2",
+        ...                    "class_names": '["a", "b"]'}, "w.safetensors")
+        >>> validate_metadata({"num_classes": "many"}, "w.safetensors")
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.ConfigError: w.safetensors: field 'num_classes' must be an integer, got 'many'
     """
     if "architecture" in meta and meta["architecture"] not in ARCHS:
         raise _fail(source, "architecture", f"one of {sorted(ARCHS)}", meta["architecture"])

@@ -1,0 +1,385 @@
+"""Loading step 3: reading a checkpoint, by its bytes, never by its extension.
+
+:func:`read_checkpoint` returns a :class:`Checkpoint`: the tensors under the file's own key
+names, the key family they use (which converter of :mod:`.convert` applies), the file's metadata
+and, for a saved model, its ``config.json``. One reader per format:
+
+* our ``.safetensors`` (:func:`read_safetensors`): 8-byte header length, then a JSON header;
+  metadata checked by :mod:`.schema`, tensors against their recorded ``weights_sha256``;
+* torch files, zip or legacy (:func:`read_mmaction2_checkpoint`), read without unpickling code.
+
+MMAction2 ``.pth`` files of both generations are read:
+
+* MMAction2 0.x (mmcv): ``{"meta": {...}, "state_dict": {...}[, "optimizer"]}``; ``meta`` may
+  hold numpy scalars, whose plain-data reconstructors are allowed.
+* MMAction2 1.x (mmengine): ``{"meta": {"cfg": <config text>, "seed", "experiment_name", "time",
+  "mmengine_version", "epoch", "iter", "dataset_meta"}, "state_dict": {...}, ...}``. Published
+  files have ``message_hub``, ``optimizer`` and ``param_schedulers`` removed; a user's own
+  training checkpoint keeps them, and they pickle mmengine objects (``HistoryBuffer`` ...).
+  Each such class is replaced, for this one load, by an inert stand-in class allowed through
+  ``torch.serialization.safe_globals``: the restricted unpickler builds the stand-in, which
+  runs no code and keeps nothing, and the real class is never imported or constructed. Which
+  globals a file needs comes from ``torch.serialization.get_unsafe_globals_in_checkpoint``.
+  There is no custom Unpickler and never a full unpickle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+
+from slowfast_zoo._digest import require_file, short_error, tensors_sha256
+from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.weights.schema import validate_config, validate_metadata
+
+if TYPE_CHECKING:  # the fetch step's result type; importing it at run time would make a cycle
+    from slowfast_zoo.weights.download import LocalFiles
+
+__all__ = ["Checkpoint", "read_checkpoint", "read_mmaction2_checkpoint", "read_safetensors",
+           "read_metadata", "read_config", "class_names_from_metadata", "CONVERTER_VERSION"]
+
+#: Bumped whenever the key mapping of :mod:`.convert` changes, so that stale converted caches
+#: (whose metadata records the version that wrote them) are rebuilt.
+CONVERTER_VERSION = "1"
+
+log = logging.getLogger(__name__)
+
+StateDict = dict[str, torch.Tensor]
+
+
+def _unreadable(path: Path, expected: str, e: BaseException) -> CheckpointError:
+    return CheckpointError(f"Cannot read {path}: {expected}, but torch.load(weights_only=True) "
+                           f"failed ({type(e).__name__}: {short_error(e)}). The file may be truncated "
+                           f"or not a checkpoint.")
+
+
+def _numpy_safe_globals() -> list:
+    """numpy's scalar/array/dtype reconstructors, for ``meta`` entries such as a numpy seed.
+
+    Training code may leave numpy scalars in ``meta``; torch's weights-only unpickler refuses
+    them by default although they build plain data. Only these names are added, under both the
+    numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) spellings; everything else in the file
+    is still built by the restricted unpickler.
+    """
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    allowed: list = [np.dtype, np.ndarray]
+    for fn in ("scalar", "_reconstruct"):
+        obj = getattr(core.multiarray, fn)
+        allowed += [(obj, f"numpy.core.multiarray.{fn}"), (obj, f"numpy._core.multiarray.{fn}")]
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 pickles dtypes as numpy.dtypes.<X>DType
+    if dtypes is not None:
+        allowed += [getattr(dtypes, n) for n in dir(dtypes)
+                    if n.endswith("DType") and n not in ("ObjectDType", "VoidDType")]
+    return allowed
+
+
+class _StandIn:
+    """An inert placeholder for a pickled non-weight object (see the module docstring).
+
+    Whatever the pickle asks of it (construction with arguments, state, items) is accepted
+    and dropped, so nothing of the original object survives or runs.
+    """
+
+    stands_for = ""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_StandIn":
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<stand-in for {self.stands_for}>"
+
+
+def _stand_ins(names: list[str]) -> list[tuple[type, str]]:
+    """One fresh stand-in class per pickled global name, as ``safe_globals`` entries."""
+    return [(type(f"StandIn[{name}]", (_StandIn,), {"stands_for": name}), name) for name in names]
+
+
+def _load_restricted(path: Path, expected: str) -> tuple[object, list[str]]:
+    """``torch.load(weights_only=True)`` of ``path``, then with numpy's data reconstructors and
+    stand-ins for the non-weight globals it names. Returns ``(object, stood-in names)``."""
+    try:
+        # weights_only: a checkpoint is data; never execute pickled code from a downloaded file.
+        return torch.load(path, weights_only=True, map_location="cpu"), []
+    except pickle.UnpicklingError as e:
+        first: BaseException = e
+    except Exception as e:  # torch raises RuntimeError, EOFError, ... here
+        raise _unreadable(path, expected, e) from e
+    numpy_globals = _numpy_safe_globals()
+    try:
+        with torch.serialization.safe_globals(numpy_globals):
+            names = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(path)))
+    except Exception:  # e.g. a pre-1.6 (non-zip) file: only the numpy globals can be added
+        names = []
+    try:
+        with torch.serialization.safe_globals(numpy_globals + _stand_ins(names)):
+            return torch.load(path, weights_only=True, map_location="cpu"), names
+    except Exception as e:
+        raise _unreadable(path, expected, e if names else first) from e
+
+
+def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
+    """Read an MMAction2 (0.x or 1.x) checkpoint's state dict safely (``torch.load(weights_only=True)``).
+
+    Takes ``ckpt["state_dict"]`` if present, else the dict itself; ``meta``, ``optimizer``,
+    ``message_hub`` and ``param_schedulers`` are ignored (their mmengine objects are stood in
+    for, never built: see the module docstring), a DDP ``module.`` prefix is stripped.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, not a torch checkpoint, needs unsafe
+            pickle globals, or holds no tensors (the underlying error is chained).
+
+    Example:
+        >>> sd = read_mmaction2_checkpoint("slowfast_r50_..._20200728-145f1097.pth")  # doctest: +SKIP
+        >>> next(iter(sd))  # doctest: +SKIP
+        'backbone.slow_path.conv1.conv.weight'
+    """
+    path = Path(path)
+    require_file(path)
+    expected = ("expected an MMAction2 checkpoint (a torch.save file of a dict whose 'state_dict' "
+                "maps names to tensors)")
+    obj, stood_in = _load_restricted(path, expected)
+    if stood_in:
+        log.info("Read the weights of %s; %d non-weight pickled classes were stood in for, not "
+                 "built: %s", path, len(stood_in), ", ".join(stood_in))
+    sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else obj
+    if not isinstance(sd, Mapping) or not sd:
+        raise CheckpointError(f"Cannot use {path}: {expected}; found {type(sd).__name__}"
+                              f"{' (empty)' if isinstance(sd, Mapping) else ''}.")
+    out: StateDict = {}
+    for key, value in sd.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"Cannot use {path}: {expected}; entry {key!r} is a "
+                                  f"{type(value).__name__}.")
+        out[key[len("module."):] if key.startswith("module.") else key] = value
+    return out
+
+
+# --------------------------------------------------------------------------- our safetensors
+def read_safetensors(path: str | os.PathLike[str]) -> tuple[StateDict, dict[str, str]]:
+    """Read a slowfast_zoo ``.safetensors`` file: ``(tensors, metadata)``.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, not a safetensors file, holds no
+            tensors, or its tensors do not match their recorded ``weights_sha256``.
+        ConfigError: a metadata field of the wrong type or out of range.
+
+    Example:
+        >>> sd, meta = read_safetensors("model.slowfast_zoo.safetensors")  # doctest: +SKIP
+        >>> meta["architecture"]  # doctest: +SKIP
+        'slowfast_r50_4x16x1'
+    """
+    path = Path(path)
+    require_file(path)
+    try:
+        from safetensors import safe_open  # imported on use: `import slowfast_zoo` stays light
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            sd = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # SafetensorError, OSError, ...
+        raise CheckpointError(f"Cannot read {path}: expected a slowfast_zoo .safetensors file "
+                              f"({type(e).__name__}: {short_error(e)}). The file may be truncated.") from e
+    validate_metadata(meta, str(path))
+    if not sd:
+        raise CheckpointError(f"Cannot use {path}: the safetensors file holds no tensors.")
+    if "weights_sha256" in meta and meta["weights_sha256"] != tensors_sha256(sd):
+        raise CheckpointError(f"Cannot use {path}: the file is damaged (tensor bytes do not match "
+                              f"their recorded sha256)")
+    return sd, meta
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Metadata of a slowfast_zoo ``.safetensors`` file, with ``class_names`` decoded.
+
+    Example:
+        >>> read_metadata("run/latest.safetensors")["class_names"]  # doctest: +SKIP
+        ['left', 'right', 'up', 'down']
+    """
+    path = Path(path)
+    require_file(path)
+    try:
+        from safetensors import safe_open
+        with safe_open(str(path), framework="pt") as f:
+            meta: dict[str, Any] = dict(f.metadata() or {})
+    except Exception as e:
+        raise CheckpointError(f"Cannot read {path}: expected a slowfast_zoo .safetensors file "
+                              f"({type(e).__name__}: {short_error(e)}).") from e
+    names = class_names_from_metadata(meta)
+    if names is not None:
+        meta["class_names"] = list(names)
+    return meta
+
+
+def class_names_from_metadata(meta: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The ``class_names`` entry decoded, or ``None`` when absent.
+
+    Example:
+        >>> class_names_from_metadata({"class_names": '["a", "b"]'})
+        ('a', 'b')
+    """
+    if "class_names" not in meta:
+        return None
+    return tuple(str(n) for n in json.loads(meta["class_names"]))
+
+
+def read_config(path: Path, source: str) -> dict[str, Any]:
+    """A saved model's ``config.json``, checked to be one of ours (``source`` names it in errors).
+
+    Raises:
+        CheckpointError: unreadable, too big, or not a slowfast_zoo config.
+        ConfigError: a field of the wrong type or out of range.
+
+    Example:
+        >>> import json
+        >>> from slowfast_zoo._io import temporary_directory
+        >>> with temporary_directory() as d:
+        ...     path = d / "config.json"
+        ...     _ = path.write_text(json.dumps({"architecture": "slowfast_r50_4x16x1", "num_classes": 3}))
+        ...     read_config(path, f"local-dir:{d}")["num_classes"]
+        3
+    """
+    try:
+        if path.stat().st_size > 16 << 20:  # a config is a few KB (class names included)
+            raise CheckpointError(f"{path.stat().st_size} bytes, too big for a config")
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError, CheckpointError) as e:
+        raise CheckpointError(f"{source}: cannot read config.json ({type(e).__name__}: "
+                              f"{short_error(e, 300)})") from e
+    missing = [k for k in ("architecture", "num_classes") if k not in config] \
+        if isinstance(config, dict) else ["architecture", "num_classes"]
+    if missing:
+        raise CheckpointError(f"{source}: config.json is not a slowfast_zoo config (missing {missing})")
+    return validate_config(config, f"{source} (config.json)")
+
+
+# --------------------------------------------------------------------------- by bytes
+KeyFamily = Literal["mmaction2", "slowfast_zoo"]
+
+
+@dataclass
+class Checkpoint:
+    """What a weight file holds, as read (loading step 3).
+
+    Attributes:
+        tensors: the tensors under the file's own key names.
+        family: whose key names they are (``"mmaction2"`` or ``"slowfast_zoo"``): picks the
+            converter of :mod:`.convert`.
+        source: the file (and URL) for messages.
+        metadata: our safetensors metadata (empty for torch files).
+        config: a saved model's ``config.json`` (``None`` otherwise).
+        from_cache: read from the converted cache, whose ``architecture`` entry only records
+            which model first converted the published file.
+        cache_to: where the converted tensors are to be stored (the ``.pth`` was read because
+            its converted cache was absent, stale or damaged); ``None``: nothing to store.
+        sha256: full sha256 of the source file, when it was verified.
+        url: the URL the file came from (``None`` for local files and saved models).
+
+    Example:
+        >>> ckpt = Checkpoint({"fc.bias": torch.zeros(2)}, "slowfast_zoo", "ft.safetensors",
+        ...                   metadata={"class_names": '["left", "right"]'})
+        >>> ckpt.family, ckpt.class_names
+        ('slowfast_zoo', ('left', 'right'))
+    """
+
+    tensors: StateDict
+    family: KeyFamily
+    source: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    from_cache: bool = False
+    cache_to: Path | None = None
+    sha256: str | None = None
+    url: str | None = None
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The class names stored with the weights (metadata first, then ``config.json``).
+
+        Example:
+            >>> Checkpoint({}, "slowfast_zoo", "saved", config={"class_names": ["a", "b"]}).class_names
+            ('a', 'b')
+            >>> Checkpoint({}, "mmaction2", "x.pth").class_names is None
+            True
+        """
+        names = class_names_from_metadata(self.metadata)
+        if names is None and self.config and self.config.get("class_names"):
+            names = tuple(self.config["class_names"])
+        return names
+
+
+_SAFETENSORS_MAX_HEADER = 100 << 20
+
+
+def _is_safetensors(path: Path) -> bool:
+    """safetensors: a little-endian u64 header length, then a JSON object."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    return (len(head) == 9 and 0 < int.from_bytes(head[:8], "little") <= _SAFETENSORS_MAX_HEADER
+            and head[8:9] == b"{")
+
+
+def _current_conversion(path: Path, sha256: str | None) -> tuple[StateDict, dict[str, str]] | None:
+    """The converted cache, or ``None`` when absent, stale, damaged or made from other bytes."""
+    if not path.exists():
+        return None
+    try:
+        sd, meta = read_safetensors(path)
+    except CheckpointError as e:
+        log.warning("Rebuilding damaged converted cache file: %s", e)
+        return None
+    problems = []
+    if meta.get("converter_version") != CONVERTER_VERSION:
+        problems.append(f"converter version {meta.get('converter_version')} (current: {CONVERTER_VERSION})")
+    if sha256 is None or meta.get("source_sha256") != sha256:
+        problems.append(f"source sha256 {meta.get('source_sha256')} (the cached file's: {sha256})")
+    if problems:
+        log.warning("Rebuilding converted cache file %s: %s", path, "; ".join(problems))
+        return None
+    return sd, meta
+
+
+def read_checkpoint(files: LocalFiles) -> Checkpoint:
+    """Loading step 3: read what :func:`~slowfast_zoo.weights.download.fetch` put on disk.
+
+    A published file's converted cache is read instead of the ``.pth`` when it was made from
+    these very bytes (its ``source_sha256`` is the verified file's) by the current converter:
+    no pickle on the warm path. The format is recognised by the file's first bytes.
+
+    Raises:
+        CheckpointError: unreadable, truncated or not a checkpoint (naming the file).
+        ConfigError: a saved model's ``config.json`` or metadata field out of range.
+
+    Example:
+        >>> from slowfast_zoo.weights.download import LocalFiles
+        >>> read_checkpoint(LocalFiles(Path("ft.safetensors"), "ft.safetensors")).family  # doctest: +SKIP
+        'slowfast_zoo'
+    """
+    config = read_config(files.config, files.source) if files.config is not None else None
+    cached = _current_conversion(files.converted, files.sha256) if files.converted is not None else None
+    if cached is not None:
+        log.debug("Loaded converted weights from %s", files.converted)
+        return Checkpoint(cached[0], "slowfast_zoo", str(files.converted), cached[1], config,
+                          from_cache=True, sha256=files.sha256, url=files.url)
+    if _is_safetensors(files.weights):
+        sd, meta = read_safetensors(files.weights)
+        return Checkpoint(sd, "slowfast_zoo", files.source, meta, config, sha256=files.sha256, url=files.url)
+    return Checkpoint(read_mmaction2_checkpoint(files.weights), "mmaction2", files.source, config=config,
+                      cache_to=files.converted, sha256=files.sha256, url=files.url)
