@@ -1,7 +1,8 @@
 """Damaged and crafted video files, made from the shipped samples (issue 13).
 
-Used by ``tests/test_hostile.py`` (a few dozen, small protocol) and by
-``benchmarks/hostile_sweep.py`` (hundreds, the 30-view protocol, one process each).
+Used by the tests (``test_data_decode.py``, ``test_data_datasets.py``, ``test_evaluation_runner.py``:
+a few dozen, small protocol) and by ``benchmarks/hostile_sweep.py`` (hundreds, the 30-view
+protocol, one process each).
 """
 
 from __future__ import annotations

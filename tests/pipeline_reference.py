@@ -3,7 +3,7 @@
 Reference implementations for the tests only: the library crops, normalises and lays out the
 views in one pass (``slowfast_zoo.data.views.assemble_views``); the tests check it against these
 straightforward versions, which are themselves checked against MMAction2's golden cases
-(tests/test_transforms.py).
+(tests/test_data_transforms.py).
 """
 
 from __future__ import annotations

@@ -216,6 +216,7 @@ def small_model():
     return sz.create_model("slowfast_r50_4x16x1", num_classes=3)
 
 
+@pytest.mark.slow
 def test_fine_tune_checkpoints_features_and_saved_models_are_0644(tmp_path, umask_022, small_model):
     from slowfast_zoo.inference.features import ClipFeatures
     from slowfast_zoo.training.checkpoints import save_training_state, save_weights
@@ -232,6 +233,7 @@ def test_fine_tune_checkpoints_features_and_saved_models_are_0644(tmp_path, umas
     assert _no_partials(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_cache_downloads_and_eval_results_are_0644(tmp_path, umask_022, http_server):
     from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
@@ -361,6 +363,7 @@ def test_lazy_package_attributes_stay_functions_after_their_module_is_imported()
         assert not isinstance(getattr(ev, name), type(ev)), name
 
 
+@pytest.mark.slow
 def test_import_is_light_and_works_without_posix_only_modules():
     """`import slowfast_zoo` loads no PyAV, at most 20 of its modules, and works where `resource`
     and `fcntl` do not exist (Windows); the lazy names then resolve."""

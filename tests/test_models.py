@@ -1,4 +1,5 @@
-"""The timm-style model contract, checked for every architecture on tiny random inputs."""
+"""Tests of slowfast_zoo.models (SlowFast, as create_model builds it): the timm-style model contract,
+checked for every architecture on tiny random inputs, the classifier, arguments refused early."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import torch
 import torch.nn.functional as F
 
 import slowfast_zoo as sz
+from slowfast_zoo.data import TestTransform
+from slowfast_zoo.errors import UsageError
 
 ARCHS = sz.list_models()
+SMALL = dict(clip_len=8, frame_interval=2, num_clips=2, resize_short_side=64, crop_size=64, num_crops=3)
 
 
 @pytest.fixture(scope="module", params=ARCHS)
@@ -17,6 +21,7 @@ def model(request):
     return sz.create_model(request.param).eval()
 
 
+@pytest.mark.slow
 def test_contract(model):
     assert model.num_classes == model.spec.num_classes == model.pretrained_cfg.num_classes
     assert model.num_features == 2304
@@ -85,9 +90,31 @@ def test_checkpoint_path_needs_pretrained():
         sz.create_model("slowfast_r50_4x16x1", checkpoint_path="x.pth")
 
 
+@pytest.mark.slow
 def test_training_mode_backward():
     model = sz.create_model("slowfast_r50_4x16x1", num_classes=3).train()
     out = model(torch.randn(2, 3, 32, 32, 32))
     F.cross_entropy(out, torch.tensor([0, 2])).backward()
     assert model.slow.stem.conv.weight.grad is not None
     assert model.laterals[0].weight.grad is not None
+
+
+def test_reset_classifier_and_pre_logits() -> None:
+    model = sz.create_model("slowfast_r50_4x16x1").eval()
+    x = torch.randn(3, 3, 32, 32, 32)
+    model.reset_classifier(7)
+    assert model.get_classifier().out_features == 7
+    assert torch.count_nonzero(model.fc.bias) == 0
+    with torch.no_grad():
+        feats = model.forward_features(x)
+        assert model.forward_head(feats).shape == (3, 7)
+        assert model.forward_head(feats, pre_logits=True).shape == (3, 2304)
+
+
+def test_hostile_arguments_fail_before_allocation() -> None:
+    with pytest.raises(UsageError, match="num_classes"):
+        sz.create_model("slowfast_r50_4x16x1", num_classes=10**12)
+    with pytest.raises(ValueError, match="std > 0"):
+        TestTransform(**SMALL, std=(0.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match="finite"):
+        TestTransform(**SMALL, mean=(float("nan"), 0.0, 0.0))

@@ -51,6 +51,7 @@ def r50_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                       "slowfast_r50_readme")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line,code", [(n, c) for n, c, skipped in BLOCKS if not skipped],
                          ids=[f"README.md:{n}" for n, _, skipped in BLOCKS if not skipped])
 def test_readme_block_runs(line: int, code: str, r50_checkpoint: Path, tmp_path: Path,

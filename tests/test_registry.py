@@ -1,4 +1,5 @@
-"""The registry of architectures and published weights, checked against the reference data."""
+"""Tests of slowfast_zoo.registry: the architectures and published weights, checked against the
+reference data, and unknown names."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import slowfast_zoo as sz
+from slowfast_zoo.errors import UnknownModelError
 from slowfast_zoo.registry import ARCHS, PRETRAINED, get_arch_spec
 from weightgen import REFERENCE, load_manifest
 
@@ -209,6 +211,7 @@ def _measure(name):
     return model, counter.get_total_flops()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted({**EXPECTED_TAGS, **EXTRA_TAGS}))
 def test_params_and_flops_measured(name):
     """num_params / gflops of each record equal what our modules measure, and the manifests."""
@@ -233,3 +236,10 @@ def test_every_arch_has_weights():
     assert {cfg.architecture for cfg in PRETRAINED.values()} == set(ARCHS)
     for arch, spec in ARCHS.items():
         assert f"{arch}.{spec.default_tag}" in PRETRAINED
+
+
+def test_unknown_model_name() -> None:
+    with pytest.raises(UnknownModelError, match="slowfast_r50_4x16x1"):
+        sz.create_model("slowfast_r50_4x16", pretrained=True)
+    with pytest.raises(UnknownModelError, match="k400_256p"):
+        sz.create_model("slowfast_r50_8x8x1.k400_265p", pretrained=True)

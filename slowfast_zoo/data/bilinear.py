@@ -28,7 +28,7 @@ the 340x256 window of a 256x341 resize; best of 5, torch threads 1 and 2, severa
     resize_numpy                      88-181 ms
     torch ops (resize_tensor)       635-1340 ms
 
-The three agree bit for bit: tests/test_transforms.py and tests/test_torch_ops.py hold them to
+The three agree bit for bit: tests/test_data_transforms.py and tests/test_data_torch_ops.py hold them to
 the golden pixels of MMAction2's pipeline and to ``cv2.resize`` on hundreds of random sizes.
 """
 

@@ -10,7 +10,7 @@
 Both are bit-identical to the CPU kernels (:func:`slowfast_zoo.data.resize` and
 :func:`slowfast_zoo.data.views.assemble_views`): the resize is the same integer arithmetic
 (int32 products, the same shifts), and ``(x - mean) / std`` is the same two float32 operations
-per element. They run on CPU tensors too, which is how tests/test_torch_ops.py proves them
+per element. They run on CPU tensors too, which is how tests/test_data_torch_ops.py proves them
 against the golden pixels, the numpy kernel and ``cv2.resize``; but on the CPU they are the
 slowest implementation (the numbers are in the docstrings of :mod:`slowfast_zoo.data.bilinear`
 and :mod:`slowfast_zoo.data.views`), so the library sends only accelerator frames here

@@ -4,7 +4,7 @@ Every number comes from :data:`slowfast_zoo.registry.PRETRAINED` (every SlowFast
 checkpoint MMAction2 published, 0.x and 1.x, docs/SPEC.md sections 1 and 9; MMAction2 is
 Apache-2.0, https://github.com/open-mmlab/mmaction2)
 and :data:`slowfast_zoo.registry.ARCHS`; nothing is typed twice. ``--check`` exits with 1 when
-the file differs from what the registry gives (CI runs it via tests/test_cards.py).
+the file differs from what the registry gives (CI runs it via tests/test_tools_cards.py).
 
 Example:
     >>> from slowfast_zoo.tools.cards import render

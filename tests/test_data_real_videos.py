@@ -1,4 +1,5 @@
-"""Every real-world sample video goes through the published 30-view test pipeline."""
+"""Tests of slowfast_zoo.data (VideoReader + test_transform) on every real-world sample video: the
+published 30-view test pipeline."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 import torch
 
 from slowfast_zoo.data import VideoReader, rescale_size, test_transform
-from test_decode import GPL_VIDEOS, LOCAL_VIDEOS, REAL_VIDEOS, SHARED_VIDEOS
+from test_data_decode import GPL_VIDEOS, LOCAL_VIDEOS, REAL_VIDEOS, SHARED_VIDEOS
 
 
 def _path(name):
@@ -16,6 +17,7 @@ def _path(name):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REAL_VIDEOS))
 def test_thirty_view_test_pipeline(name):
     path = _path(name)

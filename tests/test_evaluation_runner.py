@@ -1,4 +1,5 @@
-"""evaluate(), the result file, examples/eval_k400.py, `slowfast-zoo eval` and torchrun.
+"""Tests of slowfast_zoo.evaluation.runner (evaluate) with its result file and sharding:
+examples/eval_k400.py, `slowfast-zoo eval`, torchrun, damaged videos, streamed views.
 
 The end-to-end tests build a tiny Kinetics-format set (PyAV-encoded videos, a
 ``video_id num_frames label`` list, one truncated video) and a small protocol (2 clips x 8
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 import slowfast_zoo as sz
+from hostile_files import damaged_variants, samples
 from slowfast_zoo.cli import main as cli_main
 from slowfast_zoo.data import Failure, TestTransform, VideoReader
 from slowfast_zoo.errors import SlowFastZooError
@@ -35,6 +37,8 @@ from slowfast_zoo.evaluation import results as results_mod
 from slowfast_zoo.evaluation.distributed import shard
 from slowfast_zoo.evaluation.runner import compute_metrics, evaluate
 from slowfast_zoo.evaluation.results import ResultWriter, VideoRecord, load_records
+from slowfast_zoo.registry import get_arch_spec
+from slowfast_zoo.registry.records import TestProtocol as Protocol
 from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
@@ -161,12 +165,14 @@ def _same_results(a: dict, b: dict) -> None:
     assert {k: v for k, v in a.items() if k not in strip} == {k: v for k, v in b.items() if k not in strip}
 
 
+@pytest.mark.slow
 def test_eval_k400_in_process_matches_direct(k400, uninterrupted):
     out, printed = uninterrupted
     _check_against_reference(k400, json.loads(out.read_text()), printed)
     assert not list(out.parent.glob("*.part")) and not list(out.parent.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_eval_k400_subprocess_with_worker(k400, uninterrupted, tmp_path):
     out = tmp_path / "sub.json"
     # One DataLoader worker: the damaged video's Failure crosses the process boundary.
@@ -182,6 +188,7 @@ def test_eval_k400_subprocess_with_worker(k400, uninterrupted, tmp_path):
     _same_results(data, json.loads(uninterrupted[0].read_text()))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_same_as_one(k400, uninterrupted, tmp_path):
     out = tmp_path / "dist.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -198,6 +205,7 @@ def test_torchrun_two_processes_same_as_one(k400, uninterrupted, tmp_path):
     assert not list(tmp_path.glob("*.part"))
 
 
+@pytest.mark.slow
 def test_resume_after_interrupt_gives_same_file(k400, uninterrupted, tmp_path, monkeypatch, caplog, capsys):
     out = tmp_path / "resumed.json"
     example = _load_example()
@@ -240,6 +248,7 @@ def test_resume_refuses_another_protocol(k400, uninterrupted, tmp_path, capsys):
     assert "'protocol' differs" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_eval_is_the_same_code(k400, uninterrupted, tmp_path, capsys):
     out = tmp_path / "cli.json"
     assert cli_main(["eval", *_argv(k400, out, "--limit", "2")]) == 0
@@ -397,6 +406,7 @@ def test_bad_protocol_overrides_fail_early(k400, opt, value, match, capsys):
     assert err.startswith("eval_k400: error: ") and match in err and "\n" not in err
 
 
+@pytest.mark.slow
 def test_library_job_is_what_the_command_prints(k400, uninterrupted, tmp_path, capsys):
     from slowfast_zoo.errors import UsageError
     from slowfast_zoo.evaluation import EvalConfig, EvalReport, run_evaluation
@@ -437,3 +447,70 @@ def test_evaluate_argument_errors_are_typed():
     assert isinstance(e.value, TypeError) and isinstance(e.value, SlowFastZooError)
     with pytest.raises(UsageError):
         shard([1, 2], 2, 2)
+
+
+# ------------------------------------------------------------------------- damaged videos
+@pytest.mark.slow
+def test_eval_skips_damaged_videos_and_resume_does_not_stop_on_them(tmp_path: Path, capsys) -> None:
+    from slowfast_zoo.cli import main
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    good = make_video(videos / "good.mp4", 20, 48, 40, fps=25)
+    damaged = list(damaged_variants([s for s in samples() if s.suffix in (".flv", ".mkv", ".mp4")],
+                                    videos, ("flip30", "header_flip", "trunc50")))
+    ann = tmp_path / "val.txt"
+    ann.write_text("".join(f"{p.name} 1\n" for p in [good, *damaged]))
+    ckpt = write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path / "ckpt", "gen")
+    out = tmp_path / "res.json"
+    argv = ["eval", "--model", "slowfast_r50_4x16x1", "--weights", str(ckpt), "--ann-file", str(ann),
+            "--data-root", str(videos), "--num-clips", "1", "--num-crops", "1", "--clip-len", "8",
+            "--short-side", "32", "--crop-size", "32", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    first = json.loads(out.read_text())
+    assert first["counts"]["skipped"] >= 3 and first["counts"]["evaluated"] >= 1
+    assert all(Path(f["video"]).name in f["reason"] or f["reason"] for f in first["failures"])
+    assert main(argv + ["--resume"]) == 0  # the same damaged files again: reported, not fatal
+    again = json.loads(out.read_text())
+    assert again["counts"] == first["counts"]
+    capsys.readouterr()
+
+
+# ------------------------------------------------------------------------- streamed views
+STREAM_PROTOCOL = Protocol(clip_len=8, frame_interval=2, num_clips=4, resize_short_side=32, crop_size=32,
+                        num_crops=3)
+
+
+class _WholeViews(torch.utils.data.Dataset):
+    """The same items as a VideoDataset, as whole float views (the materialised path)."""
+
+    def __init__(self, ds: sz.data.VideoDataset) -> None:
+        self.ds, self.labels = ds, ds.labels
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):
+        return self.ds[i]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers,on_device", [(0, False), (0, True), (1, False)])
+def test_streamed_eval_equals_the_materialised_path(tmp_path: Path, workers: int, on_device: bool) -> None:
+    for i, (n, w) in enumerate([(40, 64), (25, 900), (30, 48)]):
+        make_video(tmp_path / f"v{i}.mp4", n, w, 48, fps=25)
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    ann = tmp_path / "list.txt"
+    ann.write_text("v0.mp4 1\nbroken.mp4 2\nv1.mp4 3\nv2.mp4 0\n")
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(sz.get_pretrained_cfg("slowfast_r50_4x16x1"), test=STREAM_PROTOCOL)
+    model = sz.SlowFast(get_arch_spec("slowfast_r50_4x16x1"), pretrained_cfg=cfg)
+    tf = sz.data.test_transform(cfg)
+    ds = sz.data.VideoDataset(ann, tmp_path, tf, on_error="skip")
+    streamed = sz.evaluation.evaluate(model, ds, device="cpu", progress=False, num_workers=workers,
+                                      resize_on_device=on_device)
+    prepared = sz.inference.prepare_model(model, device="cpu")  # what evaluate ran: a prepared copy
+    whole = sz.evaluation.evaluate(prepared, _WholeViews(ds), device="cpu", progress=False, prepare=False)
+    assert streamed.num_evaluated == 3 and [f.index for f in streamed.failures] == [1]
+    assert np.array_equal(streamed.scores, whole.scores) and streamed.metrics == whole.metrics
+    assert isinstance(ds.load_decoded(0)[0], sz.data.views.DecodedVideo)

@@ -1,4 +1,5 @@
-"""MODEL_CARDS.md is generated from the registry and committed up to date."""
+"""Tests of slowfast_zoo.tools.cards: MODEL_CARDS.md is generated from the registry and committed up
+to date."""
 
 from __future__ import annotations
 

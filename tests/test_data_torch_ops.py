@@ -1,6 +1,8 @@
-"""Preprocessing as torch tensor code (issue 15, item 4): the resize, crops and normalisation that
-run on an accelerator are bit-identical to the numpy path, proven here on CPU tensors against the
-golden pixels, the builtin numpy resize and ``cv2.resize`` on random sizes."""
+"""Tests of slowfast_zoo.data.torch_ops: preprocessing as torch tensor code (issue 15, item 4).
+
+The resize, crops and normalisation that run on an accelerator are bit-identical to the numpy
+path, proven here on CPU tensors against the golden pixels, the builtin numpy resize and
+``cv2.resize`` on random sizes."""
 
 from __future__ import annotations
 

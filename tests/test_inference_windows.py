@@ -1,4 +1,5 @@
-"""Long-video window mode: window placement, per-window parity with a direct computation, CLI."""
+"""Tests of slowfast_zoo.inference.windows, the long-video window mode: window placement, per-window
+parity with a direct computation, CLI."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def _direct(model: torch.nn.Module, video: Path, f0: int, f1: int, views: str) -
         return model(clips).softmax(1).mean(0)
 
 
+@pytest.mark.slow
 def test_windows_match_direct_computation(model, video: Path) -> None:
     reference = copy.deepcopy(model)  # predict_windows folds BatchNorm in place
     out = list(predict_windows(copy.deepcopy(model), video, window=4, stride=2, topk=3, views=1))
@@ -69,6 +71,7 @@ def test_windows_match_direct_computation(model, video: Path) -> None:
     _check(reference, video, [out[3], out[-1]], "val")
 
 
+@pytest.mark.slow
 def test_windows_full_protocol(model, video: Path) -> None:
     """views=None: the weight's test protocol (here 2 clips x 3 crops) inside each window."""
     reference = copy.deepcopy(model)
@@ -87,6 +90,7 @@ def _check(reference, video, windows, views: str) -> None:
         np.testing.assert_allclose([p.probability for p in w.topk], best.values.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_window_json_lines(model, video: Path, tmp_path: Path, capsys) -> None:
     folder = sz.save_pretrained(model, tmp_path / "small")  # keeps the small test protocol
     assert main(["predict", str(video), "--model", f"local-dir:{folder}", "--views", "1",

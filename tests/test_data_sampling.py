@@ -1,4 +1,5 @@
-"""sample_frames against MMAction2 0.x's SampleFrames (pipeline_cases_public.json)."""
+"""Tests of slowfast_zoo.data.sampling: sample_frames against MMAction2 0.x's SampleFrames
+(pipeline_cases_public.json) and 1.2.0's (the 1.x rule)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import weightgen
 from slowfast_zoo.data import clip_offsets, sample_frames
 
 CASES = json.loads((Path(__file__).parent / "data" / "pipeline_cases_public.json").read_text())
@@ -79,3 +81,28 @@ def test_int_seed_and_errors():
         sample_frames(10.5, 32, 2, 10, test_mode=True)
     with pytest.raises(TypeError, match="rng"):
         sample_frames(300, 32, 2, 1, test_mode=False, rng="seed")
+
+
+# ------------------------------------------------------------------------- the 1.x rule
+_1X = json.loads((weightgen.REFERENCE / "sample_frames_test_1x_public.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", _1X, ids=lambda c: "n{total_frames}-{clip_len}x{frame_interval}x"
+                         "{num_clips}-s{start_index}".format(**c))
+def test_sample_frames_1x_rule_matches_mmaction2_1x(case: dict) -> None:
+    got = sample_frames(case["total_frames"], case["clip_len"], case["frame_interval"], case["num_clips"],
+                        test_mode=True, start_index=case["start_index"], rule="1.x")
+    assert got.tolist() == case["frame_inds"]
+
+
+def test_rules_differ_and_bad_rule_is_refused() -> None:
+    differ = [c for c in _1X if sample_frames(c["total_frames"], c["clip_len"], c["frame_interval"],
+                                              c["num_clips"], test_mode=True,
+                                              start_index=c["start_index"]).tolist() != c["frame_inds"]]
+    assert differ  # the 0.x rule gives other frames on part of the grid
+    with pytest.raises(ValueError, match="rule must be one of '0.x', '1.x'"):
+        sample_frames(100, 32, 2, 10, test_mode=True, rule="2.x")
+    # Train mode is the same in both generations.
+    a = sample_frames(300, 32, 2, 1, test_mode=False, rng=np.random.RandomState(3))
+    b = sample_frames(300, 32, 2, 1, test_mode=False, rng=np.random.RandomState(3), rule="1.x")
+    assert a.tolist() == b.tolist()

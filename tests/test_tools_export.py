@@ -1,20 +1,25 @@
-"""ONNX (onnxruntime) and TorchScript exports match the PyTorch logits, with generated weights."""
+"""Tests of slowfast_zoo.tools.export: ONNX (onnxruntime) and TorchScript exports match the PyTorch
+logits with generated weights, and MMAction2's golden logits for the newer architectures."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import os
+import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 import slowfast_zoo as sz
+import weightgen
 from slowfast_zoo.tools import export as ex
 from slowfast_zoo.cli import main
-from weightgen import generate_state_dict, write_mmaction2_checkpoint
+from test_weights_checkpoints import LN, SS, Files
+from weightgen import MODEL_NAMES, generate_state_dict, load_golden, write_mmaction2_checkpoint
 
 ARCH = "slowfast_r50_4x16x1"
 SIZE = 32  # smallest input the network accepts: keeps export + check to seconds on 2 cores
@@ -37,6 +42,7 @@ def _umask() -> int:
     return mask
 
 
+@pytest.mark.slow
 def test_torchscript_parity(model, tmp_path: Path) -> None:
     path = ex.export_torchscript(model, tmp_path / "sf.pt", size=SIZE)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask()  # not mkstemp's 0600
@@ -57,6 +63,7 @@ def test_export_refuses_fused_model_and_bad_format(model, tmp_path: Path) -> Non
 _HAVE_ORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "onnxscript"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
 def test_cli_onnx_export_parity(checkpoint: Path, model, tmp_path: Path, capsys) -> None:
     import onnx
@@ -82,3 +89,42 @@ def test_cli_onnx_export_parity(checkpoint: Path, model, tmp_path: Path, capsys)
     assert got.shape == (3, 400)
     torch.testing.assert_close(got, ref, atol=ex.ONNX_ATOL, rtol=0)
     assert got.argmax(1).tolist() == ref.argmax(1).tolist()
+
+
+# ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
+@pytest.fixture(scope="module")
+def files(loopback_server) -> Iterator[Files]:
+    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
+    root.mkdir()
+    yield Files(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+def test_onnx_export_of_lateral_norm(files: Files, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from slowfast_zoo.tools.export import export_onnx
+
+    model = sz.create_model("slowfast_r50_8x8x1_ln", pretrained=True, checkpoint_path=files.file("ln_0x")).eval()
+    path = export_onnx(model, tmp_path / "ln.onnx", size=64, dynamic_batch=True)
+    golden = load_golden(LN)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"video": weightgen.golden_input(golden).numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), torch.tensor(golden["logits"]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [LN, SS])
+def test_torchscript_export(files: Files, arch: str, tmp_path: Path) -> None:
+    from slowfast_zoo.tools.export import export_torchscript
+
+    kind = "ln_0x" if arch == LN else "sthv1_0x"
+    model = sz.create_model(MODEL_NAMES[arch], pretrained=True, checkpoint_path=files.file(kind)).eval()
+    path = export_torchscript(model, tmp_path / "m.pt", size=64)
+    golden = load_golden(arch)
+    traced = torch.jit.load(str(path))
+    with torch.no_grad():
+        out = traced(weightgen.golden_input(golden))
+    torch.testing.assert_close(out, torch.tensor(golden["logits"]), atol=1e-4, rtol=1e-4)

@@ -1,4 +1,5 @@
-"""`slowfast-zoo benchmark`: runs on a tiny CPU configuration and reports every field (no timing asserted)."""
+"""Tests of slowfast_zoo.tools.benchmark (`slowfast-zoo benchmark`): runs on a tiny CPU configuration
+and reports every field (no timing asserted)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def _run_json(capsys, argv):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow
 def test_tiny_benchmark_emits_every_field(capsys):
     r = _run_json(capsys, TINY)
     assert FIELDS <= set(r)
@@ -57,6 +59,7 @@ def test_table_and_eager_options(capsys):
         assert label in out, label
 
 
+@pytest.mark.slow
 def test_end_to_end_on_a_synthetic_video(tmp_path, capsys):
     video = make_video(tmp_path / "clip.mp4", num_frames=40, width=64, height=48)
     r = _run_json(capsys, TINY + ["--end-to-end", str(video)])

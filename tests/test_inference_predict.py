@@ -1,15 +1,19 @@
-"""predict() and `slowfast-zoo predict` against a direct computation with the same weights."""
+"""Tests of slowfast_zoo.inference.predict: predict() and `slowfast-zoo predict` against a direct
+computation with the same weights, and the weight's own sampling rule."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main
+from slowfast_zoo.data import sample_frames
 from slowfast_zoo.inference.predict import class_names_of, predict_scores, sample_video_path
+from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 
@@ -32,6 +36,7 @@ def _direct_probs(checkpoint, video, views):
     return logits.softmax(-1).mean(0)
 
 
+@pytest.mark.slow
 def test_predict_quick_look_matches_direct(checkpoint):
     video = sample_video_path()
     want = _direct_probs(checkpoint, video, "val")
@@ -44,6 +49,7 @@ def test_predict_quick_look_matches_direct(checkpoint):
     assert [p.probability for p in preds] == pytest.approx(top.values.tolist(), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_predict_30_views_matches_direct(checkpoint):
     video = sample_video_path()
     want = _direct_probs(checkpoint, video, "test")
@@ -53,6 +59,7 @@ def test_predict_30_views_matches_direct(checkpoint):
     torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_cli_predict_json_on_shipped_sample(checkpoint, capsys):
     assert main(["predict", "--weights", str(checkpoint), "--views", "1", "--topk", "3",
                  "--device", "cpu", "--json"]) == 0
@@ -85,6 +92,7 @@ def test_class_names_follow_the_classifier():
     assert class_names_of(sz.create_model("slowfast_r50_4x16x1"))[0] == "abseiling"
 
 
+@pytest.mark.slow
 def test_fine_tuned_class_names_travel_with_the_weights(tmp_path):
     from slowfast_zoo.training.checkpoints import save_weights
 
@@ -98,6 +106,7 @@ def test_fine_tuned_class_names_travel_with_the_weights(tmp_path):
     assert class_names_of(fresh_head)[0] == "class_0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("job", ["predict", "extract_features", "windows"])
 def test_inference_leaves_the_callers_model_unchanged(checkpoint, tmp_path, job):
     """timm/torchvision helpers never modify the user's module: the fast path runs on a copy."""
@@ -120,6 +129,7 @@ def test_inference_leaves_the_callers_model_unchanged(checkpoint, tmp_path, job)
     assert all(torch.equal(again.state_dict()[k], before[k]) for k in before)
 
 
+@pytest.mark.slow
 def test_cli_predict_opens_and_probes_the_video_once(checkpoint, capsys, monkeypatch):
     from slowfast_zoo.data.decode import VideoReader
 
@@ -134,3 +144,18 @@ def test_cli_predict_opens_and_probes_the_video_once(checkpoint, capsys, monkeyp
     assert main(["predict", "--weights", str(checkpoint), "--views", "1", "--device", "cpu", "--json"]) == 0
     assert len(opened) == 1
     assert json.loads(capsys.readouterr().out)["video"].endswith("sample.mp4")
+
+
+def test_predict_and_features_follow_the_1x_rule(tmp_path: Path) -> None:
+    video = make_video(tmp_path / "v.mp4", 100, 48, 64, fps=25)
+    from slowfast_zoo.inference.features import extract_features
+    from slowfast_zoo.inference.predict import protocol_transform
+
+    model = sz.create_model("slowfast_r50_4x16x1.k400_mm1").eval()
+    assert protocol_transform(model, None).sampling_rule == "1.x"
+    feats = extract_features(model, video, num_clips=3, crop_size=32, resize_short_side=32,
+                                          prepare=False)
+    n = sz.data.VideoReader(video).num_frames
+    expected = sample_frames(n, 32, 2, 3, test_mode=True, rule="1.x").reshape(3, 32)
+    assert feats.frame_indices.tolist() == expected.tolist()
+    assert expected.tolist() != sample_frames(n, 32, 2, 3, test_mode=True).reshape(3, 32).tolist()

@@ -1,4 +1,5 @@
-"""extract_features: equals the step-by-step pooled features; the example writes and resumes."""
+"""Tests of slowfast_zoo.inference.features: extract_features equals the step-by-step pooled
+features; the example writes and resumes."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def model(checkpoint: Path) -> sz.SlowFast:
     return _model(checkpoint)
 
 
+@pytest.mark.slow
 def test_matches_forward_head_step_by_step(model: sz.SlowFast, video: Path) -> None:
     feats = sz.extract_features(model, video, num_clips=3, prepare=False, **SMALL)
     # The same views built by hand: test-mode sampling, resize, centre crop, normalise.
@@ -61,6 +63,7 @@ def test_matches_forward_head_step_by_step(model: sz.SlowFast, video: Path) -> N
     np.testing.assert_allclose(feats.timestamps[:, 1].numpy(), (starts + 15) / 25.0)
 
 
+@pytest.mark.slow
 def test_dense_stride_prepared_model_and_maps(model: sz.SlowFast, checkpoint: Path, video: Path) -> None:
     reference = model
     starts = dense_clip_starts(40, 8, 2, 10)
@@ -96,6 +99,7 @@ def test_three_crops_average_and_bad_options(model: sz.SlowFast, video: Path) ->
         sz.extract_features(model, video, stride=0, prepare=False, **SMALL)
 
 
+@pytest.mark.slow
 def test_example_writes_files_and_resumes(checkpoint: Path, video: Path, tmp_path: Path) -> None:
     src = tmp_path / "videos"
     (src / "sub").mkdir(parents=True)

@@ -1,7 +1,8 @@
 """Tests of slowfast_zoo.data.decode (VideoReader) and slowfast_zoo.data.rawframes (RawframeReader).
 
 Frame identity is checked against a plain single-threaded full decode with PyAV
-(``video_factory.reference_decode``): frame ``k`` is the ``k``-th frame it yields.
+(``video_factory.reference_decode``): frame ``k`` is the ``k``-th frame it yields. Damaged and
+crafted files (``hostile_files``, issue 13) either read or raise VideoDecodeError naming the path.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import numpy as np
 import pytest
 import torch
 from torchvision.io import encode_jpeg, encode_png
+from hostile_files import DAMAGE, crafted, damaged_variants, samples
 from video_factory import codec_available, frame_pattern, make_audio_only, make_video, reference_decode
 
+from slowfast_zoo.data import TestTransform
 from slowfast_zoo.data.decode import FrameIndexError, VideoReader
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.errors import VideoDecodeError
@@ -104,6 +107,7 @@ def _get(synthetic, key):
     return synthetic[key]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", list(SYNTHETIC))
 def test_synthetic_matches_full_decode(synthetic, key: str) -> None:
     path, ref = _get(synthetic, key)
@@ -242,6 +246,7 @@ def test_permitted_videos_are_shipped() -> None:
         assert not (LOCAL_VIDEOS / name).exists(), f"{name} is GPL: do not ship it"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REAL_VIDEOS))
 def test_real_video_count_and_test_mode_read(name: str) -> None:
     path = _real_path(name)
@@ -417,3 +422,89 @@ def test_rawframes_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(VideoDecodeError, match="img_00001.jpg"):
         RawframeReader(tmp_path / "empty")
+
+
+# ------------------------------------------------------------------------- hostile inputs (issue 13)
+SMALL = dict(clip_len=8, frame_interval=2, num_clips=2, resize_short_side=64, crop_size=64, num_crops=3)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    root = tmp_path_factory.mktemp("hostile")
+    items = list(crafted(root / "crafted"))
+    items += [(p, "damaged") for p in damaged_variants(samples(), root / "damaged", DAMAGE[:4])]
+    return items
+
+
+def _read(path: Path, tf: TestTransform) -> str:
+    try:
+        reader = VideoReader(path)
+        views = tf.load(path)
+    except VideoDecodeError as e:
+        assert str(path) in str(e), str(e)  # the path exactly as the caller gave it
+        return "error"
+    assert views.shape == tf.output_shape and torch.isfinite(views).all()
+    assert reader.num_frames >= 1
+    return "views"
+
+
+@pytest.mark.slow
+def test_damaged_and_crafted_videos_read_or_raise_our_error(hostile) -> None:
+    tf = TestTransform(**SMALL)
+    outcomes = {str(p): _read(p, tf) for p, _ in hostile}
+    assert len(outcomes) >= 45
+    # Both outcomes occur, and the crafted inputs end as expected.
+    assert "views" in outcomes.values() and "error" in outcomes.values()
+    what = {w: str(p) for p, w in hostile if w != "damaged"}
+    for kind in ("extreme aspect ratio (wide)", "extreme aspect ratio (tall)", "one frame", "2x2 pixels",
+                 "raw y4m, 3 frames"):
+        assert outcomes[what[kind]] == "views", kind
+    for kind in ("audio only", "text", "empty", "directory", "dangling link", "symlink loop",
+                 "huge claimed size", "name too long", "missing"):
+        assert outcomes[what[kind]] == "error", kind
+
+
+@pytest.mark.parametrize("kind,needle", [("symlink loop", "symbolic link loop"),
+                                         ("dangling link", "broken symbolic link"),
+                                         ("directory", "is a directory"),
+                                         ("audio only", "no video stream")])
+def test_errors_say_what_is_wrong(hostile, kind: str, needle: str) -> None:
+    path = next(p for p, w in hostile if w == kind)
+    with pytest.raises(VideoDecodeError, match=needle):
+        VideoReader(path)
+
+
+def test_nul_in_a_path_is_our_error() -> None:
+    with pytest.raises(VideoDecodeError, match="invalid path"):
+        VideoReader("video\x00.mp4")
+
+
+@pytest.mark.slow
+def test_decoding_is_deterministic_on_damaged_files(tmp_path: Path) -> None:
+    """The default single-threaded decode gives the same frames run after run, and equals an
+    explicit num_threads=1; the count is what a full single-threaded decode yields."""
+    import av
+
+    paths = list(damaged_variants([s for s in samples() if s.suffix in (".webm", ".ogv", ".mov")],
+                                  tmp_path, ("flip30", "zero50", "random_bytes")))
+    checked = 0
+    for path in paths:
+        try:
+            a = VideoReader(path)
+            frames = a.read(np.arange(a.num_frames))
+        except VideoDecodeError:
+            continue
+        b = VideoReader(path, num_threads=1)
+        assert b.num_frames == a.num_frames and torch.equal(b.read(np.arange(b.num_frames)), frames)
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            s.thread_count = 1
+            n = 0
+            try:
+                for _ in c.decode(s):
+                    n += 1
+            except av.FFmpegError:
+                pass
+        assert a.num_frames <= n
+        checked += 1
+    assert checked >= 4

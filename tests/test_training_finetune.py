@@ -1,4 +1,5 @@
-"""Fine-tuning: a real CPU run on a motion-only synthetic dataset, reload, torchrun + resume, errors.
+"""Tests of slowfast_zoo.training.finetune: a real CPU run on a motion-only synthetic dataset,
+reload, torchrun + resume, SIGTERM + resume, unreadable videos, the newer architectures, errors.
 
 The dataset: a bright square on a dark background moving left, right, up or down (classes 0-3),
 encoded with PyAV; a single frame does not tell the classes apart, only motion does, so the
@@ -15,8 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +36,9 @@ from slowfast_zoo.errors import ListFileError
 from slowfast_zoo.training.checkpoints import load_training_state, read_weights_metadata
 from slowfast_zoo.training.freezing import configure_finetune
 from slowfast_zoo.training.schedule import WarmupCosine
+from test_weights_checkpoints import LN, SS, Files
 from video_factory import make_video
-from weightgen import generate_state_dict, write_mmaction2_checkpoint
+from weightgen import MODEL_NAMES, generate_state_dict, write_mmaction2_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "slowfast_r50_4x16x1"
@@ -90,6 +96,7 @@ def _config(ds: dict[str, Path], out: Path, **kw) -> FinetuneConfig:
     return FinetuneConfig(**base)
 
 
+@pytest.mark.slow
 def test_finetune_learns_motion_and_checkpoint_reloads(dataset: dict[str, Path], tmp_path: Path) -> None:
     torch.set_num_threads(2)
     out = tmp_path / "run"
@@ -120,6 +127,7 @@ def test_finetune_learns_motion_and_checkpoint_reloads(dataset: dict[str, Path],
     assert state["epoch"] == 6 and state["class_names"] == CLASSES
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_one_epoch_then_resume(dataset: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     base = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -193,6 +201,7 @@ def test_freezing_and_schedule() -> None:
     assert f(5) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.05)) * 0.55) and f(100) == 0.0
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(dataset: dict[str, Path], tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
@@ -213,6 +222,7 @@ def test_resume_continues_exactly(dataset: dict[str, Path], tmp_path: Path) -> N
     assert [(x["epoch"], x["lr"], x["loss"]) for x in la] == [(x["epoch"], x["lr"], x["loss"]) for x in lb]
 
 
+@pytest.mark.slow
 def test_bf16_autocast_and_accumulation_smoke(dataset: dict[str, Path], tmp_path: Path) -> None:
     small = tmp_path / "small.txt"
     small.write_text("\n".join(dataset["train"].read_text().splitlines()[0::4]) + "\n")  # 8 videos
@@ -223,3 +233,97 @@ def test_bf16_autocast_and_accumulation_smoke(dataset: dict[str, Path], tmp_path
     assert line["iters"] == 2 and np.isfinite(line["loss"])  # 8 videos / (2 x 2) = 2 steps
     state = load_training_state(tmp_path / "amp" / STATE_FILE)
     assert state["optimizer"]["param_groups"][0]["initial_lr"] == pytest.approx(0.1 * 4 / 64)
+
+
+# ------------------------------------------------------------------------- unreadable videos, SIGTERM
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
+
+
+def _wait_for(predicate, proc: subprocess.Popen, limit_s: float = 300) -> None:
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and proc.poll() is None and not predicate():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+
+
+@pytest.mark.slow
+def test_finetune_skips_and_reports_an_unreadable_video(tmp_path: Path) -> None:
+    from slowfast_zoo.training.finetune import FinetuneConfig, finetune
+
+    for i in range(3):
+        make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
+    (tmp_path / "bad.mp4").write_bytes((tmp_path / "v0.mp4").read_bytes()[:200])
+    (tmp_path / "train.txt").write_text("v0.mp4 0\nbad.mp4 1\nv1.mp4 1\nv2.mp4 0\n")
+    ckpt = write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path / "ckpt", "gen")
+    summary = finetune(FinetuneConfig(
+        "slowfast_r50_4x16x1", str(tmp_path / "train.txt"), str(tmp_path / "run"), data_root=str(tmp_path),
+        checkpoint_path=str(ckpt), class_names=["a", "b"], epochs=1, batch_size=2, clip_len=8,
+        frame_interval=2, resize_short_side=32, crop_size=32, val_crop_size=32, num_workers=0,
+        freeze_stages=3, seed=0))
+    assert [s["path"] for s in summary["skipped"]] == [str(tmp_path / "bad.mp4")]
+    assert str(tmp_path / "bad.mp4") in summary["skipped"][0]["reason"]
+    assert summary["history"] and np.isfinite(summary["history"][0]["loss"])
+
+
+@pytest.mark.slow
+def test_sigterm_mid_finetune_then_resume_finishes(tmp_path: Path, ckpt: Path) -> None:
+    for i in range(4):
+        make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
+    (tmp_path / "train.txt").write_text("".join(f"v{i}.mp4 {i % 2}\n" for i in range(4)))
+    run = tmp_path / "run"
+    cmd = [sys.executable, str(ROOT / "examples" / "finetune.py"), "--train-list", str(tmp_path / "train.txt"),
+           "--data-root", str(tmp_path), "--out-dir", str(run), "--weights", str(ckpt), "--epochs", "40",
+           "--batch-size", "2", "--clip-len", "8", "--resize-short-side", "32", "--crop-size", "32",
+           "--freeze-stages", "3", "--workers", "0", "--no-progress", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: (run / "training_state.pt").is_file(), proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    lines = (run / "log.jsonl").read_text().splitlines()
+    assert 1 <= len(lines) < 40
+    resumed = subprocess.run(cmd + ["--resume", "--stop-after", str(len(lines) + 1)], env=_env(),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len((run / "log.jsonl").read_text().splitlines()) == len(lines) + 1
+
+
+# ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
+@pytest.fixture(scope="module")
+def files(loopback_server) -> Iterator[Files]:
+    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
+    root.mkdir()
+    yield Files(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [LN, SS])
+def test_finetune_one_step(files: Files, arch: str, tmp_path: Path) -> None:
+    from slowfast_zoo.training.finetune import FinetuneConfig, finetune
+
+    kind = "ln_0x" if arch == LN else "sthv1_0x"
+    for i in range(2):
+        make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
+    (tmp_path / "train.txt").write_text("v0.mp4 0\nv1.mp4 1\n")
+    summary = finetune(FinetuneConfig(
+        MODEL_NAMES[arch], str(tmp_path / "train.txt"), str(tmp_path / "run"), data_root=str(tmp_path),
+        checkpoint_path=str(files.file(kind)), class_names=["a", "b"], epochs=1, batch_size=2,
+        clip_len=8, frame_interval=2, resize_short_side=32, crop_size=32, val_crop_size=32,
+        num_workers=0, freeze_stages=3))
+    (line,) = summary["history"]
+    assert line["iters"] == 1 and np.isfinite(line["loss"])
+    tuned = sz.create_model(MODEL_NAMES[arch], pretrained=True, num_classes=2,
+                            checkpoint_path=str(tmp_path / "run" / "latest.safetensors"))
+    assert tuned.class_names == ("a", "b")
+    if arch == LN:  # the lateral BatchNorms came through training and saving
+        assert isinstance(tuned.laterals[0].bn, torch.nn.BatchNorm3d)
+        assert not torch.equal(tuned.laterals[0].bn.weight, torch.ones(16))

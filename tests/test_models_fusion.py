@@ -1,13 +1,19 @@
-"""Inference fast paths (BatchNorm folding, channels_last_3d) keep MMAction2's golden outputs."""
+"""Tests of slowfast_zoo.models.fusion and the channels_last_3d convolutions of models.layers: the
+inference fast paths (BatchNorm folding, channels_last_3d) keep MMAction2's golden outputs."""
 
 from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
 
 import pytest
 import torch
 
 import slowfast_zoo as sz
+import weightgen
 from slowfast_zoo.weights.loader import convert_mmaction2_state_dict
-from weightgen import ARCHS, generate_state_dict, golden_input, load_golden
+from test_weights_checkpoints import LN, SS, Files
+from weightgen import ARCHS, MODEL_NAMES, generate_state_dict, golden_input, load_golden
 
 
 def _golden_model(arch: str) -> sz.SlowFast:
@@ -16,6 +22,7 @@ def _golden_model(arch: str) -> sz.SlowFast:
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_fused_and_channels_last_match_golden(arch):
     golden = load_golden(arch)
@@ -46,25 +53,7 @@ def test_fuse_requires_eval_and_blocks_training():
     model.eval()  # still allowed
 
 
-def test_run_views_chunks_match_one_forward():
-    from slowfast_zoo.inference.engine import prepare_model, run_views
-
-    torch.manual_seed(0)
-    model = sz.create_model("slowfast_r50_4x16x1", num_classes=7).eval()
-    views = torch.randn(5, 3, 32, 32, 32)
-    with torch.inference_mode():
-        want = model(views)
-        want_feats = model.forward_head(model.forward_features(views), pre_logits=True)
-    model = prepare_model(model, device="cpu")
-    got = run_views(model, views, views_per_batch=2)
-    assert got.shape == (5, 7) and got.dtype == torch.float32
-    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(run_views(model, views, views_per_batch=3, pre_logits=True), want_feats,
-                               atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="views_per_batch"):
-        run_views(model, views, views_per_batch=0)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_one_clip_per_forward_matches_golden(arch):
     # One clip per forward is the layout-fragile case (size-1 batch strides): each view alone
@@ -78,6 +67,7 @@ def test_one_clip_per_forward_matches_golden(arch):
     torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 2])
 def test_channels_last_layout_survives_the_whole_network(batch):
     # Every conv must see a channels_last_3d input. Before the fix, with one clip 106 of 110 convs
@@ -145,20 +135,29 @@ def test_conv3d_as_2d_equals_conv3d(cin, cout, kernel, stride, padding, batch, m
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("dtype,max_rel", [(torch.bfloat16, 1.5e-2), (torch.float16, 2.5e-3)])
-def test_reduced_precision_autocast_against_golden(dtype, max_rel):
-    # The GPU fast path's numerics (autocast through run_views on the folded channels_last model),
-    # checked on CPU where autocast emulates them. r101: its golden views have top-1 margins of
-    # ~0.5, far above bf16's error, so top-1 agreement is a real check (r50 4x16's are 0.015).
-    # Measured (benchmarks/RESULTS.md): bf16 3.5-4.4e-3, fp16 4.9-6.5e-4 of the largest logit.
-    from slowfast_zoo.inference.engine import prepare_model, run_views
+# ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
+@pytest.fixture(scope="module")
+def files(loopback_server) -> Iterator[Files]:
+    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
+    root.mkdir()
+    yield Files(root)
+    shutil.rmtree(root, ignore_errors=True)
 
-    arch = "r101_r50_4x16x1"
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [LN, SS])
+def test_fused_channels_last_fast_path_keeps_golden_outputs(files: Files, arch: str) -> None:
+    kind = "ln_0x" if arch == LN else "sthv1_0x"
+    model = sz.create_model(MODEL_NAMES[arch], pretrained=True, checkpoint_path=files.file(kind))
     golden = load_golden(arch)
-    want = torch.tensor(golden["logits"])
-    model = prepare_model(_golden_model(arch), device="cpu")
-    got = run_views(model, golden_input(golden), dtype=dtype)
-    assert got.dtype == torch.float32
-    rel = (got - want).abs().max().item() / want.abs().max().item()
-    assert 1e-5 < rel < max_rel  # the lower bound proves the reduced precision was really used
-    assert got.argmax(1).tolist() == golden["argmax_per_view"]
+    x = weightgen.golden_input(golden)
+    model = sz.inference.prepare_model(model, device="cpu")  # eval, BN folded, channels_last_3d
+    assert model.is_fused
+    if arch == LN:
+        assert all(isinstance(lat.bn, torch.nn.Identity) and lat.bias is not None for lat in model.laterals)
+    with torch.no_grad():
+        logits = model(x.contiguous(memory_format=torch.channels_last_3d))
+        one = model(x[:1].contiguous(memory_format=torch.channels_last_3d))  # one clip per forward
+    torch.testing.assert_close(logits, torch.tensor(golden["logits"]), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(one[0], torch.tensor(golden["logits"][0]), atol=1e-4, rtol=1e-4)
+    assert logits.argmax(1).tolist() == golden["argmax_per_view"]

@@ -1,4 +1,5 @@
-"""Metrics and view averaging against MMAction2's own outputs (tests/data/reference)."""
+"""Tests of slowfast_zoo.evaluation.metrics: metrics and view averaging against MMAction2's own
+outputs (tests/data/reference)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Loading pretrained weights: golden parity through real files and URLs, cache, error paths.
+"""Tests of slowfast_zoo.weights.loader, the one loading path: golden parity through real files
+and URLs, the cache, error paths, the classifier.
 
 Every checkpoint here is a real MMAction2-style file (``{"meta", "state_dict"[, "optimizer"]}``
 saved by ``torch.save``, named ``<stem>_<date>-<sha8>.pth``) holding the reference README's
@@ -7,15 +8,10 @@ generated weights, so the golden outputs recorded by running MMAction2 itself ap
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import logging
 import os
 import pickle
 import shutil
-import socket
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,13 +22,11 @@ import torch
 from safetensors import safe_open
 
 import slowfast_zoo as sz
-from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UnknownModelError
-from slowfast_zoo._progress import ProgressBar
+from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError
 from slowfast_zoo.weights import (
     CONVERTER_VERSION,
     converted_cache_path,
     get_cache_dir,
-    hash_prefix_from_name,
     mmaction2_key_to_ours,
     resolve_url,
     sha256_file,
@@ -165,11 +159,13 @@ def rename_to_true_hash(path: Path, stem: str) -> Path:
 
 
 # --------------------------------------------------------------------------- golden parity
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_generator_matches_golden_weights(ckpts: Checkpoints, arch: str) -> None:
     assert weights_sha256(ckpts.state_dict(arch)) == load_golden(arch)["weights_sha256"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_golden_parity_local_file(ckpts: Checkpoints, arch: str) -> None:
     model = sz.create_model(MODEL[arch], pretrained=True, checkpoint_path=ckpts.file(arch))
@@ -178,6 +174,7 @@ def test_golden_parity_local_file(ckpts: Checkpoints, arch: str) -> None:
     assert cache_listing() == []  # a user's local file is not copied into the cache
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ARCHS)
 def test_golden_parity_url_then_warm_cache(ckpts: Checkpoints, http_server, arch: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,6 +205,7 @@ def test_golden_parity_url_then_warm_cache(ckpts: Checkpoints, http_server, arch
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_file_placed_in_cache_by_hand_is_used_offline(r50_file: Path, closed_port: int) -> None:
     """The cache is consulted before the network: nothing listens on the URL's port."""
     copy_with_name(r50_file, get_cache_dir(), r50_file.name)
@@ -218,6 +216,7 @@ def test_file_placed_in_cache_by_hand_is_used_offline(r50_file: Path, closed_por
 
 
 # --------------------------------------------------------------------------- cache maintenance
+@pytest.mark.slow
 def test_corrupted_cached_pth_is_deleted_and_downloaded_again(r50_file: Path, http_server,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     cached = copy_with_name(r50_file, get_cache_dir(), r50_file.name)
@@ -231,6 +230,7 @@ def test_corrupted_cached_pth_is_deleted_and_downloaded_again(r50_file: Path, ht
     assert_golden(model, "r50_4x16x1")
 
 
+@pytest.mark.slow
 def test_damaged_or_stale_converted_cache_is_rebuilt_without_download(
         ckpts: Checkpoints, r50_file: Path, http_server, monkeypatch: pytest.MonkeyPatch) -> None:
     url = http_server.url(r50_file)
@@ -254,6 +254,7 @@ def test_damaged_or_stale_converted_cache_is_rebuilt_without_download(
     assert cache_listing() == sorted([r50_file.name, converted.name])
 
 
+@pytest.mark.slow
 def test_our_safetensors_as_checkpoint_path(ckpts: Checkpoints, r50_file: Path, http_server,
                                             tmp_path: Path) -> None:
     sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
@@ -272,22 +273,6 @@ def test_our_safetensors_as_checkpoint_path(ckpts: Checkpoints, r50_file: Path, 
 def test_bare_state_dict_with_module_prefix(ckpts: Checkpoints, tmp_path: Path) -> None:
     path = tmp_path / "ddp_bare_state_dict.pth"  # no hash in the name: not hash-checked
     torch.save({f"module.{k}": v for k, v in ckpts.state_dict("r50_4x16x1").items()}, path)
-    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
-    assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
-
-
-def test_legacy_format_with_numpy_meta(ckpts: Checkpoints, tmp_path: Path) -> None:
-    """2020-era files may be torch's pre-1.6 (non-zip) format, and meta may hold numpy scalars
-    pickled by numpy 1 (``numpy.core.multiarray.scalar``): both must load, still weights-only."""
-    path = tmp_path / "legacy.pth"
-    meta = {"epoch": 256, "seed": np.int64(0), "best_score": np.float64(0.7475), "arr": np.arange(3)}
-    torch.save({"meta": meta, "state_dict": ckpts.state_dict("r50_4x16x1")}, path,
-               _use_new_zipfile_serialization=False)
-    # Protocol-2 GLOBAL opcodes are newline-terminated: respell numpy 2's module as numpy 1's.
-    data = path.read_bytes()
-    assert b"cnumpy._core.multiarray\n" in data
-    path.write_bytes(data.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
-    path = rename_to_true_hash(path, "legacy_20200728")
     model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
     assert_weights_equal(model, ckpts.state_dict("r50_4x16x1"))
 
@@ -375,12 +360,14 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- wrong architecture
+@pytest.mark.slow
 def test_checkpoint_of_another_architecture(r50_file: Path) -> None:
     with pytest.raises(CheckpointError, match="missing") as e:
         sz.create_model("slowfast_r101_r50_4x16x1", pretrained=True, checkpoint_path=r50_file)
     assert str(r50_file) in str(e.value) and "slow.stages.2" in str(e.value)
 
 
+@pytest.mark.slow
 def test_kernel5_laterals(ckpts: Checkpoints) -> None:
     path = ckpts.file("r50_8x8x1", fusion_kernel=5)
     with pytest.raises(CheckpointError, match="kernel 5") as e:
@@ -392,13 +379,6 @@ def test_kernel5_laterals(ckpts: Checkpoints) -> None:
     model = sz.create_model("slowfast_r50_8x8x1.k400_256p", pretrained=True, checkpoint_path=path)
     assert model.laterals[0].weight.shape[2] == 5
     assert_weights_equal(model, ckpts.state_dict("r50_8x8x1", fusion_kernel=5))
-
-
-def test_unknown_model_name() -> None:
-    with pytest.raises(UnknownModelError, match="slowfast_r50_4x16x1"):
-        sz.create_model("slowfast_r50_4x16", pretrained=True)
-    with pytest.raises(UnknownModelError, match="k400_256p"):
-        sz.create_model("slowfast_r50_8x8x1.k400_265p", pretrained=True)
 
 
 # --------------------------------------------------------------------------- network
@@ -449,52 +429,6 @@ def test_http_404(http_server) -> None:
     assert cache_listing() == []
 
 
-@pytest.fixture
-def raw_server() -> Iterator[tuple[int, list[bytes]]]:
-    """A one-shot TCP server; the test puts the raw reply in the list (empty: never answer)."""
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(1)
-    reply: list[bytes] = []
-    done = threading.Event()
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = srv.accept()
-            with conn:
-                conn.recv(65536)
-                if reply:
-                    conn.sendall(reply[0])
-                else:
-                    done.wait(5)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield srv.getsockname()[1], reply
-    done.set()
-    srv.close()
-    thread.join(5)
-
-
-def test_short_transfer_is_a_download_error(raw_server) -> None:
-    port, reply = raw_server
-    reply.append(b"HTTP/1.0 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
-    url = f"http://127.0.0.1:{port}/m_20200101-0123abcd.pth"
-    with pytest.raises(DownloadError, match="after 10 (of 100000 )?bytes") as e:
-        download_mod.download_file(url, get_cache_dir() / "m_20200101-0123abcd.pth")
-    assert url in str(e.value)
-    assert cache_listing() == []
-
-
-def test_stalled_server_times_out(raw_server) -> None:
-    port, _ = raw_server
-    url = f"http://127.0.0.1:{port}/m_20200101-0123abcd.pth"
-    with pytest.raises(DownloadError, match="timed out") as e:
-        download_mod.download_file(url, get_cache_dir() / "m.pth", timeout=0.5)
-    assert url in str(e.value)
-    assert cache_listing() == []
-
-
 def test_interrupted_download_leaves_nothing(r50_file: Path, http_server,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
@@ -507,32 +441,8 @@ def test_interrupted_download_leaves_nothing(r50_file: Path, http_server,
     assert calls and cache_listing() == []
 
 
-def test_mirror_env_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = "https://download.openmmlab.com/mmaction/x-0123abcd.pth"
-    assert resolve_url(url) == url
-    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "file:///srv/mirror/")
-    assert resolve_url(url) == "file:///srv/mirror/mmaction/x-0123abcd.pth"
-    assert resolve_url("https://example.org/x-0123abcd.pth") == "https://example.org/x-0123abcd.pth"
-    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "ftp://nope")
-    with pytest.raises(ValueError, match="SLOWFAST_ZOO_MIRROR"):
-        resolve_url(url)
-    assert hash_prefix_from_name("a_20200728-145f1097.pth") == "145f1097"
-    assert hash_prefix_from_name("a_20200728-145f1097.slowfast_zoo.safetensors") is None
-    assert hash_prefix_from_name("model.pth") is None
-
-
-def test_file_mirror_for_air_gapped_machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    payload = b"not a checkpoint, just bytes to copy"
-    name = f"x_20200101-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
-    (tmp_path / "mirror" / "mmaction").mkdir(parents=True)
-    (tmp_path / "mirror" / "mmaction" / name).write_bytes(payload)
-    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", (tmp_path / "mirror").as_uri())
-    dest = download_mod.download_file(f"https://download.openmmlab.com/mmaction/{name}",
-                                      get_cache_dir() / name)
-    assert dest.read_bytes() == payload and cache_listing() == [name]
-
-
 # --------------------------------------------------------------------------- classifier
+@pytest.mark.slow
 def test_num_classes_10_keeps_backbone_fresh_classifier(ckpts: Checkpoints, r50_file: Path,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     torch.manual_seed(0)
@@ -556,6 +466,7 @@ def test_num_classes_10_keeps_backbone_fresh_classifier(ckpts: Checkpoints, r50_
                                atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
 def test_cached_conversion_serves_every_num_classes(ckpts: Checkpoints, r50_file: Path,
                                                     http_server) -> None:
     url = http_server.url(r50_file)
@@ -569,6 +480,7 @@ def test_cached_conversion_serves_every_num_classes(ckpts: Checkpoints, r50_file
         assert headless.eval()(torch.zeros(1, 3, 32, 32, 32)).shape == (1, 2304)
 
 
+@pytest.mark.slow
 def test_fine_tuned_file_with_other_class_count(ckpts: Checkpoints, tmp_path: Path) -> None:
     sd = dict(ckpts.state_dict("r50_4x16x1"))
     sd["cls_head.fc_cls.weight"] = torch.randn(10, 2304)
@@ -580,39 +492,7 @@ def test_fine_tuned_file_with_other_class_count(ckpts: Checkpoints, tmp_path: Pa
         sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
 
 
-def test_reset_classifier_and_pre_logits() -> None:
-    model = sz.create_model("slowfast_r50_4x16x1").eval()
-    x = torch.randn(3, 3, 32, 32, 32)
-    model.reset_classifier(7)
-    assert model.get_classifier().out_features == 7
-    assert torch.count_nonzero(model.fc.bias) == 0
-    with torch.no_grad():
-        feats = model.forward_features(x)
-        assert model.forward_head(feats).shape == (3, 7)
-        assert model.forward_head(feats, pre_logits=True).shape == (3, 2304)
-
-
-# --------------------------------------------------------------------------- progress bar
-class _Tty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    tty = _Tty()
-    with ProgressBar(total=2048, desc="f.pth", stream=tty) as bar:
-        bar.update(1024)
-        bar.update(1024)
-    assert "f.pth" in tty.getvalue() and "100.0%" in tty.getvalue()
-    silent = _Tty()
-    with ProgressBar(total=10, stream=silent, enabled=False) as bar:
-        bar.update(10)
-    piped = io.StringIO()
-    with ProgressBar(total=10, stream=piped) as bar:
-        bar.update(10)
-    assert silent.getvalue() == "" and piped.getvalue() == ""
-
-
+# --------------------------------------------------------------------------- quiet off a terminal
 def test_download_is_quiet_when_stderr_is_not_a_tty(r50_file: Path, http_server,
                                                     capfd: pytest.CaptureFixture[str]) -> None:
     download_mod.download_file(http_server.url(r50_file), get_cache_dir() / r50_file.name)
@@ -621,6 +501,7 @@ def test_download_is_quiet_when_stderr_is_not_a_tty(r50_file: Path, http_server,
 
 
 # --------------------------------------------------------------------------- one loading path
+@pytest.mark.slow
 def test_cold_load_reads_converts_and_checks_once(ckpts: Checkpoints, r50_file: Path, http_server,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A cold `create_model(..., pretrained=True)` from a URL: one download, one read of the
@@ -653,6 +534,7 @@ def test_cold_load_reads_converts_and_checks_once(ckpts: Checkpoints, r50_file: 
     assert counts == {"read": 0, "convert": 1, "rename": 0, "check": 1}  # our keys: nothing to rename
 
 
+@pytest.mark.slow
 def test_fine_tune_head_still_checked_once(r50_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from slowfast_zoo.weights import apply as apply_mod
 

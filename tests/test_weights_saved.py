@@ -1,4 +1,5 @@
-"""save_pretrained / create_model("local-dir:" | "hf-hub:"), all on 127.0.0.1.
+"""Tests of slowfast_zoo.weights.saved and weights.hub: save_pretrained / push_to_hub /
+create_model("local-dir:" | "hf-hub:"), all on 127.0.0.1.
 
 The ``hf-hub:`` tests run the real ``huggingface_hub.hf_hub_download`` against a small server
 that answers like the Hub's resolve API: ``HEAD``/``GET /{repo_id}/resolve/{revision}/{file}``
@@ -8,21 +9,24 @@ with the headers huggingface_hub 1.x/2.x requires (``X-Repo-Commit``, ``ETag``,
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import http.server
 import json
-import logging
 import os
+import shutil
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 import slowfast_zoo as sz
-from slowfast_zoo.errors import CheckpointError, DownloadError
+from slowfast_zoo.errors import CheckpointError
+from test_weights_checkpoints import LN, SS, Files
+from test_weights_loader import assert_golden
+from weightgen import MODEL_NAMES
 
 ARCH = "slowfast_r50_4x16x1"
 CLASSES = ("archery", "bowling", "cooking egg")
@@ -135,6 +139,7 @@ def _assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
     assert torch.equal(_logits(a), _logits(b))
 
 
+@pytest.mark.slow
 def test_save_pretrained_files(finetuned) -> None:
     _, folder = finetuned
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
@@ -149,6 +154,7 @@ def test_save_pretrained_files(finetuned) -> None:
     assert "hf-hub:" in card and ARCH in card
 
 
+@pytest.mark.slow
 def test_local_dir_round_trip_bit_exact(finetuned) -> None:
     model, folder = finetuned
     loaded = sz.create_model(f"local-dir:{folder}")
@@ -160,6 +166,7 @@ def test_local_dir_round_trip_bit_exact(finetuned) -> None:
     assert class_names_of(loaded) == CLASSES
 
 
+@pytest.mark.slow
 def test_local_dir_new_head_and_errors(finetuned, tmp_path: Path) -> None:
     model, folder = finetuned
     fresh = sz.create_model(f"local-dir:{folder}", num_classes=7)
@@ -175,6 +182,7 @@ def test_local_dir_new_head_and_errors(finetuned, tmp_path: Path) -> None:
     assert sz.create_model(ARCH).pretrained_cfg.name == sz.get_pretrained_cfg(ARCH).name  # registry unchanged
 
 
+@pytest.mark.slow
 def test_hf_hub_download_cache_and_offline(finetuned, fake_hub: FakeHub, monkeypatch) -> None:
     model, folder = finetuned
     commit = fake_hub.add("someone/slowfast-demo", folder)
@@ -218,3 +226,46 @@ def test_push_to_hub_uses_hfapi(finetuned, monkeypatch) -> None:
     url = sz.push_to_hub(finetuned[0], "me/demo", token="t")
     assert url.endswith("me/demo/commit/1") and calls["create"] == "me/demo"
     assert calls["files"] == ["README.md", "config.json", "model.safetensors"]
+
+
+# ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
+@pytest.fixture(scope="module")
+def files(loopback_server) -> Iterator[Files]:
+    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
+    root.mkdir()
+    yield Files(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [LN, SS])
+def test_save_pretrained_local_dir_round_trip(files: Files, arch: str, tmp_path: Path) -> None:
+    kind = "ln_0x" if arch == LN else "sthv1_0x"
+    model = sz.create_model(MODEL_NAMES[arch], pretrained=True, checkpoint_path=files.file(kind))
+    sz.save_pretrained(model, tmp_path / "saved")
+    config = json.loads((tmp_path / "saved" / "config.json").read_text())
+    assert config["lateral_norm"] == (arch == LN) and config["test"]["sampling_rule"] == "0.x"
+    again = sz.create_model(f"local-dir:{tmp_path / 'saved'}")
+    assert again.spec == model.spec and again.pretrained_cfg == model.pretrained_cfg
+    assert_golden(again, arch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [LN, SS])
+def test_hf_hub_round_trip(files: Files, arch: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kind = "ln_0x" if arch == LN else "sthv1_0x"
+    model = sz.create_model(MODEL_NAMES[arch], pretrained=True, checkpoint_path=files.file(kind))
+    hub = FakeHub()
+    try:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+        hub.add("someone/extra", sz.save_pretrained(model, tmp_path / "saved"))
+        again = sz.create_model("hf-hub:someone/extra")
+    finally:
+        hub.close()
+    assert again.spec == model.spec and again.pretrained_cfg.name == model.pretrained_cfg.name
+    assert again.pretrained_cfg.test == model.pretrained_cfg.test
+    assert_golden(again, arch)

@@ -1,0 +1,225 @@
+"""Tests of slowfast_zoo.weights.download: failed transfers leave nothing, deadlines, the download
+lock, leftovers of killed downloads, mirrors and alternative URLs."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import http.server
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import slowfast_zoo as sz
+from slowfast_zoo.errors import DownloadError
+from slowfast_zoo.registry import get_arch_spec
+from slowfast_zoo.weights import get_cache_dir, hash_prefix_from_name, resolve_url
+from slowfast_zoo.weights import download as download_mod
+from slowfast_zoo.weights import loader as sources
+from test_weights_checkpoints import LN, Files
+from test_weights_loader import assert_golden, cache_listing
+from weightgen import generate_state_dict, write_mmaction2_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
+
+
+@pytest.fixture(scope="module")
+def files(loopback_server) -> Iterator[Files]:
+    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
+    root.mkdir()
+    yield Files(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------- failed transfers
+@pytest.fixture
+def raw_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A one-shot TCP server; the test puts the raw reply in the list (empty: never answer)."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    reply: list[bytes] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(65536)
+                if reply:
+                    conn.sendall(reply[0])
+                else:
+                    done.wait(5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield srv.getsockname()[1], reply
+    done.set()
+    srv.close()
+    thread.join(5)
+
+
+def test_short_transfer_is_a_download_error(raw_server) -> None:
+    port, reply = raw_server
+    reply.append(b"HTTP/1.0 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
+    url = f"http://127.0.0.1:{port}/m_20200101-0123abcd.pth"
+    with pytest.raises(DownloadError, match="after 10 (of 100000 )?bytes") as e:
+        download_mod.download_file(url, get_cache_dir() / "m_20200101-0123abcd.pth")
+    assert url in str(e.value)
+    assert cache_listing() == []
+
+
+def test_stalled_server_times_out(raw_server) -> None:
+    port, _ = raw_server
+    url = f"http://127.0.0.1:{port}/m_20200101-0123abcd.pth"
+    with pytest.raises(DownloadError, match="timed out") as e:
+        download_mod.download_file(url, get_cache_dir() / "m.pth", timeout=0.5)
+    assert url in str(e.value)
+    assert cache_listing() == []
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        try:
+            for _ in range(1000):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_drip_feeding_server_hits_the_deadline(tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow_20200101-12345678.pth"
+        t = time.monotonic()
+        with pytest.raises(DownloadError) as e:
+            sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url, download_timeout=1.5)
+        assert time.monotonic() - t < 10
+    finally:
+        server.shutdown()
+        server.server_close()
+    msg = str(e.value)
+    assert "did not finish within 1.5 s" in msg
+    got = int(msg.split(" of 1000 bytes")[0].rsplit("(", 1)[1])
+    assert 1 <= got < 1000  # the bytes that did arrive are counted
+    cache = download_mod.get_cache_dir()
+    assert not (list(cache.iterdir()) if cache.exists() else [])  # no partial file left
+
+
+# ------------------------------------------------------------------------- the cache and its lock
+@pytest.mark.slow
+def test_leftovers_of_a_killed_download_are_removed(loopback_server, ckpt: Path, tmp_path: Path) -> None:
+    served = loopback_server.root / "ops" / ckpt.name
+    served.parent.mkdir(exist_ok=True)
+    if not served.exists():
+        served.symlink_to(ckpt)
+    cache = download_mod.get_cache_dir()
+    cache.mkdir(parents=True)
+    stale = [cache / f".{ckpt.name}.abc123{download_mod.PARTIAL_SUFFIX}",
+             cache / f".{ckpt.name[:-4]}.slowfast_zoo.safetensors.x9{download_mod.PARTIAL_SUFFIX}"]
+    other = cache / ".someone_elses_file.partial"
+    for p in stale + [other]:
+        p.write_bytes(b"half")
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=loopback_server.url(served))
+    assert not any(p.exists() for p in stale) and other.exists()
+
+
+@pytest.mark.slow
+def test_two_processes_download_the_same_url_once(loopback_server, ckpt: Path, tmp_path: Path) -> None:
+    served = loopback_server.root / "ops2" / ckpt.name
+    served.parent.mkdir(exist_ok=True)
+    if not served.exists():
+        served.symlink_to(ckpt)
+    loopback_server.clear()
+    env = {**_env(), "TORCH_HOME": str(tmp_path / "shared_home")}
+    code = ("import slowfast_zoo as sz; "
+            f"sz.create_model('slowfast_r50_4x16x1', pretrained=True, checkpoint_path={loopback_server.url(served)!r}); "
+            "print('ok')")
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert loopback_server.requests.count(f"/ops2/{ckpt.name}") == 1
+    cache = tmp_path / "shared_home" / "hub" / "checkpoints"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [ckpt.name, ckpt.name[:-4] + ".slowfast_zoo.safetensors"])
+
+
+# ------------------------------------------------------------------------- mirrors and alternative URLs
+def test_mirror_env_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "https://download.openmmlab.com/mmaction/x-0123abcd.pth"
+    assert resolve_url(url) == url
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "file:///srv/mirror/")
+    assert resolve_url(url) == "file:///srv/mirror/mmaction/x-0123abcd.pth"
+    assert resolve_url("https://example.org/x-0123abcd.pth") == "https://example.org/x-0123abcd.pth"
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "ftp://nope")
+    with pytest.raises(ValueError, match="SLOWFAST_ZOO_MIRROR"):
+        resolve_url(url)
+    assert hash_prefix_from_name("a_20200728-145f1097.pth") == "145f1097"
+    assert hash_prefix_from_name("a_20200728-145f1097.slowfast_zoo.safetensors") is None
+    assert hash_prefix_from_name("model.pth") is None
+
+
+def test_file_mirror_for_air_gapped_machines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = b"not a checkpoint, just bytes to copy"
+    name = f"x_20200101-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    (tmp_path / "mirror" / "mmaction").mkdir(parents=True)
+    (tmp_path / "mirror" / "mmaction" / name).write_bytes(payload)
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", (tmp_path / "mirror").as_uri())
+    dest = download_mod.download_file(f"https://download.openmmlab.com/mmaction/{name}",
+                                      get_cache_dir() / name)
+    assert dest.read_bytes() == payload and cache_listing() == [name]
+
+
+@pytest.mark.slow
+def test_alternative_url_is_tried_when_the_first_is_missing(files: Files, http_server, caplog) -> None:
+    path = files.file("ln_0x")
+    sha = path.stem.rsplit("-", 1)[1]
+    cfg = dataclasses.replace(
+        sz.get_pretrained_cfg("slowfast_r50_8x8x1_ln.k400_mm1_steplr"), sha256_prefix=sha,
+        url=f"{http_server.base_url}/extra/0x/moved_20220901-{sha}.pth",
+        alternative_urls=(http_server.url(path),))
+    model = sz.SlowFast(get_arch_spec(cfg.name), pretrained_cfg=cfg)
+    with caplog.at_level(logging.WARNING):
+        sources.load_pretrained(model, cfg, progress=False)
+    assert http_server.requests == [f"/extra/0x/moved_20220901-{sha}.pth", f"/extra/0x/{path.name}"]
+    assert any("alternative URL" in r.getMessage() for r in caplog.records)
+    assert_golden(model, LN)
+    # Warm cache: the file that worked is found first, without asking the missing URL again.
+    http_server.clear()
+    again = sz.SlowFast(get_arch_spec(cfg.name), pretrained_cfg=cfg)
+    sources.load_pretrained(again, cfg, progress=False)
+    assert http_server.requests == []
+    assert_golden(again, LN)
