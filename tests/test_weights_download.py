@@ -223,3 +223,171 @@ def test_alternative_url_is_tried_when_the_first_is_missing(files: Files, http_s
     sources.load_pretrained(again, cfg, progress=False)
     assert http_server.requests == []
     assert_golden(again, LN)
+
+
+# ------------------------------------------------------------------------- transfer policy
+def _no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a connection was attempted")
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_plain_http_to_another_host_is_refused_before_any_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slowfast_zoo.errors import UsageError
+
+    _no_connections(monkeypatch)
+    url = "http://example.org/weights/x_20200101-0123abcd.pth"
+    with pytest.raises(UsageError, match="plain http") as e:
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert url in str(e.value)
+    with pytest.raises(UsageError, match="only https"):
+        download_mod.download_file("ftp://example.org/x_20200101-0123abcd.pth", get_cache_dir() / "x.pth")
+    assert cache_listing() == []
+
+
+def test_a_plain_http_mirror_needs_the_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slowfast_zoo.errors import UsageError
+    from slowfast_zoo.weights.transport import ALLOW_HTTP_ENV, check_transport
+
+    _no_connections(monkeypatch)
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", "http://mirror.example")
+    url = "https://download.openmmlab.com/mmaction/x_20200101-0123abcd.pth"
+    with pytest.raises(UsageError, match=ALLOW_HTTP_ENV):
+        download_mod.download_file(url, get_cache_dir() / "x_20200101-0123abcd.pth")
+    monkeypatch.setenv(ALLOW_HTTP_ENV, "1")
+    check_transport("http://mirror.example/mmaction/x_20200101-0123abcd.pth", from_mirror=True)  # allowed now
+    with pytest.raises(UsageError):  # the opt-in is for the user's mirror, not any http URL
+        check_transport("http://elsewhere.example/x_20200101-0123abcd.pth")
+
+
+class _Redirecting(http.server.BaseHTTPRequestHandler):
+    payload = b"redirected bytes"
+    other_port = 0
+
+    def do_GET(self) -> None:  # noqa: N802
+        name = self.path.rsplit("/", 1)[-1]
+        if self.path.startswith("/same/"):
+            self.send_response(302)
+            self.send_header("Location", f"/file/{name}")
+            self.end_headers()
+        elif self.path.startswith("/cross/"):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.other_port}/file/{name}")
+            self.end_headers()
+        else:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.payload)))
+            self.end_headers()
+            self.wfile.write(self.payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_redirects_stay_on_the_origin_or_on_https() -> None:
+    name = f"r_20200101-{hashlib.sha256(_Redirecting.payload).hexdigest()[:8]}.pth"
+    with _serve(_Redirecting) as port, _serve(_Redirecting) as other:
+        _Redirecting.other_port = other
+        dest = download_mod.download_file(f"http://127.0.0.1:{port}/same/{name}", get_cache_dir() / name,
+                                          progress=False)
+        assert dest.read_bytes() == _Redirecting.payload  # same origin: followed
+        dest.unlink()
+        with pytest.raises(DownloadError, match="refusing the redirect"):
+            download_mod.download_file(f"http://127.0.0.1:{port}/cross/{name}", get_cache_dir() / name,
+                                       progress=False)
+    assert cache_listing() == []
+
+
+def test_a_redirect_from_https_to_http_is_refused() -> None:
+    import urllib.request
+
+    from slowfast_zoo.weights.transport import _Redirects
+
+    req = urllib.request.Request("https://download.example/m_20200101-0123abcd.pth")
+    with pytest.raises(DownloadError, match="may not leave https"):
+        _Redirects().redirect_request(req, None, 302, "Found", {}, "http://download.example/m.pth")
+    follow = _Redirects().redirect_request(req, None, 302, "Found", {}, "https://cdn.example/m.pth")
+    assert follow is not None and follow.full_url == "https://cdn.example/m.pth"
+
+
+def test_oversized_downloads_are_refused(raw_server) -> None:
+    port, reply = raw_server
+    reply.append(b"HTTP/1.0 200 OK\r\nContent-Length: 99999999999\r\n\r\n" + b"x" * 10)
+    url = f"http://127.0.0.1:{port}/big_20200101-0123abcd.pth"
+    with pytest.raises(DownloadError, match="announces 99999999999 bytes"):
+        download_mod.download_file(url, get_cache_dir() / "big_20200101-0123abcd.pth")
+    assert cache_listing() == []
+
+
+def test_a_body_growing_past_the_limit_is_cut(tmp_path: Path) -> None:
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.end_headers()  # no Content-Length: the body only ends when the server says so
+            with contextlib.suppress(OSError):
+                for _ in range(10_000):
+                    self.wfile.write(b"x" * 65536)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _serve(Endless) as port:
+        with pytest.raises(DownloadError, match="more than 1000000 bytes"):
+            download_mod.download_verified(f"http://127.0.0.1:{port}/e_20200101-0123abcd.pth",
+                                           get_cache_dir() / "e_20200101-0123abcd.pth",
+                                           expected_prefix="0123abcd", progress=False, max_bytes=1_000_000)
+    assert cache_listing() == []
+
+
+@pytest.mark.slow
+def test_the_deadline_covers_dripped_headers() -> None:
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    stop = threading.Event()
+
+    def drip() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+                while not stop.is_set():  # one header byte at a time, never a blank line
+                    conn.sendall(b"a")
+                    time.sleep(0.1)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{srv.getsockname()[1]}/h_20200101-0123abcd.pth"
+    t = time.monotonic()
+    try:
+        with pytest.raises(DownloadError, match="did not finish within 1.5 s"):
+            download_mod.download_file(url, get_cache_dir() / "h_20200101-0123abcd.pth", deadline=1.5)
+        assert time.monotonic() - t < 6
+    finally:
+        stop.set()
+        srv.close()
+        thread.join(5)
+    assert cache_listing() == []
+
+
+def test_a_full_disk_is_a_download_error(http_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = b"some bytes"
+    name = f"f_20200101-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    (http_server.root / name).write_bytes(payload)
+    monkeypatch.setattr(download_mod, "atomic_write", lambda dest, write: write("/dev/full"))
+    with pytest.raises(DownloadError, match="No space left on device") as e:
+        download_mod.download_file(http_server.url(http_server.root / name), get_cache_dir() / name)
+    assert str(get_cache_dir()) in str(e.value)

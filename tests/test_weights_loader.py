@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import torch
 from safetensors import safe_open
 
 import slowfast_zoo as sz
+from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError
 from slowfast_zoo.weights import (
     CONVERTER_VERSION,
@@ -34,6 +36,7 @@ from slowfast_zoo.weights import (
 from slowfast_zoo.weights import download as download_mod
 from slowfast_zoo.weights import loader as load_mod
 from slowfast_zoo.weights import readers as readers_mod
+from slowfast_zoo.weights.apply import check_state_dict
 from weightgen import (
     ARCHS,
     generate_state_dict,
@@ -435,7 +438,7 @@ def test_interrupted_download_leaves_nothing(r50_file: Path, http_server,
     def interrupt(self, n):  # Ctrl-C after the first chunk
         calls.append(n)
         raise KeyboardInterrupt
-    monkeypatch.setattr(download_mod.ProgressBar, "update", interrupt)
+    monkeypatch.setattr(ProgressBar, "update", interrupt)
     with pytest.raises(KeyboardInterrupt):
         sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
     assert calls and cache_listing() == []
@@ -543,3 +546,106 @@ def test_fine_tune_head_still_checked_once(r50_file: Path, monkeypatch: pytest.M
     monkeypatch.setattr(apply_mod, "check_state_dict", lambda *a, **k: calls.append(k) or real(*a, **k))
     model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=r50_file, num_classes=7)
     assert model.fc.out_features == 7 and len(calls) == 1 and calls[0]["ignore_classifier"] is True
+
+
+# --------------------------------------------------------------------------- hostile values
+def _hostile(sd: dict[str, torch.Tensor], kind: str) -> tuple[dict[str, torch.Tensor], str, str]:
+    """``sd`` with one bad tensor: ``(state dict, the tensor's key, what the error says)``."""
+    sd = dict(sd)
+    key, said = {
+        "int8": ("backbone.slow_path.conv1.conv.weight", "torch.int8, expected floating-point"),
+        "bool": ("backbone.fast_path.layer1.0.conv2.conv.weight", "torch.bool, expected floating-point"),
+        "nan_conv": ("backbone.slow_path.layer2.1.conv1.conv.weight", "NaN or infinite"),
+        "inf_bn_bias": ("backbone.fast_path.conv1.bn.bias", "NaN or infinite"),
+        "negative_running_var": ("backbone.slow_path.layer3.0.conv1.bn.running_var", "negative"),
+    }[kind]
+    t = sd[key].clone()
+    if kind == "int8":
+        t = (t * 100).to(torch.int8)
+    elif kind == "bool":
+        t = t > 0
+    elif kind == "nan_conv":
+        t.view(-1)[t.numel() // 2] = float("nan")
+    elif kind == "inf_bn_bias":
+        t[3] = float("inf")
+    else:
+        t[1] = -0.5
+    sd[key] = t
+    return sd, key, said
+
+
+HOSTILE = ["int8", "bool", "nan_conv", "inf_bn_bias", "negative_running_var"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_hostile_weight_values_are_refused_naming_the_tensor(ckpts: Checkpoints, kind: str, tmp_path: Path,
+                                                             bare_r50: sz.SlowFast) -> None:
+    """Real MMAction2 files (their true hash in the name) with one int8/bool/NaN/inf/negative-
+    variance tensor: refused by the one check, named as the file names it, nothing loaded."""
+    sd, key, said = _hostile(ckpts.state_dict("r50_4x16x1"), kind)
+    path = write_mmaction2_checkpoint(sd, tmp_path, f"hostile_{kind}")
+    before = bare_r50.slow.stem.conv.weight.clone()
+    with pytest.raises(CheckpointError, match=re.escape(f"tensor '{key}'")) as e:
+        load_mod.load_pretrained(bare_r50, bare_r50.pretrained_cfg, checkpoint_path=path)
+    assert str(path) in str(e.value) and said in str(e.value)
+    assert torch.equal(bare_r50.slow.stem.conv.weight, before)  # checked before anything is copied
+
+
+@pytest.mark.slow
+def test_hostile_values_in_our_safetensors_and_float16_files(ckpts: Checkpoints, tmp_path: Path,
+                                                             bare_r50: sz.SlowFast) -> None:
+    from slowfast_zoo.weights.writer import weights_metadata, write_safetensors
+
+    sd = dict(bare_r50.state_dict())
+    sd["fast.stages.1.0.conv_b.conv.weight"] = torch.ones_like(sd["fast.stages.1.0.conv_b.conv.weight"],
+                                                               dtype=torch.int8)
+    path = write_safetensors(tmp_path / "int8.safetensors", sd, weights_metadata(bare_r50))
+    with pytest.raises(CheckpointError, match=re.escape(
+            "tensor 'fast.stages.1.0.conv_b.conv.weight' is torch.int8, expected floating-point")) as e:
+        load_mod.load_pretrained(bare_r50, bare_r50.pretrained_cfg, checkpoint_path=path)
+    assert str(path) in str(e.value)
+
+    # Any float precision is fine: loading casts (num_batches_tracked stays an integer).
+    half = {k: v.half() if v.is_floating_point() else v for k, v in ckpts.state_dict("r50_4x16x1").items()}
+    path = write_mmaction2_checkpoint(half, tmp_path, "float16")
+    model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=path)
+    assert_weights_equal(model, {k: v.float() if v.is_floating_point() else v for k, v in half.items()})
+    assert model.slow.stem.conv.weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize("case", ["int8", "bool", "nan", "inf", "negative_running_var",
+                                  "float_num_batches_tracked", "several"])
+def test_check_state_dict_values(bare_r50: sz.SlowFast, case: str) -> None:
+    """The value half of the one check, directly on a model's own state dict."""
+    sd = dict(bare_r50.state_dict())
+    w, b = "slow.stem.conv.weight", "fast.stem.bn.bias"
+    var, nbt = "slow.stages.0.0.conv_a.bn.running_var", "fast.stem.bn.num_batches_tracked"
+    bad = {"int8": {w: sd[w].to(torch.int8)}, "bool": {w: sd[w] > 0},
+           "nan": {w: torch.full_like(sd[w], float("nan"))}, "inf": {b: torch.full_like(sd[b], -float("inf"))},
+           "negative_running_var": {var: -torch.ones_like(sd[var])},
+           "float_num_batches_tracked": {nbt: sd[nbt].float()},
+           "several": {w: sd[w].to(torch.int8), b: sd[b] / 0, var: -sd[var]}}[case]
+    sd.update(bad)
+    names = {k: f"file.{k}" for k in sd}  # reported in the file's own key names
+    with pytest.raises(CheckpointError) as e:
+        check_state_dict(sd, bare_r50, source="hostile.pth", source_keys=names)
+    msg = str(e.value)
+    assert msg.startswith("Checkpoint hostile.pth: tensor 'file.")
+    assert all(f"'file.{k}'" in msg for k in bad)
+    said = {"int8": "is torch.int8, expected floating-point weights",
+            "bool": "is torch.bool, expected floating-point weights", "nan": "holds NaN or infinite values",
+            "inf": "holds NaN or infinite values", "negative_running_var": "running variance has negative values",
+            "float_num_batches_tracked": "is torch.float32, expected an integer count",
+            "several": "2 more bad tensors"}[case]
+    assert said in msg
+
+
+def test_check_state_dict_values_skips_a_replaced_classifier(bare_r50: sz.SlowFast) -> None:
+    sd = dict(bare_r50.state_dict())
+    sd["fc.weight"] = torch.full_like(sd["fc.weight"], float("nan"))
+    check_state_dict(sd, bare_r50, source="x.pth", ignore_classifier=True)  # never loaded: fine
+    with pytest.raises(CheckpointError, match="'fc.weight' holds NaN"):
+        check_state_dict(sd, bare_r50, source="x.pth")
+    half = {k: v.half() if v.is_floating_point() else v for k, v in bare_r50.state_dict().items()}
+    check_state_dict(half, bare_r50, source="half.pth")

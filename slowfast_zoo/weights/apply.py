@@ -5,9 +5,10 @@ models) ends here, so a file meets the same checks whatever its origin:
 
 * our metadata's ``architecture`` / ``fusion_kernel`` / ``lateral_norm`` against the model
   (a user's own file converted for another network);
-* the one key/shape check (:func:`check_state_dict`): every tensor consumed, every weight
+* the one key/shape/value check (:func:`check_state_dict`): every tensor consumed, every weight
   filled, mismatches named in the file's own key names, with the registered weights the file
-  does fit (:mod:`.identify`);
+  does fit (:mod:`.identify`); then every tensor to be loaded holds finite floating-point
+  values (integer ``num_batches_tracked``), running variances non-negative;
 * the classifier policy (:func:`keep_file_classifier`): the file's classifier is used when its
   size is the model's, a model built with another ``num_classes`` keeps a fresh one.
 """
@@ -15,7 +16,7 @@ models) ends here, so a file meets the same checks whatever its origin:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -25,7 +26,7 @@ from slowfast_zoo.registry import PRETRAINED
 from slowfast_zoo.weights.convert import UNMAPPED, Converted
 from slowfast_zoo.weights.identify import fitting_weights_hint
 
-__all__ = ["apply_converted", "check_state_dict", "keep_file_classifier", "arch_problems", "classifier_rows"]
+__all__ = ["apply_converted", "check_state_dict", "value_problem", "keep_file_classifier", "arch_problems", "classifier_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,46 @@ def keep_file_classifier(file_classes: int | None, model: SlowFast, published_cl
     return False
 
 
+def value_problem(key: str, t: torch.Tensor) -> str | None:
+    """What is wrong with the values of the tensor a file holds for our ``key`` (``None``: fine).
+
+    Weights, biases and running statistics must be finite floating-point tensors (any float
+    precision: loading casts), running variances non-negative; ``num_batches_tracked`` must
+    be an integer. Integer and bool tensors are refused before any value is looked at.
+
+    Example:
+        >>> value_problem("fc.weight", torch.zeros(2, 3, dtype=torch.float16)) is None
+        True
+        >>> value_problem("fc.weight", torch.zeros(2, 3, dtype=torch.int8))
+        'is torch.int8, expected floating-point weights'
+        >>> value_problem("slow.stem.bn.running_var", torch.tensor([1.0, -0.5]))
+        'running variance has negative values'
+        >>> value_problem("slow.stem.bn.num_batches_tracked", torch.tensor(3.0))
+        'is torch.float32, expected an integer count'
+    """
+    if key.endswith("num_batches_tracked"):
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            return f"is {t.dtype}, expected an integer count"
+        return None
+    if not t.dtype.is_floating_point:  # ints, bools, complex: isfinite/>= would mislead or fail
+        return f"is {t.dtype}, expected floating-point weights"
+    # A sum is finite only if every element is (inf, -inf and NaN all propagate): a cheap
+    # screen that allocates nothing; a non-finite sum may be overflow, so it is confirmed.
+    if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
+        return "holds NaN or infinite values"
+    if key.endswith("running_var") and not bool((t >= 0).all()):
+        return "running variance has negative values"
+    return None
+
+
 def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
                      source: str, ignore_classifier: bool = False,
                      source_keys: Mapping[str, str] | None = None) -> None:
-    """Raise :class:`CheckpointError` unless ``state_dict`` fills ``model`` exactly.
+    """Raise :class:`CheckpointError` unless ``state_dict`` fills ``model`` exactly with sane values.
+
+    First the keys and shapes (every problem listed at once), then the values of every tensor
+    that will be loaded (:func:`value_problem`: finite floating-point weights, integer
+    ``num_batches_tracked``, non-negative running variances), each named as the file names it.
 
     Args:
         state_dict: tensors under our key names.
@@ -103,6 +140,11 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
         slowfast_zoo.errors.CheckpointError: Checkpoint x.pth does not match the architecture slowfast_r50_4x16x1:
           1 missing:
             fc.bias
+        >>> sd = dict(model.state_dict(), **{"fc.bias": torch.full((3,), float("nan"))})
+        >>> check_state_dict(sd, model, source="nan.pth")
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.CheckpointError: Checkpoint nan.pth: tensor 'fc.bias' holds NaN or infinite values
     """
     expected = model.state_dict()
     names = source_keys or {}
@@ -116,6 +158,7 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
         if k in expected and not skip(k) and tuple(v.shape) != tuple(expected[k].shape)
     ]
     if not (missing or unexpected or mismatched):
+        _check_values(state_dict, expected, skip, names, source)
         return
     lines = [f"Checkpoint {source} does not match the architecture {model.spec.name}:"]
     if any(k.startswith(("laterals.", "slow.", "fast.")) for k in missing) or \
@@ -128,6 +171,21 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
             shown = "\n    ".join(items[:20]) + (f"\n    ... and {len(items) - 20} more" if len(items) > 20 else "")
             lines.append(f"  {len(items)} {title}:\n    {shown}")
     raise CheckpointError("\n".join(lines))
+
+
+def _check_values(state_dict: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],
+                  skip: Callable[[str], bool], names: Mapping[str, str], source: str) -> None:
+    """The value half of :func:`check_state_dict`, once keys and shapes fit: one pass."""
+    bad = [f"tensor {names.get(k, k)!r} {problem}" for k, v in state_dict.items()
+           if k in expected and not skip(k) and (problem := value_problem(k, v)) is not None]
+    if not bad:
+        return
+    more = ""
+    if len(bad) > 1:
+        rest = bad[1:]
+        more = f"\n  {len(rest)} more bad tensors:\n    " + "\n    ".join(rest[:20]) + \
+            (f"\n    ... and {len(rest) - 20} more" if len(rest) > 20 else "")
+    raise CheckpointError(f"Checkpoint {source}: {bad[0]}{more}")
 
 
 def arch_problems(meta: Mapping[str, str], model: SlowFast) -> list[str]:
@@ -160,8 +218,9 @@ def apply_converted(model: SlowFast, converted: Converted, *, published_classes:
 
     Raises:
         CheckpointError: weights of another network (listing every missing, unexpected and
-            mismatched key, with the registered weights the file fits) or a classifier of
-            another size than the model's own class count.
+            mismatched key, with the registered weights the file fits), a classifier of
+            another size than the model's own class count, or a tensor holding non-float,
+            NaN or infinite values (or a negative running variance), named as in the file.
 
     Example:
         >>> import slowfast_zoo as sz

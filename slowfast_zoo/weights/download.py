@@ -12,12 +12,16 @@ stricter cleanup):
 * A URL whose file name carries no hash prefix is refused: without it there is nothing to
   verify the bytes against, and an unverified file would be trusted forever once cached.
   Download such a file yourself and pass its local path instead.
-* ``SLOWFAST_ZOO_MIRROR`` (e.g. ``http://mirror.local/openmmlab`` or ``file:///srv/openmmlab``)
-  replaces the ``https://download.openmmlab.com`` prefix of every URL.
-* Deadlines: each socket operation may stall at most ``timeout`` seconds (60), and the whole
-  download takes at most ``deadline`` seconds (default 3600; ``create_model(download_timeout=)``
-  or ``SLOWFAST_ZOO_DOWNLOAD_TIMEOUT``): a server that drips one byte every few seconds ends
-  in a :class:`DownloadError` saying how many bytes arrived.
+* ``SLOWFAST_ZOO_MIRROR`` (e.g. ``https://mirror.local/openmmlab`` or ``file:///srv/openmmlab``)
+  replaces the ``https://download.openmmlab.com`` prefix of every URL (a plain-``http://`` mirror
+  also needs ``SLOWFAST_ZOO_MIRROR_ALLOW_HTTP=1``).
+* Transfers (:mod:`.transport`): https only (plain http to loopback addresses, or to a mirror
+  the user opts in), no redirect out of https or to another host over http, at most 2 GiB, and
+  a deadline over connection, headers and body: each socket operation may stall at most
+  ``timeout`` seconds (60), and the whole download takes at most ``deadline`` seconds (default
+  3600; ``create_model(download_timeout=)`` or ``SLOWFAST_ZOO_DOWNLOAD_TIMEOUT``): a server that
+  drips one byte every few seconds ends in a :class:`DownloadError` saying how many bytes
+  arrived. A full disk is a :class:`DownloadError` naming the folder.
 * One process per cache entry: :func:`cache_lock` holds ``slowfast_zoo.locks/<file>.lock`` (next to
   the ``checkpoints`` folder; ``flock``) while a file
   is checked, downloaded and converted, so concurrent loaders and torchrun ranks download once
@@ -29,25 +33,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import logging
 import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, BinaryIO
 
 import torch
 
 from slowfast_zoo._digest import require_file, sha256_file
 from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
-from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
 from slowfast_zoo.weights.hub import hub_download
+from slowfast_zoo.weights.transport import MAX_DOWNLOAD_BYTES, check_transport, stream_url
 from slowfast_zoo.weights.source import (
     _DEFAULT_DEADLINE_S,
     CONFIG_NAME,
@@ -192,44 +192,6 @@ def _download_error(url: str, dest: Path, reason: str) -> DownloadError:
         f"of {OPENMMLAB_ROOT} ({MIRROR_ENV} is currently {mirror}).")
 
 
-def _stream(url: str, dest: Path, out: BinaryIO, sha: Any, *, progress: bool,
-            timeout: float, deadline: float) -> None:
-    end = time.monotonic() + deadline
-    request = urllib.request.Request(url, headers={"User-Agent": "slowfast_zoo"})
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        raise _download_error(url, dest, f"HTTP {e.code} {e.reason}") from e
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise _download_error(url, dest, f"{type(e).__name__}: {reason}") from e
-    with response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        with ProgressBar(total, desc=dest.name, enabled=progress) as bar:
-            while True:
-                try:
-                    # read1: return what one recv gives, so the deadline is checked between
-                    # the drips of a slow server (read(n) would wait for n bytes).
-                    chunk = response.read1(_CHUNK) if hasattr(response, "read1") else response.read(_CHUNK)
-                except (http.client.HTTPException, OSError) as e:
-                    got = f"{bar.n} of {total}" if total is not None else str(bar.n)
-                    raise _download_error(url, dest, f"transfer interrupted after {got} bytes "
-                                                     f"({type(e).__name__}: {e})") from e
-                if not chunk:
-                    break
-                out.write(chunk)
-                sha.update(chunk)
-                bar.update(len(chunk))
-                if time.monotonic() > end:
-                    got = f"{bar.n} of {total}" if total is not None else str(bar.n)
-                    raise _download_error(url, dest, f"the download did not finish within {deadline:g} s "
-                                                     f"({got} bytes received; raise it with "
-                                                     f"download_timeout= or {TIMEOUT_ENV})")
-        if total is not None and bar.n != total:
-            raise _download_error(url, dest, f"connection closed after {bar.n} of {total} bytes")
-
-
 def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | None = None,
                   progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S,
                   deadline: float | None = None) -> Path:
@@ -272,7 +234,7 @@ def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | N
 
 def download_verified(url: str, dest: Path, *, expected_prefix: str,
                       progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S,
-                      deadline: float = _DEFAULT_DEADLINE_S) -> str:
+                      deadline: float = _DEFAULT_DEADLINE_S, max_bytes: int = MAX_DOWNLOAD_BYTES) -> str:
     """Like :func:`download_file`, but return the full sha256 hex of the downloaded file.
 
     Example:
@@ -284,15 +246,21 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str,
         ...                       progress=False)[:16]
         'ba7816bf8f01cfea'
     """
-    url = resolve_url(url)
+    resolved = resolve_url(url)
+    check_transport(resolved, from_mirror=resolved != url)
+    url = resolved
     log.info("Downloading %s to %s", url, dest)
     sha = hashlib.sha256()
+
+    def fail(reason: str) -> DownloadError:
+        return _download_error(url, dest, reason)
 
     def fetch(tmp: str) -> None:
         # The temporary file is in dest's directory (os.replace is then an atomic rename) and is
         # removed on any error, Ctrl-C included: a partial file never looks like a checkpoint.
         with open(tmp, "wb") as out:
-            _stream(url, dest, out, sha, progress=progress, timeout=timeout, deadline=deadline)
+            stream_url(url, out, sha.update, name=dest.name, fail=fail, progress=progress,
+                       timeout=timeout, deadline=deadline, max_bytes=max_bytes)
         actual = sha.hexdigest()
         if not actual.startswith(expected_prefix):
             raise HashMismatchError(
@@ -301,9 +269,15 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str,
                 f"{dest.parent}). If {MIRROR_ENV} is set, check that the mirror serves the "
                 f"published file.")
 
-    atomic_write(dest, fetch)
-    actual = sha.hexdigest()
-    return actual
+    try:
+        atomic_write(dest, fetch)
+    except (DownloadError, HashMismatchError):
+        raise
+    except OSError as e:  # a full disk, a read-only or vanished cache folder: the file, not a traceback
+        raise DownloadError(f"Could not write the download of {url} to {dest.parent}: "
+                            f"{e.strerror or e} (errno {e.errno}). Free some space or point "
+                            f"TORCH_HOME at a writable folder.") from e
+    return sha.hexdigest()
 
 
 # --------------------------------------------------------------------------- fetch (loading step 2)
