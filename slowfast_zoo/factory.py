@@ -55,7 +55,8 @@ def _saved_spec(config: dict[str, Any]) -> tuple[ArchSpec, PretrainedCfg]:
 
 def create_model(name: str, pretrained: bool = False, *, num_classes: int | None = None,
                  checkpoint_path: str | os.PathLike[str] | None = None,
-                 progress: bool = True, download_timeout: float | None = None) -> SlowFast:
+                 progress: bool = True, download_timeout: float | None = None,
+                 sha256: str | None = None) -> SlowFast:
     """Build a SlowFast network, optionally with its published weights.
 
     Args:
@@ -72,6 +73,10 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
         progress: show a progress bar while downloading (only on a terminal).
         download_timeout: the longest a download may take, in seconds (default
             ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT`` or 3600); a stalled connection ends after 60 s.
+        sha256: the full sha256 (64 hex digits) the weight file must have: pins a published
+            weight, a ``checkpoint_path`` file or URL, or a saved model's ``model.safetensors``.
+            Without it a URL is held to the sha256 prefix in its file name (if any) and to the
+            sha256 recorded on its first download (trust on first use).
 
     Returns:
         The model in training mode (call ``.eval()`` for inference), with ``pretrained_cfg``.
@@ -99,7 +104,7 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     cfg = None if saved else get_pretrained_cfg(name)
     if spec is not None and cfg is not None and not pretrained:
         return _build(spec, cfg, num_classes)
-    source = resolve_source(name, checkpoint_path, cfg, download_timeout=download_timeout)
+    source = resolve_source(name, checkpoint_path, cfg, download_timeout=download_timeout, sha256=sha256)
 
     def build(ckpt: Checkpoint) -> tuple[SlowFast, int]:
         if spec is not None and cfg is not None:

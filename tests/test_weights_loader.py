@@ -415,13 +415,71 @@ def test_mirror_reaches_loopback_server_and_hash_mismatch_leaves_nothing(
     assert cache_listing() == []  # no temp file, no half-written checkpoint
 
 
-def test_url_without_hash_is_refused_before_any_request(r50_file: Path, http_server,
-                                                        tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_url_without_hash_is_trusted_on_first_use(r50_file: Path, http_server,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """No sha256 prefix in the name: the first verified download's sha256 is recorded (said
+    once), every later load must match it, and a changed remote file is refused."""
+    import json
+
+    from slowfast_zoo.errors import HashMismatchError
+
     plain = copy_with_name(r50_file, http_server.root / "plain", "model.pth")
-    with pytest.raises(CheckpointError, match="no sha256 prefix"):
-        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(plain))
-    assert http_server.requests == []
+    url = http_server.url(plain)
+    with caplog.at_level(logging.WARNING, logger="slowfast_zoo"):
+        model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert_golden(model, "r50_4x16x1")
+    assert sum("First download" in r.getMessage() for r in caplog.records) == 1
+    records = list((get_cache_dir().parent / "slowfast_zoo.trust").glob("*.json"))
+    assert len(records) == 1
+    record = json.loads(records[0].read_text())
+    assert record["url"] == url and record["sha256"] == sha256_file(r50_file)
+    caplog.clear()
+    http_server.clear()
+    with caplog.at_level(logging.WARNING, logger="slowfast_zoo"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert http_server.requests == [] and not any("First download" in r.getMessage() for r in caplog.records)
+
+    # The file on the server changes and the cache is lost: the new bytes are refused.
+    shutil.rmtree(get_cache_dir())
+    flip_bytes(plain)
+    with pytest.raises(HashMismatchError, match="recorded on its first download"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert cache_listing() == []
     shutil.rmtree(plain.parent)
+
+
+@pytest.mark.slow
+def test_sha256_pins_any_source(r50_file: Path, http_server, tmp_path: Path) -> None:
+    from slowfast_zoo.errors import HashMismatchError, UsageError
+
+    good, bad = sha256_file(r50_file), "0" * 64
+    with pytest.raises(UsageError, match="64 hex digits"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=r50_file, sha256="abc")
+    with pytest.raises(HashMismatchError, match="pinned by sha256="):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=r50_file, sha256=bad)
+    assert_golden(sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=r50_file,
+                                  sha256=good.upper()), "r50_4x16x1")
+    url = http_server.url(r50_file)
+    with pytest.raises(HashMismatchError, match="pinned by sha256="):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url, sha256=bad)
+    assert cache_listing() == []  # refused before the rename: nothing in the cache
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url, sha256=good)
+    with pytest.raises(HashMismatchError, match="pinned by sha256="):  # the cached file, pinned otherwise
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url, sha256=bad)
+
+
+@pytest.mark.slow
+def test_same_named_files_of_two_urls_are_cached_apart(r50_file: Path, http_server) -> None:
+    a = copy_with_name(r50_file, http_server.root / "kinetics", "SLOWFAST_4x16_R50.pth")
+    b = copy_with_name(r50_file, http_server.root / "other", "SLOWFAST_4x16_R50.pth")
+    for path in (a, b):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(path))
+    pth = [n for n in cache_listing() if n.endswith(".pth")]
+    assert len(pth) == 2 and all(n.endswith("-SLOWFAST_4x16_R50.pth") for n in pth)
+    assert len(list((get_cache_dir().parent / "slowfast_zoo.trust").glob("*.json"))) == 2
+    shutil.rmtree(a.parent)
+    shutil.rmtree(b.parent)
 
 
 def test_http_404(http_server) -> None:

@@ -9,9 +9,12 @@ stricter cleanup):
   computed; only a file whose hash starts with the hex prefix in its name (``...-<sha8>.pth``,
   MMAction2's ``publish_model.py`` convention) is renamed to its final name. On a mismatch, an
   error or Ctrl-C the temporary file is removed: nothing half-written ever stays in the cache.
-* A URL whose file name carries no hash prefix is refused: without it there is nothing to
-  verify the bytes against, and an unverified file would be trusted forever once cached.
-  Download such a file yourself and pass its local path instead.
+* Trust on first use: the full sha256 of a URL's first verified download is recorded in
+  ``slowfast_zoo.trust/<sha256 of the URL>.json`` (beside the ``checkpoints`` folder; said once,
+  as a warning); every later load and re-download of that URL must match it. A URL without a
+  hash prefix in its file name is verified this way alone, and cached as
+  ``<16 hex of the URL's sha256>-<name>`` so that same-named files of different URLs never
+  share an entry. ``create_model(..., sha256=)`` pins a file to a full sha256 instead.
 * ``SLOWFAST_ZOO_MIRROR`` (e.g. ``https://mirror.local/openmmlab`` or ``file:///srv/openmmlab``)
   replaces the ``https://download.openmmlab.com`` prefix of every URL (a plain-``http://`` mirror
   also needs ``SLOWFAST_ZOO_MIRROR_ALLOW_HTTP=1``).
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import time
@@ -44,7 +48,7 @@ from dataclasses import dataclass
 import torch
 
 from slowfast_zoo._digest import require_file, sha256_file
-from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
+from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write, atomic_write_text
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
 from slowfast_zoo.weights.hub import hub_download
 from slowfast_zoo.weights.transport import MAX_DOWNLOAD_BYTES, check_transport, stream_url
@@ -234,7 +238,8 @@ def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | N
 
 def download_verified(url: str, dest: Path, *, expected_prefix: str,
                       progress: bool = True, timeout: float = _DEFAULT_TIMEOUT_S,
-                      deadline: float = _DEFAULT_DEADLINE_S, max_bytes: int = MAX_DOWNLOAD_BYTES) -> str:
+                      deadline: float = _DEFAULT_DEADLINE_S, max_bytes: int = MAX_DOWNLOAD_BYTES,
+                      expected_sha256: str | None = None, expected_why: str = "expected") -> str:
     """Like :func:`download_file`, but return the full sha256 hex of the downloaded file.
 
     Example:
@@ -268,6 +273,11 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str,
                 f"prefix {expected_prefix}. The file was discarded (nothing was written to "
                 f"{dest.parent}). If {MIRROR_ENV} is set, check that the mirror serves the "
                 f"published file.")
+        if expected_sha256 is not None and actual != expected_sha256:
+            raise HashMismatchError(
+                f"Downloaded {url}, but its sha256 is {actual}, not the {expected_sha256} {expected_why}: "
+                f"the file on the server changed or is not the one you meant. It was discarded "
+                f"(nothing was written to {dest.parent}).")
 
     try:
         atomic_write(dest, fetch)
@@ -324,15 +334,64 @@ class LocalFiles:
     url: str | None = None
 
 
-def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float) -> str:
-    """Full sha256 of a verified ``dest``, downloading it if absent or damaged."""
+def _trust_record_path(url: str) -> Path:
+    """Where the trust-on-first-use record of a URL lives: keyed by the whole URL."""
+    return get_cache_dir().parent / "slowfast_zoo.trust" / (hashlib.sha256(url.encode("utf-8")).hexdigest() + ".json")
+
+
+def _recorded_sha256(url: str) -> str | None:
+    path = _trust_record_path(url)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        value = record["sha256"] if isinstance(record, dict) and record.get("url") == url else None
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as e:
+        raise DownloadError(f"The trust record {path} of {url} cannot be read ({type(e).__name__}: {e}); "
+                            f"delete it to record the file's sha256 again on the next download") from e
+    if not (isinstance(value, str) and len(value) == 64):
+        raise DownloadError(f"The trust record {path} is not one of ours (for {url}); delete it to "
+                            f"record the file's sha256 again on the next download")
+    return value
+
+
+def _record_sha256(url: str, full: str) -> None:
+    """Trust on first use: the first verified download's sha256 binds every later load of ``url``."""
+    path = _trust_record_path(url)
+    try:
+        atomic_write_text(path, json.dumps({"url": url, "sha256": full,
+                                            "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+    except OSError as e:  # a read-only cache: verified now, not recorded
+        log.warning("Could not record the sha256 of %s in %s (%s); pass sha256=%s to pin it.", url, path, e, full)
+        return
+    log.warning("First download of %s: its sha256 is %s. Recorded in %s; later loads and downloads "
+                "of this URL must match it (pass sha256=... to pin a file yourself).", url, full, path)
+
+
+def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float,
+                   pin: str | None = None) -> str:
+    """Full sha256 of a verified ``dest``, downloading it if absent or damaged.
+
+    Verified against the prefix in the file name, ``pin`` (``sha256=``) when given, and the
+    trust-on-first-use record of ``url`` (written after the first verified download).
+    """
+    expected = pin or _recorded_sha256(url)
     if dest.is_file():
         try:
-            return verify_file_hash(dest, prefix, source=url)
+            full = verify_file_hash(dest, prefix, source=url)
+            if expected is not None and full != expected:
+                raise HashMismatchError(f"sha256 of {dest} (from {url}) is {full}, not the {expected} "
+                                        f"{'pinned by sha256=' if pin else 'recorded on its first download'}")
+            return full
         except HashMismatchError as e:
             log.warning("%s Deleting it and downloading it again.", e)
             dest.unlink(missing_ok=True)
-    return download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline)
+    full = download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline,
+                             expected_sha256=expected,
+                             expected_why="pinned by sha256=" if pin else "recorded on its first download")
+    if _recorded_sha256(url) is None:
+        _record_sha256(url, full)
+    return full
 
 
 def _cached_first(source: WeightSource) -> list[tuple[str, Path]]:
@@ -352,7 +411,7 @@ def _fetch_url(source: WeightSource, progress: bool, deadline: float) -> Iterato
         # then find the file and its conversion done.
         with cache_lock(dest, wait_s=deadline):
             try:
-                full = _ensure_cached(url, dest, prefix, progress, deadline)
+                full = _ensure_cached(url, dest, prefix, progress, deadline, source.sha256)
             except DownloadError as e:
                 if i + 1 == len(pairs):
                     raise
@@ -405,9 +464,17 @@ def fetch(source: WeightSource, *, progress: bool = True) -> Iterator[LocalFiles
             yield files
         return
     if source.kind != "file":
-        yield _fetch_saved(source)
+        files = _fetch_saved(source)
+        if source.sha256 is not None and (saved_sha := sha256_file(files.weights)) != source.sha256:
+            raise HashMismatchError(f"sha256 of {files.weights} ({source}) is {saved_sha}, not the "
+                                    f"{source.sha256} pinned by sha256=")
+        yield files
         return
     path = Path(source.location)
     require_file(path)
     full = verify_file_hash(path, source.sha256_prefix) if source.sha256_prefix else None
+    if source.sha256 is not None:
+        full = full or sha256_file(path)
+        if full != source.sha256:
+            raise HashMismatchError(f"sha256 of {path} is {full}, not the {source.sha256} pinned by sha256=")
     yield LocalFiles(path, str(path), sha256=full)

@@ -84,7 +84,7 @@ def load_weights(source: WeightSource, build: Builder, *, progress: bool = True)
 
 def load_pretrained(model: SlowFast, cfg: PretrainedCfg, *,
                     checkpoint_path: str | os.PathLike[str] | None = None, progress: bool = True,
-                    download_timeout: float | None = None) -> None:
+                    download_timeout: float | None = None, sha256: str | None = None) -> None:
     """Load published (or given) weights into ``model`` in place (:func:`load_weights`).
 
     Args:
@@ -97,13 +97,14 @@ def load_pretrained(model: SlowFast, cfg: PretrainedCfg, *,
         progress: as :func:`load_weights`.
         download_timeout: the longest a download may take, in seconds (default
             ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT`` or 3600; stalls end after 60 s regardless).
+        sha256: pin the weight file to this full sha256 (see :func:`slowfast_zoo.create_model`).
 
     Example:
         >>> import slowfast_zoo as sz
         >>> model = sz.create_model("slowfast_r50_4x16x1")
         >>> load_pretrained(model, model.pretrained_cfg)  # doctest: +SKIP
     """
-    source = resolve_source(cfg.name, checkpoint_path, cfg, download_timeout=download_timeout)
+    source = resolve_source(cfg.name, checkpoint_path, cfg, download_timeout=download_timeout, sha256=sha256)
     load_weights(source, lambda ckpt: (model, cfg.num_classes), progress=progress)
 
 

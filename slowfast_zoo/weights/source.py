@@ -17,13 +17,14 @@ kind          where the bytes come from
 
 Example:
     >>> resolve_source("hf-hub:me/my-slowfast@v1")
-    WeightSource(kind='hf-hub', location='me/my-slowfast', revision='v1', sha256_prefix=None, alternatives=(), cache_names=(), deadline=3600.0)
+    WeightSource(kind='hf-hub', location='me/my-slowfast', revision='v1', sha256_prefix=None, alternatives=(), cache_names=(), deadline=3600.0, sha256=None)
     >>> resolve_source("x", checkpoint_path="https://h/m_20200728-145f1097.pth").sha256_prefix
     '145f1097'
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import urllib.parse
@@ -35,7 +36,7 @@ from slowfast_zoo.registry.records import PretrainedCfg
 
 __all__ = ["WeightSource", "resolve_source", "is_prefixed", "split_repo", "check_repo_id",
            "check_revision", "hash_prefix_from_name", "url_file_name", "HF_HUB_PREFIX",
-           "LOCAL_DIR_PREFIX", "CONFIG_NAME", "WEIGHTS_NAME", "download_deadline", "TIMEOUT_ENV"]
+           "LOCAL_DIR_PREFIX", "CONFIG_NAME", "WEIGHTS_NAME", "download_deadline", "TIMEOUT_ENV", "cache_name", "check_sha256"]
 
 HF_HUB_PREFIX = "hf-hub:"
 LOCAL_DIR_PREFIX = "local-dir:"
@@ -82,6 +83,7 @@ class WeightSource:
     alternatives: tuple[str, ...] = ()
     cache_names: tuple[str, ...] = ()
     deadline: float = _DEFAULT_DEADLINE_S
+    sha256: str | None = None
 
     def __str__(self) -> str:
         if self.kind == "hf-hub":
@@ -133,15 +135,34 @@ def hash_prefix_from_name(name: str) -> str | None:
     return m[1] if m else None
 
 
-def _required_hash_prefix(url: str) -> str:
-    prefix = hash_prefix_from_name(url_file_name(url))
-    if not prefix:
-        raise CheckpointError(
-            f"Refusing to download {url}: its file name carries no sha256 prefix "
-            f"('<name>-<8 hex digits>.pth', as MMAction2 publishes them), so the download "
-            f"cannot be verified. Download it yourself and pass the local path as checkpoint_path, "
-            f"or rename it on the server to include the first 8 hex digits of its sha256.")
-    return prefix
+def cache_name(url: str) -> str:
+    """The cache file name of a URL: its own name when that carries a sha256 prefix (MMAction2's
+    ``...-<sha8>.pth``: the name already stands for the content), else the name behind 16 hex
+    digits of the whole URL's sha256, so that same-named files of different URLs never share an
+    entry.
+
+    Example:
+        >>> cache_name("https://h/x_20200728-145f1097.pth")
+        'x_20200728-145f1097.pth'
+        >>> cache_name("https://h/kinetics/SLOWFAST_8x8_R50.pyth") != cache_name("https://h/ssv2/SLOWFAST_8x8_R50.pyth")
+        True
+    """
+    name = url_file_name(url)
+    if hash_prefix_from_name(name):
+        return name
+    return f"{hashlib.sha256(url.encode('utf-8')).hexdigest()[:16]}-{name}"
+
+
+def check_sha256(value: object) -> str:
+    """A full sha256 given by the user (64 hex digits; upper case accepted), lower-cased.
+
+    Example:
+        >>> check_sha256("AB" * 32) == "ab" * 32
+        True
+    """
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        raise UsageError(f"sha256 must be the 64 hex digits of a full sha256, got {value!r}")
+    return value.lower()
 
 
 # The Hub's own rules for names: ORG/REPO of letters, digits, "-", "_", "." (no "..", no leading
@@ -246,7 +267,7 @@ def _is_url(s: str) -> bool:
 
 def resolve_source(name: str, checkpoint_path: str | os.PathLike[str] | None = None,
                    cfg: PretrainedCfg | None = None, *,
-                   download_timeout: float | None = None) -> WeightSource:
+                   download_timeout: float | None = None, sha256: str | None = None) -> WeightSource:
     """Where the weights for ``name`` come from (pure: nothing is read or fetched).
 
     Args:
@@ -256,34 +277,39 @@ def resolve_source(name: str, checkpoint_path: str | os.PathLike[str] | None = N
         cfg: the registry record of ``name`` (its URL, hash prefix and alternative URLs);
             needed for a registry name without ``checkpoint_path``.
         download_timeout: the longest a download may take, in seconds (:func:`download_deadline`).
+        sha256: pin the weight file to this full sha256 (any source kind).
 
     Raises:
         UsageError: a malformed Hub id/revision, ``checkpoint_path`` with a saved model, or a
             download timeout that is not a positive number of seconds.
-        CheckpointError: a URL whose file name carries no sha256 prefix to verify it by.
+        CheckpointError: a URL without a usable file name.
 
     Example:
         >>> resolve_source("local-dir:runs/best").kind
         'local-dir'
     """
     deadline = download_deadline(download_timeout)
+    pin = check_sha256(sha256) if sha256 is not None else None
     if is_prefixed(name):
         if checkpoint_path is not None:
             raise UsageError("checkpoint_path cannot be combined with an hf-hub:/local-dir: name")
         if name.startswith(LOCAL_DIR_PREFIX):
-            return WeightSource("local-dir", os.path.expanduser(name[len(LOCAL_DIR_PREFIX):]), deadline=deadline)
+            return WeightSource("local-dir", os.path.expanduser(name[len(LOCAL_DIR_PREFIX):]), deadline=deadline,
+                                sha256=pin)
         repo_id, revision = split_repo(name[len(HF_HUB_PREFIX):])
-        return WeightSource("hf-hub", repo_id, revision=revision, deadline=deadline)
+        return WeightSource("hf-hub", repo_id, revision=revision, deadline=deadline, sha256=pin)
     if checkpoint_path is not None:
         location = os.fspath(checkpoint_path)
         if _is_url(location):
-            return WeightSource("url", location, sha256_prefix=_required_hash_prefix(location),
-                                cache_names=(url_file_name(location),), deadline=deadline)
+            # A URL without a sha256 prefix in its name is verified by the trust-on-first-use
+            # record (and by ``sha256=`` when given): see slowfast_zoo.weights.download.
+            return WeightSource("url", location, sha256_prefix=hash_prefix_from_name(url_file_name(location)),
+                                cache_names=(cache_name(location),), deadline=deadline, sha256=pin)
         return WeightSource("file", location, sha256_prefix=hash_prefix_from_name(os.path.basename(location)),
-                            deadline=deadline)
+                            deadline=deadline, sha256=pin)
     if cfg is None:
         raise UsageError(f"no weights to load for {name!r}: pass checkpoint_path or a registered weight")
     urls = (cfg.url, *cfg.alternative_urls)
-    return WeightSource("url", cfg.url, sha256_prefix=cfg.sha256_prefix or _required_hash_prefix(cfg.url),
+    return WeightSource("url", cfg.url, sha256_prefix=cfg.sha256_prefix or hash_prefix_from_name(url_file_name(cfg.url)),
                         alternatives=tuple(cfg.alternative_urls),
-                        cache_names=tuple(url_file_name(u) for u in urls), deadline=deadline)
+                        cache_names=tuple(cache_name(u) for u in urls), deadline=deadline, sha256=pin)
