@@ -391,3 +391,61 @@ def test_a_full_disk_is_a_download_error(http_server, tmp_path: Path, monkeypatc
     with pytest.raises(DownloadError, match="No space left on device") as e:
         download_mod.download_file(http_server.url(http_server.root / name), get_cache_dir() / name)
     assert str(get_cache_dir()) in str(e.value)
+
+
+# ------------------------------------------------------------------------- shared and read-only caches
+def _read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Every write below ``root`` fails as on a read-only file system (root ignores modes)."""
+    import errno
+
+    real_open, real_mkdir = os.open, Path.mkdir
+
+    def ro_open(path, flags, *args, **kwargs):
+        if str(path).startswith(str(root)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def ro_mkdir(self, *args, **kwargs):
+        if str(self).startswith(str(root)) and not self.is_dir():
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", ro_open)
+    monkeypatch.setattr(Path, "mkdir", ro_mkdir)
+
+
+@pytest.mark.slow
+def test_a_complete_read_only_cache_works_and_a_cold_one_is_one_typed_error(
+        loopback_server, ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served = shutil.copy(ckpt, loopback_server.root / ckpt.name)
+    url = loopback_server.url(served)
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)  # fills the cache
+    shutil.rmtree(get_cache_dir().parent / "slowfast_zoo.locks")  # a store shipped without them
+    hub = get_cache_dir().parent
+    with monkeypatch.context() as m:
+        _read_only(m, hub)
+        model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert_golden(model, "r50_4x16x1")
+    assert not (hub / "slowfast_zoo.locks").exists()
+    shutil.rmtree(get_cache_dir())
+    with monkeypatch.context() as m:
+        _read_only(m, hub)
+        with pytest.raises(DownloadError, match="Read-only file system") as e:
+            sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert "\n" not in str(e.value) and str(get_cache_dir()) in str(e.value)
+    os.unlink(served)
+
+
+@pytest.mark.slow
+def test_a_lock_file_planted_as_a_symlink_is_not_followed(loopback_server, ckpt: Path, tmp_path: Path) -> None:
+    served = shutil.copy(ckpt, loopback_server.root / ckpt.name)
+    url = loopback_server.url(served)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    locks = get_cache_dir().parent / "slowfast_zoo.locks"
+    locks.mkdir(parents=True)
+    (locks / f"{ckpt.name}.lock").symlink_to(victim)
+    with pytest.raises(DownloadError, match="symbolic link"):
+        sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert victim.read_text() == "keep me"
+    os.unlink(served)

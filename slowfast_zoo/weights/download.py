@@ -29,14 +29,17 @@ stricter cleanup):
   the ``checkpoints`` folder; ``flock``) while a file
   is checked, downloaded and converted, so concurrent loaders and torchrun ranks download once
   and share the result, and leftovers of a killed download or conversion (this library's
-  ``.<name>.*.partial`` files, which no live process can then hold) are removed.
+  ``.<name>.*.partial`` files, which no live process can then hold) are removed. Lock files are
+  opened without following symbolic links (a planted link is refused, never written through);
+  a cache that cannot be written at all (read-only) is used without locks when it holds
+  everything a load needs, and a download into it is a one-line :class:`DownloadError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
-import json
 import logging
 import os
 import time
@@ -48,10 +51,11 @@ from dataclasses import dataclass
 import torch
 
 from slowfast_zoo._digest import require_file, sha256_file
-from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write, atomic_write_text
+from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
 from slowfast_zoo.weights.hub import hub_download
 from slowfast_zoo.weights.transport import MAX_DOWNLOAD_BYTES, check_transport, stream_url
+from slowfast_zoo.weights.trust import record_sha256, recorded_sha256
 from slowfast_zoo.weights.source import (
     _DEFAULT_DEADLINE_S,
     CONFIG_NAME,
@@ -100,10 +104,12 @@ def cache_lock(dest: Path, *, wait_s: float = _DEFAULT_DEADLINE_S) -> Iterator[N
         yield
         return
     # Beside the cache, not in it: the checkpoints folder holds only checkpoints.
-    locks = dest.parent.parent / "slowfast_zoo.locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    lock_path = locks / (dest.name + ".lock")
-    with open(lock_path, "a+") as handle:
+    lock_path = dest.parent.parent / "slowfast_zoo.locks" / (dest.name + ".lock")
+    fd = _open_lock(lock_path)
+    if fd is None:  # a read-only cache: nothing will be written, so nothing needs a lock
+        yield
+        return
+    with os.fdopen(fd, "a+") as handle:
         end = time.monotonic() + wait_s
         logged = False
         while True:
@@ -123,6 +129,28 @@ def cache_lock(dest: Path, *, wait_s: float = _DEFAULT_DEADLINE_S) -> Iterator[N
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _open_lock(lock_path: Path) -> int | None:
+    """The lock file's descriptor, opened without following a symbolic link (a link planted in a
+    shared cache must not make us create or truncate another file); ``None`` when the cache
+    cannot be written at all (a read-only cache: a container image, an NFS model store)."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        if lock_path.parent.is_symlink():
+            raise DownloadError(f"{lock_path.parent} is a symbolic link: refusing to keep lock files "
+                                f"there (remove it)")
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except DownloadError:
+        raise
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise DownloadError(f"{lock_path} is a symbolic link: refusing to use it as a lock file "
+                                f"(remove it)") from e
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            log.debug("No lock for %s: %s", lock_path, e)
+            return None
+        raise DownloadError(f"Cannot open the lock file {lock_path}: {e.strerror or e}") from e
 
 
 def _remove_leftovers(dest: Path) -> None:
@@ -285,8 +313,8 @@ def download_verified(url: str, dest: Path, *, expected_prefix: str,
         raise
     except OSError as e:  # a full disk, a read-only or vanished cache folder: the file, not a traceback
         raise DownloadError(f"Could not write the download of {url} to {dest.parent}: "
-                            f"{e.strerror or e} (errno {e.errno}). Free some space or point "
-                            f"TORCH_HOME at a writable folder.") from e
+                            f"{e.strerror or e} (errno {e.errno}). A download needs a writable cache with free "
+                            f"space: free some, or point TORCH_HOME at another folder.") from e
     return sha.hexdigest()
 
 
@@ -334,40 +362,6 @@ class LocalFiles:
     url: str | None = None
 
 
-def _trust_record_path(url: str) -> Path:
-    """Where the trust-on-first-use record of a URL lives: keyed by the whole URL."""
-    return get_cache_dir().parent / "slowfast_zoo.trust" / (hashlib.sha256(url.encode("utf-8")).hexdigest() + ".json")
-
-
-def _recorded_sha256(url: str) -> str | None:
-    path = _trust_record_path(url)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        value = record["sha256"] if isinstance(record, dict) and record.get("url") == url else None
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError) as e:
-        raise DownloadError(f"The trust record {path} of {url} cannot be read ({type(e).__name__}: {e}); "
-                            f"delete it to record the file's sha256 again on the next download") from e
-    if not (isinstance(value, str) and len(value) == 64):
-        raise DownloadError(f"The trust record {path} is not one of ours (for {url}); delete it to "
-                            f"record the file's sha256 again on the next download")
-    return value
-
-
-def _record_sha256(url: str, full: str) -> None:
-    """Trust on first use: the first verified download's sha256 binds every later load of ``url``."""
-    path = _trust_record_path(url)
-    try:
-        atomic_write_text(path, json.dumps({"url": url, "sha256": full,
-                                            "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
-    except OSError as e:  # a read-only cache: verified now, not recorded
-        log.warning("Could not record the sha256 of %s in %s (%s); pass sha256=%s to pin it.", url, path, e, full)
-        return
-    log.warning("First download of %s: its sha256 is %s. Recorded in %s; later loads and downloads "
-                "of this URL must match it (pass sha256=... to pin a file yourself).", url, full, path)
-
-
 def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float,
                    pin: str | None = None) -> str:
     """Full sha256 of a verified ``dest``, downloading it if absent or damaged.
@@ -375,7 +369,7 @@ def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: 
     Verified against the prefix in the file name, ``pin`` (``sha256=``) when given, and the
     trust-on-first-use record of ``url`` (written after the first verified download).
     """
-    expected = pin or _recorded_sha256(url)
+    expected = pin or recorded_sha256(url)
     if dest.is_file():
         try:
             full = verify_file_hash(dest, prefix, source=url)
@@ -389,8 +383,8 @@ def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: 
     full = download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline,
                              expected_sha256=expected,
                              expected_why="pinned by sha256=" if pin else "recorded on its first download")
-    if _recorded_sha256(url) is None:
-        _record_sha256(url, full)
+    if recorded_sha256(url) is None:
+        record_sha256(url, full)
     return full
 
 
