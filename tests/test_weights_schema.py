@@ -32,9 +32,10 @@ _BAD_CONFIGS = {
     "architecture": [(["slowfast_r50_4x16x1"],), ("resnet50",), (None,)],
     "fusion_kernel": [(-1,), (10**5,), (4,), ("7",)],
     "test": [("protocol",), ({"num_clips": 10**9},), ({"clip_len": 0},), ({"num_crops": 2},),
-             ({"sampling_rule": "2.x"},), ({"filename_tmpl": "../{}.jpg"},)],
-    "std": [([0, 0, 0],), ([1, 2],), (["a", 1, 1],)],
-    "mean": [([float("nan"), 0, 0],), ([float("inf"), 0, 0],)],
+             ({"sampling_rule": "2.x"},), ({"filename_tmpl": "../{}.jpg"},),
+             ({"clip_len": 3},), ({"clip_len": 1024, "crop_size": 4096},)],
+    "std": [([0, 0, 0],), ([1, 2],), (["a", 1, 1],), ([1e-310, 1, 1],), ([1e-40, 1, 1],)],
+    "mean": [([float("nan"), 0, 0],), ([float("inf"), 0, 0],), ([10**400, 0, 0],), ([1e39, 0, 0],)],
     "class_names": [("abc",), (["a", "b"],), ([1, 2, 3],)],
     "lateral_norm": [("yes",)],
 }

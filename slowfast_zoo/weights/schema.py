@@ -18,7 +18,7 @@ from slowfast_zoo.errors import ConfigError
 from slowfast_zoo.registry import ARCHS
 from slowfast_zoo.registry.records import SAMPLING_RULES
 
-__all__ = ["validate_config", "validate_metadata", "MAX_CLASSES"]
+__all__ = ["validate_config", "validate_metadata", "MAX_CLASSES", "MAX_VIEW_BYTES"]
 
 #: Largest classifier accepted from a file or an argument.
 MAX_CLASSES = 100_000
@@ -41,11 +41,46 @@ def _int(source: str, field: str, value: Any, low: int, high: int) -> int:
     return value
 
 
+# What float32 (the model's precision) can hold: means and stds outside it turn every input into
+# inf or every probability into NaN; a denormal std divides to inf.
+_F32_MAX = 3.4028234663852886e38
+_F32_TINY = 1.1754943508222875e-38
+#: The most memory one float32 test view may take (3 x clip_len x crop x crop x 4 bytes); the
+#: published protocols need under 100 MB.
+MAX_VIEW_BYTES = 2 << 30
+
+
 def _triple(source: str, field: str, value: Any, positive: bool) -> None:
-    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            and (v > 0 if positive else True) for v in value):
-        raise _fail(source, field, "3 finite numbers" + (" > 0" if positive else ""), value)
+    ok = isinstance(value, (list, tuple)) and len(value) == 3
+    for v in value if ok else ():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            ok = False
+            break
+        try:
+            f = float(v)  # a 400-digit JSON integer overflows here
+        except OverflowError:
+            ok = False
+            break
+        if not (math.isfinite(f) and abs(f) <= _F32_MAX) or (positive and not f >= _F32_TINY):
+            ok = False
+            break
+    if not ok:
+        raise _fail(source, field, "3 numbers that float32 holds" +
+                    (f", each >= {_F32_TINY:.3g} (positive, not denormal)" if positive else ""), value)
+
+
+def _view_fits(source: str, test: dict[str, Any], tau: int) -> None:
+    clip_len = test.get("clip_len", 32)
+    if clip_len < tau:
+        raise _fail(source, "test.clip_len", f">= the architecture's tau ({tau}: the slow pathway "
+                    f"takes every {tau}th frame)", clip_len)
+    for crop_key in ("crop_size", "val_crop_size"):
+        crop = test.get(crop_key, 256)
+        need = 3 * clip_len * crop * crop * 4
+        if need > MAX_VIEW_BYTES:
+            raise _fail(source, f"test.{crop_key}", f"small enough that one float32 view of clip_len "
+                        f"{clip_len} fits in {MAX_VIEW_BYTES >> 30} GiB (this asks for {need / 2**30:.1f} GiB)",
+                        crop)
 
 
 def _class_names(source: str, field: str, value: Any, num_classes: int | None) -> None:
@@ -102,6 +137,7 @@ def validate_config(config: Any, source: str) -> dict[str, Any]:
         for key, (low, high) in _TEST_INTS.items():
             if key in test:
                 _int(source, f"test.{key}", test[key], low, high)
+        _view_fits(source, test, ARCHS[arch].tau)
         if test.get("num_crops", 3) not in (1, 3):
             raise _fail(source, "test.num_crops", "1 or 3", test["num_crops"])
         if "average_clips" in test and test["average_clips"] not in ("prob", "score"):
