@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, cast
 import torch
 
 from slowfast_zoo._io import file_problem
-from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.errors import CheckpointError, HashMismatchError
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12 on
 
-__all__ = ["sha256_file", "tensors_sha256", "short_error", "require_file"]
+__all__ = ["sha256_file", "verify_file_hash", "tensors_sha256", "short_error", "require_file"]
 
 _CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small memory
 
@@ -37,6 +37,31 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def verify_file_hash(path: str | os.PathLike[str], expected_prefix: str, *, source: str | None = None,
+                     expected_sha256: str | None = None, why: str = "expected") -> str:
+    """Check ``sha256(path)`` against the prefix in its name and, when given, a full sha256 (a
+    ``sha256=`` pin or a trust-on-first-use record, described by ``why``); return the full hash.
+
+    Raises:
+        HashMismatchError: naming the file (and ``source``), what was expected and the actual hash.
+
+    Example:
+        >>> verify_file_hash(__file__, "", expected_sha256="0" * 64, why="pinned by sha256=")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.HashMismatchError: sha256 of ... is ..., not the 000... pinned by sha256=
+    """
+    actual = sha256_file(path)
+    origin = f" (from {source})" if source else ""
+    if not actual.startswith(expected_prefix):
+        raise HashMismatchError(
+            f"sha256 of {path}{origin} is {actual}, but its name says it must start with "
+            f"{expected_prefix}: the file is corrupted, truncated or not the published one.")
+    if expected_sha256 is not None and actual != expected_sha256:
+        raise HashMismatchError(f"sha256 of {path}{origin} is {actual}, not the {expected_sha256} {why}")
+    return actual
 
 
 def tensors_sha256(sd: Mapping[str, torch.Tensor]) -> str:

@@ -22,7 +22,7 @@ Example:
     'checkpoints'
 """
 
-from slowfast_zoo._digest import sha256_file, tensors_sha256
+from slowfast_zoo._digest import sha256_file, tensors_sha256, verify_file_hash
 from slowfast_zoo.weights.convert import convert_checkpoint, mmaction2_key_to_ours
 from slowfast_zoo.weights.download import (
     CONVERTED_SUFFIX,
@@ -32,7 +32,6 @@ from slowfast_zoo.weights.download import (
     download_file,
     get_cache_dir,
     resolve_url,
-    verify_file_hash,
 )
 from slowfast_zoo.weights.loader import convert_mmaction2_state_dict, load_pretrained, load_weights
 from slowfast_zoo.weights.readers import (

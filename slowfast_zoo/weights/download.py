@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import torch
 
-from slowfast_zoo._digest import require_file, sha256_file
+from slowfast_zoo._digest import require_file, verify_file_hash
 from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
 from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
 from slowfast_zoo.weights.hub import hub_download
@@ -67,7 +67,7 @@ from slowfast_zoo.weights.source import (
 )
 
 __all__ = [
-    "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "verify_file_hash", "download_file",
+    "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "download_file",
     "download_verified", "TIMEOUT_ENV", "download_deadline", "cache_lock", "LocalFiles", "fetch",
     "CONVERTED_SUFFIX", "converted_cache_path",
 ]
@@ -193,25 +193,6 @@ def resolve_url(url: str) -> str:
         raise UsageError(f"{MIRROR_ENV}={mirror!r} must be an http://, https:// or file:// URL "
                          f"that replaces {OPENMMLAB_ROOT}")
     return mirror.rstrip("/") + url[len(OPENMMLAB_ROOT):]
-
-
-def verify_file_hash(path: str | os.PathLike, expected_prefix: str, *, source: str | None = None) -> str:
-    """Check that ``sha256(path)`` starts with ``expected_prefix``; return the full hash.
-
-    Raises:
-        HashMismatchError: naming the file (and ``source``), the expected prefix and the actual hash.
-
-    Example:
-        >>> verify_file_hash("model-0123abcd.pth", "0123abcd")  # doctest: +SKIP
-        '0123abcd...'
-    """
-    actual = sha256_file(path)
-    if not actual.startswith(expected_prefix):
-        origin = f" (from {source})" if source else ""
-        raise HashMismatchError(
-            f"sha256 of {path}{origin} is {actual}, but its name says it must start with "
-            f"{expected_prefix}: the file is corrupted, truncated or not the published one.")
-    return actual
 
 
 def _download_error(url: str, dest: Path, reason: str) -> DownloadError:
@@ -370,19 +351,15 @@ def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: 
     trust-on-first-use record of ``url`` (written after the first verified download).
     """
     expected = pin or recorded_sha256(url)
+    why = "pinned by sha256=" if pin else "recorded on its first download"
     if dest.is_file():
         try:
-            full = verify_file_hash(dest, prefix, source=url)
-            if expected is not None and full != expected:
-                raise HashMismatchError(f"sha256 of {dest} (from {url}) is {full}, not the {expected} "
-                                        f"{'pinned by sha256=' if pin else 'recorded on its first download'}")
-            return full
+            return verify_file_hash(dest, prefix, source=url, expected_sha256=expected, why=why)
         except HashMismatchError as e:
             log.warning("%s Deleting it and downloading it again.", e)
             dest.unlink(missing_ok=True)
     full = download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline,
-                             expected_sha256=expected,
-                             expected_why="pinned by sha256=" if pin else "recorded on its first download")
+                             expected_sha256=expected, expected_why=why)
     if recorded_sha256(url) is None:
         record_sha256(url, full)
     return full
@@ -417,22 +394,6 @@ def _fetch_url(source: WeightSource, progress: bool, deadline: float) -> Iterato
             return
 
 
-def _fetch_saved(source: WeightSource) -> LocalFiles:
-    if source.kind == "local-dir":
-        root = Path(source.location)
-        if not (root / CONFIG_NAME).is_file() or not (root / WEIGHTS_NAME).is_file():
-            raise CheckpointError(f"{root}: not a saved slowfast_zoo model (expected {CONFIG_NAME} "
-                                  f"and {WEIGHTS_NAME}; see slowfast_zoo.save_pretrained)")
-        return LocalFiles(root / WEIGHTS_NAME, str(root), config=root / CONFIG_NAME)
-    try:
-        config = hub_download(source.location, CONFIG_NAME, source.revision)
-        weights = hub_download(source.location, WEIGHTS_NAME, source.revision)
-    except Exception as e:  # huggingface_hub's errors: offline + not cached, 404, network...
-        raise CheckpointError(f"{source}: cannot get the model files ({type(e).__name__}: "
-                              f"{' '.join(str(e).split())[:400]})") from e
-    return LocalFiles(weights, str(source), config=config)
-
-
 @contextlib.contextmanager
 def fetch(source: WeightSource, *, progress: bool = True) -> Iterator[LocalFiles]:
     """Loading step 2: the source's files on the local disk, verified (a context manager).
@@ -457,18 +418,30 @@ def fetch(source: WeightSource, *, progress: bool = True) -> Iterator[LocalFiles
         with _fetch_url(source, progress, source.deadline) as files:
             yield files
         return
-    if source.kind != "file":
-        files = _fetch_saved(source)
-        if source.sha256 is not None and (saved_sha := sha256_file(files.weights)) != source.sha256:
-            raise HashMismatchError(f"sha256 of {files.weights} ({source}) is {saved_sha}, not the "
-                                    f"{source.sha256} pinned by sha256=")
-        yield files
-        return
-    path = Path(source.location)
-    require_file(path)
-    full = verify_file_hash(path, source.sha256_prefix) if source.sha256_prefix else None
-    if source.sha256 is not None:
-        full = full or sha256_file(path)
-        if full != source.sha256:
-            raise HashMismatchError(f"sha256 of {path} is {full}, not the {source.sha256} pinned by sha256=")
-    yield LocalFiles(path, str(path), sha256=full)
+    # The saved-model and local-file cases are written out here, not in helpers: step 2 is one
+    # stay in this module (the loading path enters each step's module once).
+    pin_why = "pinned by sha256="
+    if source.kind == "local-dir":
+        root = Path(source.location)
+        if not (root / CONFIG_NAME).is_file() or not (root / WEIGHTS_NAME).is_file():
+            raise CheckpointError(f"{root}: not a saved slowfast_zoo model (expected {CONFIG_NAME} "
+                                  f"and {WEIGHTS_NAME}; see slowfast_zoo.save_pretrained)")
+        files = LocalFiles(root / WEIGHTS_NAME, str(root), config=root / CONFIG_NAME)
+    elif source.kind == "hf-hub":
+        try:
+            config = hub_download(source.location, CONFIG_NAME, source.revision)
+            weights = hub_download(source.location, WEIGHTS_NAME, source.revision)
+        except Exception as e:  # huggingface_hub's errors: offline + not cached, 404, network...
+            raise CheckpointError(f"{source}: cannot get the model files ({type(e).__name__}: "
+                                  f"{' '.join(str(e).split())[:400]})") from e
+        files = LocalFiles(weights, str(source), config=config)
+    else:
+        path = Path(source.location)
+        require_file(path)
+        full = None
+        if source.sha256_prefix or source.sha256:  # a hash-named local file meets the download's standard
+            full = verify_file_hash(path, source.sha256_prefix or "", expected_sha256=source.sha256, why=pin_why)
+        files = LocalFiles(path, str(path), sha256=full)
+    if source.kind != "file" and source.sha256 is not None:
+        verify_file_hash(files.weights, "", source=str(source), expected_sha256=source.sha256, why=pin_why)
+    yield files
