@@ -1,13 +1,16 @@
-"""Damaged and crafted video files, made from the shipped samples (issue 13).
+"""Damaged and crafted video files, made from the shipped samples (issue 13), and hostile rawframe
+files and crafted frame rates (issue 22).
 
-Used by the tests (``test_data_decode.py``, ``test_data_datasets.py``, ``test_evaluation_runner.py``:
-a few dozen, small protocol) and by ``benchmarks/hostile_sweep.py`` (hundreds, the 30-view
-protocol, one process each).
+Used by the tests (``test_data_decode.py``, ``test_data_datasets.py``, ``test_evaluation_runner.py``,
+``test_inference_windows.py``: a few dozen, small protocol) and by ``benchmarks/hostile_sweep.py``
+(hundreds, the 30-view protocol, one process each).
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -117,3 +120,91 @@ def crafted(out: Path, *, big: bool = False) -> Iterator[tuple[Path, str]]:
 
 def samples() -> list[Path]:
     return sorted(p for p in SAMPLES.iterdir() if p.suffix != ".md")
+
+
+# ------------------------------------------------------------------ issue 22: inputs beyond videos
+def slow_rate_video(path: Path, frames: int = 7, rate: str = "1:1000") -> Path:
+    """A raw YUV4MPEG stream of ``frames`` 16x16 frames at ``rate`` fps (``"1:1000"``: one frame
+    every 1000 s): 7 frames are 2.8 KB and last 7000 s."""
+    header = f"YUV4MPEG2 W16 H16 F{rate} Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + (b"FRAME\n" + bytes(16 * 16 * 3 // 2)) * frames)
+    return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A complete, valid black PNG of ``width`` x ``height`` pixels that stays small: 1-bit
+    greyscale compresses to ~1 KB per million pixels (16000x16000 is ~32 KB, 768 MB decoded as RGB)."""
+    row = bytes(1 + (width + 7) // 8)  # filter byte + packed bits
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def png16(rgb: np.ndarray) -> bytes:
+    """A 16-bit RGB PNG of the uint16 array ``rgb`` ``[H, W, 3]``."""
+    height, width = rgb.shape[:2]
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in rgb)
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(raw))
+            + _png_chunk(b"IEND", b""))
+
+
+def jpeg_claiming(jpeg: bytes, width: int, height: int) -> bytes:
+    """The JPEG ``jpeg`` with its SOF0 header patched to claim ``width`` x ``height``."""
+    at = jpeg.index(b"\xff\xc0")  # baseline SOF: marker, length(2), precision(1), height(2), width(2)
+    return jpeg[:at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9:]
+
+
+#: Hostile rawframe files (what ``hostile_frame`` makes) and a word of the error each must raise.
+HOSTILE_FRAMES = {
+    "png_16000x16000": "16000x16000",
+    "jpeg_60000x50000": "60000x50000",
+    "jpeg_height_0": "outside what is read",
+    "link_to_dev_zero": "character device",
+    "fifo": "FIFO",
+    "directory": "is a directory",
+    "sparse_too_big": "larger than any 8K",
+    "gif": "not a JPEG or PNG",
+    "truncated_png_header": "IHDR",
+    "jpeg_without_sof": "SOF",
+    "empty": "empty frame file",
+}
+
+
+def hostile_frame(path: Path, kind: str, jpeg: bytes, max_bytes: int) -> Path:
+    """Make ``path`` a hostile frame file of ``kind`` (a key of :data:`HOSTILE_FRAMES`).
+
+    ``jpeg`` is a small valid JPEG to patch; ``max_bytes`` the reader's file-size cap (the sparse
+    file is one byte more, and takes no disk space)."""
+    if kind == "png_16000x16000":
+        path.write_bytes(png_claiming(16000, 16000))
+    elif kind == "jpeg_60000x50000":
+        path.write_bytes(jpeg_claiming(jpeg, 60000, 50000))
+    elif kind == "jpeg_height_0":
+        path.write_bytes(jpeg_claiming(jpeg, 64, 0))
+    elif kind == "link_to_dev_zero":
+        os.symlink("/dev/zero", path)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "sparse_too_big":
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n")
+            f.truncate(max_bytes + 1)
+    elif kind == "gif":
+        path.write_bytes(b"GIF89a" + bytes(64))
+    elif kind == "truncated_png_header":
+        path.write_bytes(png_claiming(8, 8)[:20])
+    elif kind == "jpeg_without_sof":
+        path.write_bytes(b"\xff\xd8\xff\xe0\x00\x04ab\xff\xda\x00\x02" + bytes(32))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        raise ValueError(kind)
+    return path

@@ -7,21 +7,27 @@ crafted files (``hostile_files``, issue 13) either read or raise VideoDecodeErro
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
+import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torchvision.io import encode_jpeg, encode_png
-from hostile_files import DAMAGE, crafted, damaged_variants, samples
+from hostile_files import (DAMAGE, HOSTILE_FRAMES, crafted, damaged_variants, hostile_frame, png16,
+                           png_claiming, samples)
 from video_factory import codec_available, frame_pattern, make_audio_only, make_video, reference_decode
 
 from slowfast_zoo.data import TestTransform
 from slowfast_zoo.data.decode import FrameIndexError, VideoReader
-from slowfast_zoo.data.rawframes import RawframeReader
-from slowfast_zoo.errors import VideoDecodeError
+from slowfast_zoo.data import rawframes
+from slowfast_zoo.data.rawframes import MAX_FRAME_FILE_BYTES, RawframeReader
+from slowfast_zoo.errors import UsageError, VideoDecodeError
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding capabilities:DeprecationWarning")
 
@@ -422,6 +428,114 @@ def test_rawframes_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(VideoDecodeError, match="img_00001.jpg"):
         RawframeReader(tmp_path / "empty")
+
+
+# --------------------------------------------------------------- hostile rawframes (issue 22)
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Fail instead of hanging (a FIFO opened for reading blocks until a writer comes)."""
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _small_jpeg() -> bytes:
+    chw = torch.from_numpy(frame_pattern(0, 24, 40)).permute(2, 0, 1).contiguous()
+    return encode_jpeg(chw, quality=90).numpy().tobytes()
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_FRAMES))
+def test_hostile_frame_files_raise_naming_the_frame(tmp_path: Path, kind: str) -> None:
+    """Each hostile frame is refused before decoding (no 768 MB picture, no endless /dev/zero,
+    no FIFO wait), naming the file and what was found; the frames around it still read."""
+    folder = tmp_path / "vid"
+    frames = _write_frames(folder, 2, "png")
+    bad = hostile_frame(folder / "img_00003.png", kind, _small_jpeg(), MAX_FRAME_FILE_BYTES)
+    (folder / "img_00004.png").write_bytes((folder / "img_00001.png").read_bytes())
+    with _deadline(10):
+        reader = RawframeReader(folder, filename_tmpl="img_{:05d}.png")
+        assert reader.num_frames == 4  # the count sees names only: the hostile one is there
+        with pytest.raises(VideoDecodeError, match=HOSTILE_FRAMES[kind]) as info:
+            reader.read([1, 3])
+        np.testing.assert_array_equal(reader.read([2, 1]).numpy(), frames[[1, 0]])
+        with pytest.raises(VideoDecodeError, match=HOSTILE_FRAMES[kind]):  # as the first frame too
+            _ = RawframeReader(folder, filename_tmpl="img_{:05d}.png", start_index=3).size
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_fifo_swapped_in_after_the_check_does_not_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stat says "regular file", then a FIFO is opened: O_NONBLOCK + fstat refuse it at once."""
+    _write_frames(tmp_path / "vid", 1, "png")
+    fifo = tmp_path / "vid" / "img_00002.png"
+    os.mkfifo(fifo)
+    regular = os.stat(tmp_path / "vid" / "img_00001.png")
+    monkeypatch.setattr(rawframes, "file_problem", lambda path: (regular, None))
+    reader = RawframeReader(tmp_path / "vid", filename_tmpl="img_{:05d}.png", num_frames=2)
+    with _deadline(10), pytest.raises(VideoDecodeError, match="img_00002.png: not a regular file \\(a FIFO\\)"):
+        reader.read([2])
+
+
+def test_header_is_checked_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 8K cap of videos applies to the header's claim; the decoder is never called."""
+    from slowfast_zoo.data.decode import MAX_FRAME_PIXELS
+
+    folder = tmp_path / "vid"
+    folder.mkdir()
+    (folder / "img_00001.png").write_bytes(png_claiming(7680, 4321))  # one row above 8K UHD
+    import torchvision.io
+
+    def no_decode(*args: object, **kwargs: object) -> None:
+        raise AssertionError("decoded before the header check")
+
+    monkeypatch.setattr(torchvision.io, "decode_image", no_decode)
+    with pytest.raises(VideoDecodeError, match=f"7680x4321 is outside what is read \\(1 to {MAX_FRAME_PIXELS}"):
+        _ = RawframeReader(folder, filename_tmpl="img_{:05d}.png").size
+
+
+def test_jpeg_header_is_the_one_libjpeg_reads(tmp_path: Path) -> None:
+    """Garbage and fill bytes before a marker are skipped, a huge thumbnail inside APP1 is not
+    taken for the frame header: the frame reads, at the size of its real SOF."""
+    import struct
+
+    from hostile_files import jpeg_claiming
+
+    jpeg = _small_jpeg()
+    at = jpeg.index(b"\xff\xdb")  # first DQT, after APP0
+    thumb = jpeg_claiming(jpeg, 60000, 50000)
+    app1 = b"\xff\xe1" + struct.pack(">H", len(thumb) + 2) + thumb
+    (tmp_path / "vid").mkdir()
+    (tmp_path / "vid" / "img_00001.jpg").write_bytes(jpeg[:at] + app1 + b"junk\xff\x00\xff\xff" + jpeg[at:])
+    reader = RawframeReader(tmp_path / "vid")
+    assert reader.size == (24, 40) and reader.read([1]).shape == (1, 24, 40, 3)
+
+
+def test_rawframe_links_16bit_png_and_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "vid"
+    frames = _write_frames(folder, 3, "png")
+    # A symlink to a regular frame file is a frame like any other.
+    os.symlink(folder / "img_00001.png", folder / "img_00004.png")
+    reader = RawframeReader(folder, filename_tmpl="img_{:05d}.png")
+    assert reader.num_frames == 4
+    np.testing.assert_array_equal(reader.read([4]).numpy()[0], frames[0])
+    # A 16-bit PNG reads as its high byte (it used to wrap to the low byte).
+    wide = (frames[1].astype(np.uint16) << 8) | 0xAB
+    (folder / "img_00002.png").write_bytes(png16(wide))
+    np.testing.assert_array_equal(reader.read([2]).numpy()[0], frames[1])
+    # Counting stops with an error beyond MAX_RAWFRAMES; a claimed count beyond it is refused.
+    monkeypatch.setattr(rawframes, "MAX_RAWFRAMES", 3)
+    with pytest.raises(VideoDecodeError, match="more than 3 frame files"):
+        RawframeReader(folder, filename_tmpl="img_{:05d}.png")
+    with pytest.raises(VideoDecodeError, match=r"num_frames must be in \[1, 3\], got 4"):
+        RawframeReader(folder, filename_tmpl="img_{:05d}.png", num_frames=4)
+    with pytest.raises(UsageError, match="filename_tmpl"):
+        RawframeReader(folder, filename_tmpl="img_{}_{}.png")
 
 
 # ------------------------------------------------------------------------- hostile inputs (issue 13)

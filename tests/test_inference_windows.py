@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
+import types
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,10 @@ import torch
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main
 from slowfast_zoo.data import VideoReader, test_transform
-from slowfast_zoo.inference.windows import predict_windows, window_ranges
+from slowfast_zoo.errors import UsageError, VideoDecodeError
+from slowfast_zoo.inference.windows import MAX_WINDOWS, WindowRanges, predict_windows, window_ranges
+from slowfast_zoo.registry import get_pretrained_cfg
+from hostile_files import slow_rate_video
 from video_factory import make_video
 
 ARCH = "slowfast_r50_4x16x1"
@@ -48,6 +53,53 @@ def test_window_ranges() -> None:
         window_ranges(20.0, 0.0, 1.0)
     with pytest.raises(ValueError):
         window_ranges(20.0, 1.0, -1.0)
+
+
+@pytest.mark.parametrize("window,stride", [(1e-300, None), (5e-324, None), (1.0, 1e-300),
+                                           (math.inf, None), (math.nan, None), (1.0, -math.inf)])
+def test_window_ranges_refuse_tiny_or_non_finite_windows(window: float, stride: float | None) -> None:
+    """``--window 1e-300`` used to build a list of 2e301 windows (MemoryError): now one typed line,
+    naming the window and stride, and the count and the cap when the count is the problem."""
+    with pytest.raises(UsageError) as info:
+        window_ranges(20.0, window, window if stride is None else stride)
+    text = str(info.value)
+    assert "\n" not in text and ("window" in text or "stride" in text)
+    if 1e-300 in (window, stride):  # a finite (huge) count: named with the cap
+        assert f"at most {MAX_WINDOWS}" in text and "e+301 windows" in text
+
+
+def test_window_ranges_are_lazy_and_bounded() -> None:
+    day = window_ranges(86400.0, 1.0, 1.0)  # a day in 1-second windows: allowed, never a list
+    assert isinstance(day, WindowRanges) and len(day) == 86400 and day[-1] == (86399.0, 86400.0)
+    assert day[10:12] == [(10.0, 11.0), (11.0, 12.0)] and next(iter(day)) == (0.0, 1.0)
+    assert len(window_ranges(MAX_WINDOWS * 1.0, 1.0, 1.0)) == MAX_WINDOWS
+    with pytest.raises(UsageError, match=f"about 1e\\+05 windows; at most {MAX_WINDOWS}"):
+        window_ranges(MAX_WINDOWS + 1.0, 1.0, 1.0)
+    with pytest.raises(IndexError):
+        day[86400]
+    for duration in (math.inf, math.nan, 0.0):
+        with pytest.raises(VideoDecodeError, match="duration"):
+            window_ranges(duration, 1.0, 1.0)
+    # With the frame rate: a window or stride must span a frame (float noise tolerated).
+    assert len(window_ranges(1.0, 1 / 30, 1 / 30, fps=30.0)) == 30
+    with pytest.raises(UsageError, match="stride=0.01 s is shorter than one frame"):
+        window_ranges(1.0, 1.0, 0.01, fps=30.0)
+
+
+def test_slow_rate_video_cannot_multiply_windows(tmp_path: Path) -> None:
+    """A crafted 2.8 KB video at 1/1000 fps lasts 7000 s: 0.7-second windows used to make 10,000
+    windows of the same 7 frames. Refused at the call, before the model is touched (a stand-in
+    without weights) or any window is computed."""
+    video = slow_rate_video(tmp_path / "slow.y4m")
+    assert video.stat().st_size < 3000
+    reader = VideoReader(video)
+    assert reader.fps == 0.001 and reader.num_frames == 7
+    stand_in = types.SimpleNamespace(pretrained_cfg=get_pretrained_cfg(ARCH), class_names=None)
+    for window in (0.7, 1e-300):
+        with pytest.raises(UsageError, match=f"slow.y4m: window={window:g} s is shorter than one frame "
+                                             r"\(1000 s at 0.001 fps\)"):
+            predict_windows(stand_in, reader, window=window, views=1)  # type: ignore[arg-type]
+    assert list(window_ranges(7000.0, 1000.0, 1000.0, fps=0.001))[-1] == (6000.0, 7000.0)
 
 
 def _direct(model: torch.nn.Module, video: Path, f0: int, f1: int, views: str) -> torch.Tensor:

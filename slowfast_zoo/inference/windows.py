@@ -15,6 +15,13 @@ reaches the end. A 20 s video with ``window=4, stride=2`` gives 9 windows: [0, 4
 
 Only the frames of the current window are decoded (one :class:`~slowfast_zoo.data.VideoReader`,
 which seeks), so memory does not grow with the length of the video.
+
+Bounds (a crafted 3 KB video can claim 1/1000 fps, i.e. hours): ``window`` and ``stride`` must
+be finite and, on a video, at least one frame long (``1 / fps`` seconds: a shorter window holds
+no frame of its own, a shorter stride starts windows on the same frame again), and a video gets
+at most :data:`MAX_WINDOWS` windows. Both are checked when :func:`predict_windows` is called,
+before any frame is decoded or the model is prepared; the windows themselves are computed one
+at a time (:class:`WindowRanges`), never as a list.
 """
 
 from __future__ import annotations
@@ -22,22 +29,28 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TextIO, overload
 
 import torch
 
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.decode import VideoReader
-from slowfast_zoo.data.presets import test_transform
+from slowfast_zoo.data.presets import TestTransform, test_transform
 from slowfast_zoo.inference.engine import Prediction, prepare_model, streamed_scores, topk_predictions
 from slowfast_zoo.models.slowfast import SlowFast
-from slowfast_zoo.errors import UsageError, VideoDecodeError
+from slowfast_zoo.errors import IndexOutOfRangeError, UsageError, VideoDecodeError
 
-__all__ = ["WindowPrediction", "predict_windows", "window_ranges"]
+__all__ = ["WindowPrediction", "WindowRanges", "predict_windows", "window_ranges", "MAX_WINDOWS"]
 
 log = logging.getLogger(__name__)
+
+#: Most windows of one video: a day of video in 1-second windows (86,400) fits. Each window is
+#: at least one model run and one printed line; more is a mistaken ``window``/``stride``.
+MAX_WINDOWS = 100_000
+# Float noise allowed in "at least one frame" (1/30 * 30 may be 0.9999999999999999).
+_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -77,24 +90,98 @@ class WindowPrediction:
                          for p in self.topk]}
 
 
-def window_ranges(duration: float, window: float, stride: float) -> list[tuple[float, float]]:
+@dataclass(frozen=True, eq=False)
+class WindowRanges(Sequence[tuple[float, float]]):
+    """The ``(start, end)`` seconds of each window, computed on access (see :func:`window_ranges`).
+
+    Example:
+        >>> w = window_ranges(20.0, 4.0, 2.0)
+        >>> len(w), w[0], w[-1]
+        (9, (0.0, 4.0), (16.0, 20.0))
+        >>> w == [(k * 2.0, k * 2.0 + 4.0) for k in range(9)]
+        True
+    """
+
+    duration: float
+    window: float
+    stride: float
+    num_windows: int
+
+    def __len__(self) -> int:
+        return self.num_windows
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[float, float]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[tuple[float, float]]: ...
+
+    def __getitem__(self, k: int | slice) -> tuple[float, float] | list[tuple[float, float]]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(self.num_windows))]
+        if not -self.num_windows <= k < self.num_windows:
+            raise IndexOutOfRangeError(f"window {k} out of range ({self.num_windows} windows)")
+        k %= self.num_windows
+        return (k * self.stride, min(k * self.stride + self.window, self.duration))
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        return (self[k] for k in range(self.num_windows))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(other) == self.num_windows and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists, which are unhashable
+
+
+def window_ranges(duration: float, window: float, stride: float, *, fps: float | None = None) -> WindowRanges:
     """``(start, end)`` seconds of every window of a ``duration``-second video (see module doc).
+
+    Args:
+        duration: seconds of video.
+        window, stride: window length and seconds between window starts; finite and positive.
+        fps: the video's frame rate; when given, ``window`` and ``stride`` must each span at
+            least one frame (``1 / fps`` seconds).
+
+    Returns:
+        A lazy sequence: ``len()``, indexing and iteration compute windows on demand.
+
+    Raises:
+        UsageError: ``window`` or ``stride`` not finite and positive, shorter than one frame,
+            or giving more than :data:`MAX_WINDOWS` windows (the message names both and the count).
+        VideoDecodeError: ``duration`` is not a finite positive number.
 
     Example:
         >>> len(window_ranges(20.0, 4.0, 2.0)), window_ranges(20.0, 4.0, 2.0)[-1]
         (9, (16.0, 20.0))
-        >>> window_ranges(3.0, 4.0, 2.0)
+        >>> list(window_ranges(3.0, 4.0, 2.0))
         [(0.0, 3.0)]
+        >>> window_ranges(20.0, 1e-300, 1e-300)
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.UsageError: window=1e-300 s, stride=1e-300 s over a 20 s video give about 2e+301 windows; at most 100000 are computed: use a longer window or stride
     """
-    if not (window > 0 and math.isfinite(window)):
-        raise UsageError(f"window must be a positive number of seconds, got {window}")
-    if not (stride > 0 and math.isfinite(stride)):
-        raise UsageError(f"stride must be a positive number of seconds, got {stride}")
-    if duration <= 0:
-        raise VideoDecodeError(f"the video has no duration ({duration} s)")
-    # 1e-9: 16.000000001 s of float noise must not add a window.
-    count = 1 if duration <= window else math.ceil((duration - window) / stride - 1e-9) + 1
-    return [(k * stride, min(k * stride + window, duration)) for k in range(count)]
+    for name, value in (("window", window), ("stride", stride)):
+        if not (value > 0 and math.isfinite(value)):
+            raise UsageError(f"{name} must be a positive number of seconds, got {value}")
+        if fps is not None and fps > 0 and value * fps < 1 - _EPS:
+            raise UsageError(f"{name}={value:g} s is shorter than one frame ({1 / fps:g} s at {fps:g} fps): "
+                             f"a {name} must span at least one frame")
+    if not (duration > 0 and math.isfinite(duration)):
+        raise VideoDecodeError(f"the video has no finite positive duration ({duration} s)")
+    # As a float first: (duration - window) / stride can be 2e301 or inf, which no int count
+    # (and no list) should ever be built from.
+    steps = 0.0 if duration <= window else (duration - window) / stride
+    count: int | None = None
+    if steps < MAX_WINDOWS:
+        # _EPS: 16.000000001 s of float noise must not add a window.
+        count = 1 if steps == 0 else math.ceil(steps - _EPS) + 1
+    if count is None or count > MAX_WINDOWS:
+        raise UsageError(f"window={window:g} s, stride={stride:g} s over a {duration:g} s video give about "
+                         f"{steps + 1:.3g} windows; at most {MAX_WINDOWS} are computed: use a longer "
+                         f"window or stride")
+    return WindowRanges(float(duration), float(window), float(stride), count)
 
 
 class _CountBar(ProgressBar):
@@ -124,6 +211,12 @@ def predict_windows(model: SlowFast, video: str | os.PathLike[str] | VideoReader
         progress: draw a window counter on stderr (only when it is a terminal); the bar's line
             is cleared before each yield so printed results do not mix with it.
 
+    Raises:
+        UsageError: ``topk < 1``; ``window`` or ``stride`` not finite and positive, shorter than
+            one frame, or giving more than :data:`MAX_WINDOWS` windows. Raised by the call
+            itself, before any frame is decoded or the model is prepared.
+        VideoDecodeError: the video cannot be read or has no frame rate.
+
     Example:
         >>> for w in sz.predict_windows(model, "long.mp4", window=4, stride=2, views=1):  # doctest: +SKIP
         ...     print(f"{w.start:6.1f}-{w.end:6.1f}s  {w.topk[0].label}")
@@ -133,15 +226,28 @@ def predict_windows(model: SlowFast, video: str | os.PathLike[str] | VideoReader
     stride = window if stride is None else stride
     transform = test_transform(model.pretrained_cfg, views=views)
     reader = video if isinstance(video, VideoReader) else VideoReader(os.fspath(video))
-    if reader.fps <= 0:
-        raise VideoDecodeError(f"{video}: unknown frame rate, cannot place {window}-second windows")
+    shown = str(reader.path) if isinstance(video, VideoReader) else os.fspath(video)  # not the repr
+    if not (reader.fps > 0 and math.isfinite(reader.fps)):
+        raise VideoDecodeError(f"{shown}: unknown frame rate, cannot place {window}-second windows")
     n = reader.num_frames
-    fps = reader.fps
-    ranges = window_ranges(n / fps, window, stride)
+    try:
+        ranges = window_ranges(n / reader.fps, window, stride, fps=reader.fps)
+    except (UsageError, VideoDecodeError) as exc:  # the same error, naming the video
+        raise type(exc)(f"{shown}: {exc}") from exc
+    # Not a generator itself: the checks above run at the call, not at the first next().
+    return _predict_stream(model, reader, ranges, transform, video=shown, topk=topk, device=device,
+                           views_per_batch=views_per_batch, dtype=dtype, progress=progress)
+
+
+def _predict_stream(model: SlowFast, reader: VideoReader, ranges: WindowRanges, transform: TestTransform, *,
+                    video: str, topk: int, device: str | torch.device | None, views_per_batch: int | None,
+                    dtype: torch.dtype | None, progress: bool) -> Iterator[WindowPrediction]:
+    """The windows of :func:`predict_windows`, computed as they are consumed."""
+    n, fps = reader.num_frames, reader.fps
     names = model.class_names
     model = prepare_model(model, device=device)
     log.info("%s: %d frames at %.3f fps, %d windows of %.3g s every %.3g s, %d views each",
-             video, n, fps, len(ranges), window, stride, transform.num_views)
+             video, n, fps, len(ranges), ranges.window, ranges.stride, transform.num_views)
     bar = _CountBar(total=len(ranges), desc="windows", enabled=progress)
     try:
         for k, (start, end) in enumerate(ranges):
