@@ -15,21 +15,35 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
+import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from slowfast_zoo.errors import OutputPathError, UsageError
 
 __all__ = ["atomic_write", "atomic_write_text", "atomic_dir", "temporary_directory", "PARTIAL_SUFFIX",
-           "default_mode", "path_inside", "file_problem"]
+           "default_mode", "path_inside", "file_problem", "remove_leftovers", "json_finite"]
 
 #: Suffix of every temporary file or directory (with a leading-dot name), so leftovers of a
 #: killed process are recognisable as ours.
 PARTIAL_SUFFIX = ".partial"
+
+# `.<name>.[old.]<pid>-<random>.partial`: the writer's process id lets a later run tell the
+# leftovers of a killed process from a write in progress.
+_LEFTOVER = re.compile(r"^\.(?P<name>.+?)\.(?:old\.)?(?P<pid>\d+)-[A-Za-z0-9_]+" + re.escape(PARTIAL_SUFFIX) + "$")
+# Leftovers written before the pid was part of the name, removed once they are this old.
+_OLD_FORMAT_AGE_S = 3600.0
+
+
+def _tmp_prefix(name: str) -> str:
+    return f".{name}.{os.getpid()}-"
 
 
 def file_problem(path: str | os.PathLike) -> tuple[os.stat_result | None, str | None]:
@@ -120,7 +134,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path.name), suffix=PARTIAL_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -147,6 +161,25 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, write)
 
 
+def json_finite(obj: Any) -> Any:
+    """``obj`` with every NaN / Infinity float replaced by ``None``, for ``json.dumps(allow_nan=False)``.
+
+    Python's ``json`` writes bare ``NaN``, which is not JSON (other readers refuse the whole
+    file); the library's JSON outputs (results, logs, ``--json``) write ``null`` instead.
+
+    Example:
+        >>> json_finite({"loss": float("nan"), "top1": [0.5, float("inf")]})
+        {'loss': None, 'top1': [0.5, None]}
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, (list, tuple)):
+        return [json_finite(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: json_finite(v) for k, v in obj.items()}
+    return obj
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Path]:
     """Build a directory in a temporary sibling and rename it onto ``path`` on success.
@@ -167,14 +200,14 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pa
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path.name), suffix=PARTIAL_SUFFIX, dir=path.parent))
     try:
         yield tmp
         os.chmod(tmp, default_mode(directory=True))
         if path.exists():
             if not replace:
                 raise OutputPathError(f"{path} exists")
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=PARTIAL_SUFFIX,
+            old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(f"{path.name}.old"), suffix=PARTIAL_SUFFIX,
                                         dir=path.parent))
             os.replace(path, old / path.name)
             os.replace(tmp, path)
@@ -184,6 +217,74 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = False) -> Iterator[Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # someone else's live process (or a platform without kill 0)
+        return True
+    return True
+
+
+def remove_leftovers(folder: str | os.PathLike, names: Sequence[str] | None = None, *,
+                     recursive: bool = False) -> list[Path]:
+    """Remove the temporary files and folders a killed earlier run left in ``folder``.
+
+    Only this module's ``.<name>.<pid>-<random>.partial`` entries are touched, and only those whose
+    writing process no longer runs (a concurrent writer's are kept); entries of the older
+    ``.<name>.<random>.partial`` form are removed once an hour old. Each command calls this on its
+    own output before it starts, so a ``kill -9`` costs no disk space for good.
+
+    Args:
+        folder: the command's output folder (a missing folder has nothing to clean).
+        names: only leftovers of these final names (e.g. ``["results.json"]``); ``None``: all.
+        recursive: also clean the subfolders (per-input outputs mirror their inputs' folders).
+
+    Returns:
+        The removed paths.
+
+    Example:
+        >>> with temporary_directory() as d:
+        ...     _ = (d / ".results.json.999999999-abc.partial").write_text("half")
+        ...     [p.name for p in remove_leftovers(d, ["results.json"])]
+        ['.results.json.999999999-abc.partial']
+    """
+    root = Path(folder)
+    folders = [d for d, _, _ in os.walk(root)] if recursive else [str(root)]
+    removed: list[Path] = []
+    for dirpath in folders:
+        try:
+            entries = list(os.scandir(dirpath))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX)):
+                continue
+            m = _LEFTOVER.match(entry.name)
+            if m is not None:
+                if names is not None and m["name"] not in names and m["name"] not in [f"{n}.old" for n in names]:
+                    continue
+                if _process_alive(int(m["pid"])):
+                    continue
+            else:
+                if names is not None and not any(entry.name.startswith(f".{n}.") for n in names):
+                    continue
+                with contextlib.suppress(OSError):
+                    if time.time() - entry.stat(follow_symlinks=False).st_mtime < _OLD_FORMAT_AGE_S:
+                        continue
+            path = Path(entry.path)
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager

@@ -514,3 +514,26 @@ def test_streamed_eval_equals_the_materialised_path(tmp_path: Path, workers: int
     assert streamed.num_evaluated == 3 and [f.index for f in streamed.failures] == [1]
     assert np.array_equal(streamed.scores, whole.scores) and streamed.metrics == whole.metrics
     assert isinstance(ds.load_decoded(0)[0], sz.data.views.DecodedVideo)
+
+
+def test_result_file_never_holds_nan_and_killed_writes_are_cleaned(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    leftover = tmp_path / f".r.json.{proc.pid}-a1.partial"  # a run killed mid-write
+    leftover.write_text("{half")
+    out = tmp_path / "r.json"
+    header = {"model": {"name": "m"}, "protocol": {"num_clips": 1}, "dtype": "float32",
+              "dataset": {"ann_file": "a.txt", "data_format": "video", "num_videos": 1}}
+    w = ResultWriter(out, header, every_s=0)
+    assert not leftover.exists()
+    scores = np.array([np.nan, 0.5, np.inf], dtype=np.float32)
+    w.add(VideoRecord(0, "a.mp4", 1, scores))
+    w.finish([], {"top1_acc": 1.0, "mean_class_accuracy": float("nan")}, {"evaluated": 1}, [0])
+    text = out.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    doc = json.loads(text)
+    assert doc["metrics"]["mean_class_accuracy"] is None and doc["results"][0]["scores"] == [None, 0.5, None]
+    assert np.isnan(load_records(out, header)[0].scores[[0, 2]]).all()

@@ -314,6 +314,14 @@ def test_finetune_one_step(files: Files, arch: str, tmp_path: Path) -> None:
     for i in range(2):
         make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
     (tmp_path / "train.txt").write_text("v0.mp4 0\nv1.mp4 1\n")
+    # A log planted as a symlink out of the folder, and the leftover of a killed run.
+    run = tmp_path / "run"
+    run.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (run / "log.jsonl").symlink_to(victim)
+    leftover = run / ".latest.safetensors.999999999-abc.partial"  # pid 999999999 cannot run
+    leftover.write_bytes(b"half")
     summary = finetune(FinetuneConfig(
         MODEL_NAMES[arch], str(tmp_path / "train.txt"), str(tmp_path / "run"), data_root=str(tmp_path),
         checkpoint_path=str(files.file(kind)), class_names=["a", "b"], epochs=1, batch_size=2,
@@ -321,6 +329,9 @@ def test_finetune_one_step(files: Files, arch: str, tmp_path: Path) -> None:
         num_workers=0, freeze_stages=3))
     (line,) = summary["history"]
     assert line["iters"] == 1 and np.isfinite(line["loss"])
+    assert victim.read_text() == "keep me" and not (run / "log.jsonl").is_symlink()
+    assert [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()] == summary["history"]
+    assert not leftover.exists() and not list(run.glob(".*.partial"))
     tuned = sz.create_model(MODEL_NAMES[arch], pretrained=True, num_classes=2,
                             checkpoint_path=str(tmp_path / "run" / "latest.safetensors"))
     assert tuned.class_names == ("a", "b")

@@ -155,6 +155,23 @@ def test_save_pretrained_files(finetuned) -> None:
 
 
 @pytest.mark.slow
+def test_save_pretrained_removes_the_leftovers_of_a_killed_save(finetuned, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    model, _ = finetuned
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # its pid now names no running process
+    leftover = tmp_path / f".again.{proc.pid}-k1.partial"
+    leftover.mkdir()
+    (leftover / "model.safetensors").write_bytes(b"\0" * 4096)
+    mine = tmp_path / f".again.{os.getpid()}-live.partial"  # a save in progress is left alone
+    mine.mkdir()
+    sz.save_pretrained(model, tmp_path / "again")
+    assert not leftover.exists() and mine.exists()
+
+
+@pytest.mark.slow
 def test_local_dir_round_trip_bit_exact(finetuned) -> None:
     model, folder = finetuned
     loaded = sz.create_model(f"local-dir:{folder}")

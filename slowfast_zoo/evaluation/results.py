@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from slowfast_zoo._io import atomic_write_text
+from slowfast_zoo._io import atomic_write_text, json_finite, remove_leftovers
 from slowfast_zoo.errors import ResultFileError
 
 __all__ = ["VideoRecord", "ResultWriter", "FORMAT", "atomic_write_text", "load_records",
@@ -81,8 +81,9 @@ def _float32_text(values: np.ndarray) -> str:
     """JSON array of float32 values, each the shortest text that round-trips to float32."""
     v = np.asarray(values, dtype=np.float32)
     if not np.all(np.isfinite(v)):
-        # Python's json reads NaN / Infinity back; numpy's str() ('nan') would not be JSON.
-        return json.dumps([float(x) for x in v.tolist()])
+        # NaN / Infinity are not JSON (other readers refuse them): a non-finite score is written
+        # as null, which reads back as NaN.
+        return json.dumps(json_finite(v.tolist()), allow_nan=False)
     return "[" + ", ".join(str(x) for x in v) + "]"
 
 
@@ -92,7 +93,7 @@ def _dumps(obj: Any, level: int = 0) -> str:
         pad = "  " * (level + 1)
         items = [f"{pad}{json.dumps(str(k))}: {_dumps(v, level + 1)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
-    return json.dumps(obj)
+    return json.dumps(json_finite(obj), allow_nan=False)
 
 
 def record_to_json(rec: VideoRecord) -> str:
@@ -204,6 +205,9 @@ class ResultWriter:
                  records: Mapping[int, VideoRecord] | None = None, every_s: float = 60.0,
                  rank: int = 0, world_size: int = 1) -> None:
         self.out = Path(out)
+        # A killed earlier run's temporary files of this result (its part files are handled
+        # by the resume logic).
+        remove_leftovers(self.out.parent, [self.out.name, part_path(self.out, rank).name])
         self.header = dict(header)
         self.every_s = float(every_s)
         self.rank = rank

@@ -47,6 +47,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, DistributedSampler
 
+from slowfast_zoo._io import atomic_write_text, json_finite, remove_leftovers
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.datasets import VideoDataset, collate_skip_failures
 from slowfast_zoo.data.presets import TestTransform, test_transform
@@ -285,6 +286,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
 
     start_epoch = 0
     history: list[dict[str, Any]] = []
+    if info.is_main:  # temporary files of a killed earlier run into this folder
+        remove_leftovers(out)
     if cfg.resume:
         state_path = out / STATE_FILE if cfg.resume is True else Path(cfg.resume)
         start_epoch, history = _resume(state_path, cfg, model, optimizer, scheduler, scaler, info, k)
@@ -375,8 +378,10 @@ def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, opt
             "scaler": scaler.state_dict(), "rng": rngs, "history": history,
             "config": json.dumps(dataclasses.asdict(cfg), default=str),
         }, out / STATE_FILE)
-        with open(out / LOG_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps(history[-1]) + "\n")
+        # Rewritten whole and atomically (never appended through a planted symlink, never half
+        # a line after a kill): the history is the checkpoint's, so the log always matches it.
+        atomic_write_text(out / LOG_FILE, "".join(json.dumps(h, allow_nan=False, default=str) + "\n"
+                                                  for h in json_finite(history)))
     if info.distributed:
         dist.barrier(group=info.group)  # every rank sees the finished files before going on
 

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from slowfast_zoo._io import atomic_dir, temporary_directory
+from slowfast_zoo._io import atomic_dir, remove_leftovers, temporary_directory
 from slowfast_zoo._version import __version__
 from slowfast_zoo.errors import OutputPathError, UsageError
 from slowfast_zoo.models.slowfast import SlowFast
@@ -119,6 +119,7 @@ def save_pretrained(model: SlowFast, directory: str | os.PathLike, *,
     if len(names) != model.num_classes:
         raise UsageError(f"{len(names)} class names for a {model.num_classes}-class model")
     directory = Path(directory)
+    remove_leftovers(directory.parent, [directory.name])  # of a save killed before its rename
     if directory.exists():
         extra = {p.name for p in directory.iterdir()} - {CONFIG_NAME, WEIGHTS_NAME, CARD_NAME}
         if not directory.is_dir() or extra:
