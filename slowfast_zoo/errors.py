@@ -54,6 +54,11 @@ class HashMismatchError(CheckpointError):
     """A file whose sha256 does not start with the prefix carried in its name."""
 
 
+class UntrustedCacheError(CheckpointError):
+    """A cache file (weights, converted weights, trust record, lock folder) that another user
+    could have written: owned by someone else, or writable by others."""
+
+
 class ConfigError(CheckpointError):
     """A saved model's ``config.json`` or a weight file's metadata with a field of the wrong type
     or out of range (the message names the field)."""

@@ -338,3 +338,20 @@ def test_finetune_one_step(files: Files, arch: str, tmp_path: Path) -> None:
     if arch == LN:  # the lateral BatchNorms came through training and saving
         assert isinstance(tuned.laterals[0].bn, torch.nn.BatchNorm3d)
         assert not torch.equal(tuned.laterals[0].bn.weight, torch.ones(16))
+
+
+def test_a_resume_file_that_is_not_ours_is_one_typed_error(tmp_path: Path) -> None:
+    from hostile_pickles import hostile_files
+
+    from slowfast_zoo.errors import CheckpointError
+
+    bomb = hostile_files(tmp_path / "bombs")["bytearray"]  # 2.6 GB on a plain torch.load
+    with pytest.raises(CheckpointError, match="bytearray"):
+        load_training_state(bomb)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"epoch": 3, "model": {}}, foreign)
+    with pytest.raises(CheckpointError, match="format tag"):
+        load_training_state(foreign)
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="text.pt"):
+        load_training_state(tmp_path / "text.pt")

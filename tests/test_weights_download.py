@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 import slowfast_zoo as sz
-from slowfast_zoo.errors import DownloadError
+from slowfast_zoo.errors import DownloadError, UntrustedCacheError
 from slowfast_zoo.registry import get_arch_spec
 from slowfast_zoo.weights import get_cache_dir, hash_prefix_from_name, resolve_url
 from slowfast_zoo.weights import download as download_mod
@@ -448,4 +449,121 @@ def test_a_lock_file_planted_as_a_symlink_is_not_followed(loopback_server, ckpt:
     with pytest.raises(DownloadError, match="symbolic link"):
         sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
     assert victim.read_text() == "keep me"
+    os.unlink(served)
+
+
+# ------------------------------------------------------------------------- entries other users could write
+def _small_published(loopback_server, name: str = "tiny") -> tuple[str, str]:
+    """A small served file named like a published one: ``(url, sha256)``."""
+    body = os.urandom(4096)
+    sha = hashlib.sha256(body).hexdigest()
+    served = loopback_server.root / "foreign" / f"{name}_20200101-{sha[:8]}.pth"
+    served.parent.mkdir(exist_ok=True)
+    served.write_bytes(body)
+    return loopback_server.url(served), sha
+
+
+def _fetch(url: str, **kwargs: object) -> Path:
+    from slowfast_zoo.weights.source import resolve_source
+
+    with download_mod.fetch(resolve_source("x", checkpoint_path=url, **kwargs), progress=False) as f:  # type: ignore[arg-type]
+        return f.weights
+
+
+def test_a_cached_file_of_another_user_is_refused_without_the_opt_in(
+        loopback_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    url, sha = _small_published(loopback_server, "other_user")
+    cached = _fetch(url)
+    os.chown(cached, 12345, -1)  # the tests run as root: any owner can be given
+    with pytest.raises(UntrustedCacheError, match="belongs to user id 12345") as e:
+        _fetch(url)
+    assert str(cached) in str(e.value) and "\n" not in str(e.value)
+    monkeypatch.setenv("SLOWFAST_ZOO_TRUST_SHARED_CACHE", "1")
+    assert _fetch(url) == cached  # opted in: still verified by its hash, then used
+
+
+def test_a_cache_folder_everyone_can_write_is_refused(loopback_server) -> None:
+    url, _ = _small_published(loopback_server, "world_writable")
+    cached = _fetch(url)
+    os.chmod(cached.parent, 0o777)
+    with pytest.raises(UntrustedCacheError, match="every user can write it"):
+        _fetch(url)
+    os.chmod(cached.parent, 0o755)
+    os.chmod(cached, 0o666)
+    with pytest.raises(UntrustedCacheError, match="every user can write it"):
+        _fetch(url)
+    os.chmod(cached, 0o644)
+    assert _fetch(url) == cached
+
+
+def test_a_lock_folder_others_can_write_is_refused_unless_sticky(loopback_server) -> None:
+    url, _ = _small_published(loopback_server, "locks")
+    _fetch(url)
+    locks = get_cache_dir().parent / "slowfast_zoo.locks"
+    os.chmod(locks, 0o777)
+    with pytest.raises(UntrustedCacheError, match="slowfast_zoo.locks"):
+        _fetch(url)
+    os.chmod(locks, 0o1777)  # like /tmp: others cannot replace our lock files
+    _fetch(url)
+
+
+def test_a_trust_record_of_another_user_is_refused(loopback_server) -> None:
+    from slowfast_zoo.weights.trust import record_path
+
+    body = os.urandom(2048)
+    served = loopback_server.root / "foreign" / "hashless.pth"
+    served.parent.mkdir(exist_ok=True)
+    served.write_bytes(body)
+    url = loopback_server.url(served)
+    _fetch(url)  # first download: recorded
+    record = record_path(url)
+    assert record.is_file()
+    os.chown(record, 12345, -1)
+    with pytest.raises(UntrustedCacheError, match="trust"):
+        _fetch(url)
+
+
+def test_a_published_weight_larger_than_its_architecture_allows_is_cut(loopback_server) -> None:
+    from slowfast_zoo.weights.source import published_max_bytes, resolve_source
+
+    body = os.urandom(300_000)
+    sha = hashlib.sha256(body).hexdigest()
+    served = loopback_server.root / "foreign" / f"big_20200101-{sha[:8]}.pth"
+    served.parent.mkdir(exist_ok=True)
+    served.write_bytes(body)
+    tiny = dataclasses.replace(sz.get_pretrained_cfg("slowfast_r50_4x16x1"), url=loopback_server.url(served),
+                               sha256_prefix=sha[:8], num_params=1000, alternative_urls=())
+    source = resolve_source(tiny.name, cfg=tiny)
+    assert source.max_bytes == published_max_bytes(1000) < (64 << 20) + 12_001
+    # The bound is the architecture's: monkeypatching it small shows the download is cut there.
+    source = dataclasses.replace(source, max_bytes=100_000)
+    with pytest.raises(DownloadError, match="100000 bytes"):
+        with download_mod.fetch(source, progress=False):
+            pass
+    assert not any(get_cache_dir().glob("big_*"))
+
+
+@pytest.mark.slow
+def test_a_converted_cache_file_another_user_wrote_is_not_believed(
+        loopback_server, ckpt: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    served = shutil.copy(ckpt, loopback_server.root / ckpt.name)
+    url = loopback_server.url(served)
+    sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    converted = download_mod.converted_cache_path(get_cache_dir() / ckpt.name)
+    # The attack: same metadata (the .pth's public sha256), a poisoned classifier.
+    with safe_open(str(converted), framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(converted)
+    head = [k for k in tensors if k.endswith("weight") and tensors[k].ndim == 2][-1]
+    tensors[head] = torch.zeros_like(tensors[head])
+    save_file(tensors, converted, metadata=meta)
+    os.chown(converted, 12345, -1)
+    with caplog.at_level(logging.WARNING):
+        model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=url)
+    assert any("Not trusting" in r.getMessage() for r in caplog.records)
+    assert_golden(model, "r50_4x16x1")
+    assert os.stat(converted).st_uid == os.geteuid()  # rebuilt from the verified .pth
     os.unlink(served)

@@ -14,6 +14,7 @@ import torch
 
 import slowfast_zoo as sz
 from slowfast_zoo.errors import CheckpointError, ConfigError
+from hostile_models import CASES, with_config_field
 
 # The child's own peak RSS in kB: VmHWM starts afresh at exec (ru_maxrss would carry the
 # forking pytest process's peak over).
@@ -27,28 +28,11 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sz.save_pretrained(model, tmp_path_factory.mktemp("saved") / "model")
 
 
-_BAD_CONFIGS = {
-    "num_classes": [("abc",), (None,), (10**12,), (-1,), (True,)],
-    "architecture": [(["slowfast_r50_4x16x1"],), ("resnet50",), (None,)],
-    "fusion_kernel": [(-1,), (10**5,), (4,), ("7",)],
-    "test": [("protocol",), ({"num_clips": 10**9},), ({"clip_len": 0},), ({"num_crops": 2},),
-             ({"sampling_rule": "2.x"},), ({"filename_tmpl": "../{}.jpg"},),
-             ({"clip_len": 3},), ({"clip_len": 1024, "crop_size": 4096},)],
-    "std": [([0, 0, 0],), ([1, 2],), (["a", 1, 1],), ([1e-310, 1, 1],), ([1e-40, 1, 1],)],
-    "mean": [([float("nan"), 0, 0],), ([float("inf"), 0, 0],), ([10**400, 0, 0],), ([1e39, 0, 0],)],
-    "class_names": [("abc",), (["a", "b"],), ([1, 2, 3],)],
-    "lateral_norm": [("yes",)],
-}
-_CASES = [(field, value[0]) for field, values in _BAD_CONFIGS.items() for value in values]
 
 
-@pytest.mark.parametrize("field,value", _CASES, ids=[f"{f}={v!r}"[:40] for f, v in _CASES])
+@pytest.mark.parametrize("field,value", CASES, ids=[f"{f}={v!r}"[:40] for f, v in CASES])
 def test_hostile_config_field_fails_naming_the_field(saved: Path, tmp_path: Path, field: str, value) -> None:
-    folder = tmp_path / "m"
-    shutil.copytree(saved, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config[field] = value
-    (folder / "config.json").write_text(json.dumps(config))
+    folder = with_config_field(saved, tmp_path / "m", field, value)
     with pytest.raises(ConfigError) as e:
         sz.create_model(f"local-dir:{folder}")
     assert repr(field) in str(e.value) or f"'{field}." in str(e.value)

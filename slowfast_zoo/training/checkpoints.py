@@ -16,8 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from slowfast_zoo._digest import short_error
 from slowfast_zoo._io import atomic_write
+from slowfast_zoo.errors import CheckpointError
 from slowfast_zoo.models.slowfast import SlowFast
+from slowfast_zoo.weights.pickle_guard import scan_torch_file
 from slowfast_zoo.weights.readers import read_metadata
 from slowfast_zoo.weights.writer import weights_metadata, write_safetensors
 
@@ -60,8 +63,24 @@ def save_training_state(state: Mapping[str, Any], path: str | os.PathLike) -> Pa
 
 
 def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a training state written by :func:`save_training_state` (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a training state written by :func:`save_training_state`.
+
+    The file is pre-scanned like every pickle the library reads (a resume file may come from
+    anywhere: bombs are refused before anything is built), then loaded ``weights_only=True``.
+
+    Raises:
+        CheckpointError: the file is not a training state of ours, or is damaged (naming it).
+    """
+    expected = "expected a fine-tuning training_state.pt"
+    scan_torch_file(path, expected=expected)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(f"Cannot read {path}: {expected} ({type(e).__name__}: {short_error(e)})") from e
+    if not isinstance(state, dict) or not str(state.get("format", "")).startswith("slowfast_zoo.finetune/"):
+        raise CheckpointError(f"Cannot resume from {path}: {expected} written by slowfast_zoo, found "
+                              f"{type(state).__name__} without its format tag")
+    return state
 
 
 def rng_state() -> dict[str, Any]:

@@ -52,10 +52,11 @@ import torch
 
 from slowfast_zoo._digest import require_file, verify_file_hash
 from slowfast_zoo._io import PARTIAL_SUFFIX, atomic_write
-from slowfast_zoo.errors import CheckpointError, DownloadError, HashMismatchError, UsageError
+from slowfast_zoo.errors import (CheckpointError, DownloadError, HashMismatchError, UntrustedCacheError,
+                                 UsageError)
 from slowfast_zoo.weights.hub import hub_download
 from slowfast_zoo.weights.transport import MAX_DOWNLOAD_BYTES, check_transport, stream_url
-from slowfast_zoo.weights.trust import record_sha256, recorded_sha256
+from slowfast_zoo.weights.trust import check_cache_entry, record_sha256, recorded_sha256
 from slowfast_zoo.weights.source import (
     _DEFAULT_DEADLINE_S,
     CONFIG_NAME,
@@ -140,8 +141,9 @@ def _open_lock(lock_path: Path) -> int | None:
         if lock_path.parent.is_symlink():
             raise DownloadError(f"{lock_path.parent} is a symbolic link: refusing to keep lock files "
                                 f"there (remove it)")
+        check_cache_entry(lock_path.parent)  # a folder another user can write is not ours to lock in
         return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
-    except DownloadError:
+    except (DownloadError, UntrustedCacheError):
         raise
     except OSError as e:
         if e.errno == errno.ELOOP:
@@ -344,7 +346,7 @@ class LocalFiles:
 
 
 def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float,
-                   pin: str | None = None) -> str:
+                   pin: str | None = None, max_bytes: int | None = None) -> str:
     """Full sha256 of a verified ``dest``, downloading it if absent or damaged.
 
     Verified against the prefix in the file name, ``pin`` (``sha256=``) when given, and the
@@ -353,13 +355,15 @@ def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: 
     expected = pin or recorded_sha256(url)
     why = "pinned by sha256=" if pin else "recorded on its first download"
     if dest.is_file():
+        check_cache_entry(dest)
         try:
             return verify_file_hash(dest, prefix, source=url, expected_sha256=expected, why=why)
         except HashMismatchError as e:
             log.warning("%s Deleting it and downloading it again.", e)
             dest.unlink(missing_ok=True)
     full = download_verified(url, dest, expected_prefix=prefix, progress=progress, deadline=deadline,
-                             expected_sha256=expected, expected_why=why)
+                             expected_sha256=expected, expected_why=why,
+                             max_bytes=MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes)
     if recorded_sha256(url) is None:
         record_sha256(url, full)
     return full
@@ -382,7 +386,7 @@ def _fetch_url(source: WeightSource, progress: bool, deadline: float) -> Iterato
         # then find the file and its conversion done.
         with cache_lock(dest, wait_s=deadline):
             try:
-                full = _ensure_cached(url, dest, prefix, progress, deadline, source.sha256)
+                full = _ensure_cached(url, dest, prefix, progress, deadline, source.sha256, source.max_bytes)
             except DownloadError as e:
                 if i + 1 == len(pairs):
                     raise

@@ -6,21 +6,22 @@ and, for a saved model, its ``config.json``. One reader per format:
 
 * our ``.safetensors`` (:func:`read_safetensors`): 8-byte header length, then a JSON header;
   metadata checked by :mod:`.schema`, tensors against their recorded ``weights_sha256``;
-* torch files, zip or legacy (:func:`read_mmaction2_checkpoint`), read without unpickling code.
+* torch files, zip or legacy (:func:`read_mmaction2_checkpoint`), pre-scanned and loaded by
+  :mod:`.pickle_guard`: a restricted unpickler that builds tensors, containers and numpy plain
+  data only.
 
 MMAction2 ``.pth`` files of both generations are read:
 
 * MMAction2 0.x (mmcv): ``{"meta": {...}, "state_dict": {...}[, "optimizer"]}``; ``meta`` may
-  hold numpy scalars, whose plain-data reconstructors are allowed.
+  hold numpy scalars, whose plain-data reconstructors are allowed (through checking wrappers).
 * MMAction2 1.x (mmengine): ``{"meta": {"cfg": <config text>, "seed", "experiment_name", "time",
   "mmengine_version", "epoch", "iter", "dataset_meta"}, "state_dict": {...}, ...}``. Published
   files have ``message_hub``, ``optimizer`` and ``param_schedulers`` removed; a user's own
   training checkpoint keeps them, and they pickle mmengine objects (``HistoryBuffer`` ...).
-  Each such class is replaced, for this one load, by an inert stand-in class allowed through
-  ``torch.serialization.safe_globals``: the restricted unpickler builds the stand-in, which
-  runs no code and keeps nothing, and the real class is never imported or constructed. Which
-  globals a file needs comes from ``torch.serialization.get_unsafe_globals_in_checkpoint``.
-  There is no custom Unpickler and never a full unpickle.
+  Each class of a fixed list (:data:`.pickle_guard.STAND_IN_NAMES`) is replaced, for this one
+  load, by an inert stand-in that runs no code and keeps nothing; the real class is never
+  imported or constructed, and any other class is refused by name. Nothing process-wide
+  (torch's safe-globals list) is changed, so loads in several threads are safe.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 
 from slowfast_zoo._digest import require_file, short_error, tensors_sha256
-from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.errors import CheckpointError, UntrustedCacheError
+from slowfast_zoo.weights.pickle_guard import load_torch_file
 from slowfast_zoo.weights.schema import validate_config, validate_metadata
+from slowfast_zoo.weights.trust import check_cache_entry
 
 if TYPE_CHECKING:  # the fetch step's result type; importing it at run time would make a cycle
     from slowfast_zoo.weights.download import LocalFiles
@@ -56,93 +59,33 @@ StateDict = dict[str, torch.Tensor]
 
 
 def _unreadable(path: Path, expected: str, e: BaseException) -> CheckpointError:
-    return CheckpointError(f"Cannot read {path}: {expected}, but torch.load(weights_only=True) "
-                           f"failed ({type(e).__name__}: {short_error(e)}). The file may be truncated "
+    return CheckpointError(f"Cannot read {path}: {expected}, but torch.load failed "
+                           f"({type(e).__name__}: {short_error(e)}). The file may be truncated "
                            f"or not a checkpoint.")
 
 
-def _numpy_safe_globals() -> list:
-    """numpy's scalar/array/dtype reconstructors, for ``meta`` entries such as a numpy seed.
-
-    Training code may leave numpy scalars in ``meta``; torch's weights-only unpickler refuses
-    them by default although they build plain data. Only these names are added, under both the
-    numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) spellings; everything else in the file
-    is still built by the restricted unpickler.
-    """
-    import numpy as np
-
-    core = getattr(np, "_core", None) or np.core
-    allowed: list = [np.dtype, np.ndarray]
-    for fn in ("scalar", "_reconstruct"):
-        obj = getattr(core.multiarray, fn)
-        allowed += [(obj, f"numpy.core.multiarray.{fn}"), (obj, f"numpy._core.multiarray.{fn}")]
-    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25 pickles dtypes as numpy.dtypes.<X>DType
-    if dtypes is not None:
-        allowed += [getattr(dtypes, n) for n in dir(dtypes)
-                    if n.endswith("DType") and n not in ("ObjectDType", "VoidDType")]
-    return allowed
-
-
-class _StandIn:
-    """An inert placeholder for a pickled non-weight object (see the module docstring).
-
-    Whatever the pickle asks of it (construction with arguments, state, items) is accepted
-    and dropped, so nothing of the original object survives or runs.
-    """
-
-    stands_for = ""
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> "_StandIn":
-        return object.__new__(cls)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return f"<stand-in for {self.stands_for}>"
-
-
-def _stand_ins(names: list[str]) -> list[tuple[type, str]]:
-    """One fresh stand-in class per pickled global name, as ``safe_globals`` entries."""
-    return [(type(f"StandIn[{name}]", (_StandIn,), {"stands_for": name}), name) for name in names]
-
-
-def _load_restricted(path: Path, expected: str) -> tuple[object, list[str]]:
-    """``torch.load(weights_only=True)`` of ``path``, then with numpy's data reconstructors and
-    stand-ins for the non-weight globals it names. Returns ``(object, stood-in names)``."""
+def _load_restricted(path: Path, expected: str) -> tuple[object, tuple[str, ...]]:
+    """The pre-scanned, restricted load of :mod:`.pickle_guard`: ``(object, stood-in names)``."""
     try:
-        # weights_only: a checkpoint is data; never execute pickled code from a downloaded file.
-        return torch.load(path, weights_only=True, map_location="cpu"), []
-    except pickle.UnpicklingError as e:
-        first: BaseException = e
-    except Exception as e:  # torch raises RuntimeError, EOFError, ... here
+        obj, scan = load_torch_file(path, expected=expected)
+    except CheckpointError:
+        raise
+    except Exception as e:  # torch raises RuntimeError, EOFError, UnpicklingError, ... here
         raise _unreadable(path, expected, e) from e
-    numpy_globals = _numpy_safe_globals()
-    try:
-        with torch.serialization.safe_globals(numpy_globals):
-            names = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(path)))
-    except Exception:  # e.g. a pre-1.6 (non-zip) file: only the numpy globals can be added
-        names = []
-    try:
-        with torch.serialization.safe_globals(numpy_globals + _stand_ins(names)):
-            return torch.load(path, weights_only=True, map_location="cpu"), names
-    except Exception as e:
-        raise _unreadable(path, expected, e if names else first) from e
+    return obj, scan.stand_ins
 
 
 def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
-    """Read an MMAction2 (0.x or 1.x) checkpoint's state dict safely (``torch.load(weights_only=True)``).
+    """Read an MMAction2 (0.x or 1.x) checkpoint's state dict safely (:mod:`.pickle_guard`).
 
     Takes ``ckpt["state_dict"]`` if present, else the dict itself; ``meta``, ``optimizer``,
     ``message_hub`` and ``param_schedulers`` are ignored (their mmengine objects are stood in
     for, never built: see the module docstring), a DDP ``module.`` prefix is stripped.
 
     Raises:
-        CheckpointError: the file is missing, truncated, not a torch checkpoint, needs unsafe
-            pickle globals, or holds no tensors (the underlying error is chained).
+        CheckpointError: the file is missing, truncated, not a torch checkpoint, is refused by
+            the pre-scan of :mod:`.pickle_guard` (a pickle bomb, a global outside its
+            allowlist), or holds no tensors (the underlying error is chained).
 
     Example:
         >>> sd = read_mmaction2_checkpoint("slowfast_r50_..._20200728-145f1097.pth")  # doctest: +SKIP
@@ -164,7 +107,7 @@ def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
     out: StateDict = {}
     for key, value in sd.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"Cannot use {path}: {expected}; entry {key!r} is a "
+            raise CheckpointError(f"Cannot use {path}: {expected}; entry {reprlib.repr(key)} is a "
                                   f"{type(value).__name__}.")
         out[key[len("module."):] if key.startswith("module.") else key] = value
     return out
@@ -339,6 +282,13 @@ def _is_safetensors(path: Path) -> bool:
 def _current_conversion(path: Path, sha256: str | None) -> tuple[StateDict, dict[str, str]] | None:
     """The converted cache, or ``None`` when absent, stale, damaged or made from other bytes."""
     if not path.exists():
+        return None
+    try:
+        # Its metadata names the source's sha256, which anyone can compute: only a file that
+        # no other user could have written is believed (a planted one is rebuilt over).
+        check_cache_entry(path)
+    except UntrustedCacheError as e:
+        log.warning("Rebuilding the converted cache file: %s", e)
         return None
     try:
         sd, meta = read_safetensors(path)

@@ -17,7 +17,7 @@ kind          where the bytes come from
 
 Example:
     >>> resolve_source("hf-hub:me/my-slowfast@v1")
-    WeightSource(kind='hf-hub', location='me/my-slowfast', revision='v1', sha256_prefix=None, alternatives=(), cache_names=(), deadline=3600.0, sha256=None)
+    WeightSource(kind='hf-hub', location='me/my-slowfast', revision='v1', sha256_prefix=None, alternatives=(), cache_names=(), deadline=3600.0, sha256=None, max_bytes=None)
     >>> resolve_source("x", checkpoint_path="https://h/m_20200728-145f1097.pth").sha256_prefix
     '145f1097'
 """
@@ -68,6 +68,10 @@ class WeightSource:
             only for local files without one in their name and saved models).
         alternatives: more URLs of the same file, tried in order when a download fails.
         cache_names: the cache file name of ``location`` then of each alternative (``url``).
+        deadline: the longest a download may take, in seconds.
+        sha256: the full sha256 the file is pinned to (``sha256=``).
+        max_bytes: the largest file a download of a published weight may be
+            (:func:`published_max_bytes`); ``None``: the transport's bound (2 GiB).
 
     Example:
         >>> str(WeightSource("hf-hub", "me/my-slowfast", revision="v1"))
@@ -84,6 +88,7 @@ class WeightSource:
     cache_names: tuple[str, ...] = ()
     deadline: float = _DEFAULT_DEADLINE_S
     sha256: str | None = None
+    max_bytes: int | None = None
 
     def __str__(self) -> str:
         if self.kind == "hf-hub":
@@ -265,6 +270,20 @@ def _is_url(s: str) -> bool:
     return urllib.parse.urlsplit(s).scheme in ("http", "https")
 
 
+def published_max_bytes(num_params: int) -> int:
+    """The largest file a published weight of ``num_params`` parameters may be, in bytes.
+
+    Three float32 copies of every parameter (the weights, an SGD momentum buffer a file may
+    still carry, and as much again for buffers and pickle framing) plus 64 MiB: generous for any
+    real file, yet a server cannot stream gigabytes into the cache in place of a 138 MB one.
+
+    Example:
+        >>> published_max_bytes(34_479_288) // 2**20
+        458
+    """
+    return 3 * 4 * num_params + (64 << 20)
+
+
 def resolve_source(name: str, checkpoint_path: str | os.PathLike[str] | None = None,
                    cfg: PretrainedCfg | None = None, *,
                    download_timeout: float | None = None, sha256: str | None = None) -> WeightSource:
@@ -312,4 +331,5 @@ def resolve_source(name: str, checkpoint_path: str | os.PathLike[str] | None = N
     urls = (cfg.url, *cfg.alternative_urls)
     return WeightSource("url", cfg.url, sha256_prefix=cfg.sha256_prefix or hash_prefix_from_name(url_file_name(cfg.url)),
                         alternatives=tuple(cfg.alternative_urls),
-                        cache_names=tuple(cache_name(u) for u in urls), deadline=deadline, sha256=pin)
+                        cache_names=tuple(cache_name(u) for u in urls), deadline=deadline, sha256=pin,
+                        max_bytes=published_max_bytes(cfg.num_params))
