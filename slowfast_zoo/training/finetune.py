@@ -370,6 +370,11 @@ def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, opt
         meta = {"epoch": epoch + 1, "source_arch": cfg.arch}
         save_weights(model, out / f"epoch_{epoch + 1:03d}.safetensors", class_names=class_names, extra=meta)
         save_weights(model, out / LATEST_WEIGHTS, class_names=class_names, extra=meta)
+        # Rewritten whole and atomically (never appended through a planted symlink, never half
+        # a line after a kill): the history is the checkpoint's, so the log always matches it.
+        atomic_write_text(out / LOG_FILE, "".join(json.dumps(h, allow_nan=False, default=str) + "\n"
+                                                  for h in json_finite(history)))
+        # The training state last: it is what --resume reads, so it commits the epoch.
         save_training_state({
             "format": "slowfast_zoo.finetune/1", "arch": cfg.arch, "num_classes": len(class_names),
             "class_names": class_names, "epoch": epoch + 1, "world_size": info.world_size,
@@ -378,10 +383,6 @@ def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, opt
             "scaler": scaler.state_dict(), "rng": rngs, "history": history,
             "config": json.dumps(dataclasses.asdict(cfg), default=str),
         }, out / STATE_FILE)
-        # Rewritten whole and atomically (never appended through a planted symlink, never half
-        # a line after a kill): the history is the checkpoint's, so the log always matches it.
-        atomic_write_text(out / LOG_FILE, "".join(json.dumps(h, allow_nan=False, default=str) + "\n"
-                                                  for h in json_finite(history)))
     if info.distributed:
         dist.barrier(group=info.group)  # every rank sees the finished files before going on
 
