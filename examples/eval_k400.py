@@ -31,12 +31,20 @@ from collections.abc import Sequence
 
 from slowfast_zoo import SlowFastZooError
 from slowfast_zoo.evaluation import EvalConfig, run_evaluation
-from slowfast_zoo.tools import exit_code
+from slowfast_zoo.tools import (
+    OneLineArgumentParser,
+    check_eval_config,
+    eval_summary,
+    exit_code,
+    one_line,
+    print_error,
+    setup_logging,
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, bool]:
     """The :class:`EvalConfig` of the command line (its options are the config's fields), and -v."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="slowfast_r50_4x16x1", help="weight NAME[.TAG] (default: %(default)s)")
     p.add_argument("--weights", "--checkpoint", dest="weights", metavar="PATH",
                    help="local .pth / .safetensors file or URL (default: the published file)")
@@ -72,25 +80,29 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[EvalConfig, bool]:
 
 
 def _notify(level: int, message: str) -> None:
-    print(f"eval_k400: warning: {message}" if level >= logging.WARNING else message, file=sys.stderr)
+    print(f"eval_k400: warning: {one_line(message)}" if level >= logging.WARNING else one_line(message),
+          file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     config, verbose = parse_args(argv)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.INFO if verbose else logging.WARNING)
     try:
+        # Every option, before any weight is downloaded (an output folder, a missing GPU, ...).
+        selected = check_eval_config(config)
+        if selected == 0:  # an empty list or --limit 0: nothing to download weights for
+            print_error("eval_k400", "nothing evaluated: no video selected (an empty --ann-file or --limit 0)")
+            return 1
         report = run_evaluation(config, notify=_notify)
-    except SlowFastZooError as err:  # a bad file, name or download: one line, no traceback
-        print(f"eval_k400: error: {err}", file=sys.stderr)
-        return 2
+    except (SlowFastZooError, OSError) as err:  # a bad file, name or download: one line, no traceback
+        return print_error("eval_k400", err, verbose=verbose)
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: finished videos are in --out
         return exit_code(err)
     if not report.is_main:  # other torchrun ranks: rank 0 prints
         return 0
-    print(report.summary())
-    if report.nothing_evaluated:
-        print("eval_k400: error: no video could be evaluated (see the skipped videos above)", file=sys.stderr)
+    print(eval_summary(report))  # report.summary(), the skipped videos' paths and reasons escaped
+    if report.nothing_evaluated or report.result.counts["selected"] == 0:
+        print_error("eval_k400", "nothing evaluated: no video could be evaluated (see the skipped videos above)")
         return 1
     return 0
 

@@ -12,7 +12,8 @@ are split over the N processes (``videos[rank::N]``).
 
 Outputs stay inside ``--out``: a list line with an absolute path or a ``..`` segment is refused
 (reported, nothing written). A video that cannot be read is reported (file, reason) and skipped;
-the run finishes the others and exits with 1 if anything was skipped.
+the run finishes the others and exits with 1 if anything was skipped. Every option is checked
+before the model is built; a mistake is one line, exit 2 (``-v``: with the traceback).
 """
 
 from __future__ import annotations
@@ -29,7 +30,22 @@ from torch.utils.data import DataLoader, Dataset
 import slowfast_zoo as sz
 from slowfast_zoo.data import VIDEO_EXTENSIONS, VideoReader
 from slowfast_zoo.errors import InputFileError, SlowFastZooError, UsageError, VideoDecodeError
-from slowfast_zoo.tools import ProgressBar, exit_code, path_inside, terminate_as_interrupt
+from slowfast_zoo.inference import resolve_device
+from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg
+from slowfast_zoo.tools import (
+    OneLineArgumentParser,
+    ProgressBar,
+    check_at_least,
+    check_model_source,
+    check_output_dir,
+    exit_code,
+    path_inside,
+    print_error,
+    printable,
+    remove_leftovers,
+    setup_logging,
+    terminate_as_interrupt,
+)
 
 log = logging.getLogger("extract_features")
 
@@ -39,8 +55,13 @@ def list_videos(source: Path) -> tuple[Path, list[str]]:
     if source.is_dir():
         return source, sorted(str(p.relative_to(source)) for p in source.rglob("*")
                               if p.suffix.lower() in VIDEO_EXTENSIONS)
-    lines = [ln.split()[0] for ln in source.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    return source.parent, lines
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputFileError(f"{printable(source)}: cannot read the list ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{printable(source)}: the list is not UTF-8 text ({e.reason} at byte {e.start})") from e
+    return source.parent, [ln.split()[0] for ln in text.splitlines() if ln.strip()]
 
 
 class _Readers(Dataset):
@@ -62,19 +83,21 @@ class _Readers(Dataset):
 
 
 def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    setup_logging(logging.INFO)
     try:
         with terminate_as_interrupt():  # SIGTERM like Ctrl-C: finished files are already written
-            return _main(argv)
-    except SlowFastZooError as err:
-        print(f"extract_features: error: {str(err).replace('checkpoint_path=', '--weights ')}", file=sys.stderr)
-        return 2
+            return _main(a)
+    except (SlowFastZooError, OSError) as err:
+        return print_error("extract_features", err, verbose=a.verbose,
+                           words={"checkpoint_path=": "--weights "})
     except KeyboardInterrupt as err:
         print("extract_features: interrupted; finished files are kept, continue with --resume", file=sys.stderr)
         return exit_code(err)
 
 
-def _main(argv: list[str] | None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = OneLineArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("source", type=Path, help="folder of videos, or a list file (first column: path)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--model", default="slowfast_r50_4x16x1")
@@ -91,20 +114,43 @@ def _main(argv: list[str] | None) -> int:
     p.add_argument("--resume", action="store_true", help="skip videos whose output exists")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device")
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks with errors")
+    return p.parse_args(argv)
 
+
+def check(a: argparse.Namespace) -> None:
+    """Every option, before the model is built or a weight downloaded."""
     if not a.source.exists():
-        raise UsageError(f"{a.source}: no such folder or list file")
+        raise UsageError(f"{printable(a.source)}: no such folder or list file")
     if a.source.is_file() and a.source.suffix.lower() in VIDEO_EXTENSIONS:
-        raise UsageError(f"{a.source} is a video: give the folder that holds the videos, or a list file")
-    if a.out.exists() and not a.out.is_dir():
-        raise UsageError(f"--out {a.out} exists and is not a folder")
-    if a.weights and "://" not in a.weights and not os.path.isfile(a.weights):
-        raise InputFileError(f"--weights {a.weights}: no such file")
+        raise UsageError(f"{printable(a.source)} is a video: give the folder that holds the videos, or a list file")
+    check_output_dir(a.out, "--out")
+    check_model_source(a.model, a.weights)
+    resolve_device(a.device)
+    for option, value, least in (("--workers", a.workers, 0), ("--num-classes", a.num_classes, 1),
+                                 ("--clip-len", a.clip_len, 1), ("--frame-interval", a.frame_interval, 1),
+                                 ("--num-clips", a.num_clips, 1), ("--stride", a.stride, 1),
+                                 ("--crop-size", a.crop_size, 32), ("--resize-short-side", a.resize_short_side, 32)):
+        check_at_least(value, option, least)
+    if a.model.startswith(("hf-hub:", "local-dir:")):
+        return  # a saved model's protocol is known once it is loaded
+    test = get_pretrained_cfg(a.model).test
+    check_at_least(a.clip_len, "--clip-len", get_arch_spec(a.model).tau)
+    crop = a.crop_size or test.crop_size
+    short = a.resize_short_side or test.resize_short_side
+    if crop > short:
+        raise UsageError(f"--crop-size {crop} is larger than --resize-short-side {short}")
+
+
+def _main(a: argparse.Namespace) -> int:
+    check(a)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     root, rels = list_videos(a.source)
+    if not rels:
+        raise UsageError(f"{printable(a.source)}: no video found (extensions {' '.join(sorted(VIDEO_EXTENSIONS))})")
     rels = rels[rank::world]
+    if rank == 0:  # temporary files of a killed earlier run (only those of dead processes)
+        remove_leftovers(a.out, recursive=True)
     target, failed = {}, []
     for r in rels:
         try:
@@ -114,6 +160,18 @@ def _main(argv: list[str] | None) -> int:
             failed.append(r)
     todo = [r for r in target if not (a.resume and target[r].is_file())]
     log.info("rank %d/%d: %d videos, %d to do", rank, world, len(rels), len(todo))
+    written = _extract(a, root, todo, target, failed, rank) if todo else 0
+    print(f"wrote {written} feature files to {printable(a.out)} ({len(failed)} skipped, "
+          f"{len(target) - len(todo)} already there)")
+    if failed:
+        log.error("%d of %d videos skipped (listed above)", len(failed), len(rels))
+        return 1
+    return 0
+
+
+def _extract(a: argparse.Namespace, root: Path, todo: list[str], target: dict[str, Path],
+             failed: list[str], rank: int) -> int:
+    """Features of the ``todo`` videos into their ``target`` files; returns how many were written."""
     model = sz.create_model(a.model, pretrained=True, checkpoint_path=a.weights, num_classes=a.num_classes)
     device = a.device or (f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
     model = sz.inference.prepare_model(model, device=device)  # eval mode, BatchNorm folded
@@ -143,12 +201,7 @@ def _main(argv: list[str] | None) -> int:
         written += 1
         bar.update(1)
     bar.close()
-    print(f"wrote {written} feature files to {a.out} ({len(failed)} skipped, "
-          f"{len(target) - len(todo)} already there)")
-    if failed:
-        log.error("%d of %d videos skipped (listed above)", len(failed), len(rels))
-        return 1
-    return 0
+    return written
 
 
 if __name__ == "__main__":

@@ -19,18 +19,34 @@ Continue a stopped run: add ``--resume``. Use the result::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import math
 import sys
+import zipfile
+from pathlib import Path
 
 from slowfast_zoo.data import read_label_map
-from slowfast_zoo.errors import SlowFastZooError
-from slowfast_zoo.tools import exit_code, terminate_as_interrupt
-from slowfast_zoo.training import FinetuneConfig, finetune
+from slowfast_zoo.errors import CheckpointError, InputFileError, SlowFastZooError, UsageError
+from slowfast_zoo.inference import resolve_device
+from slowfast_zoo.registry import get_arch_spec
+from slowfast_zoo.tools import (
+    OneLineArgumentParser,
+    check_at_least,
+    check_input_file,
+    check_model_source,
+    check_output_dir,
+    exit_code,
+    json_text,
+    print_error,
+    printable,
+    setup_logging,
+    terminate_as_interrupt,
+)
+from slowfast_zoo.training import STATE_FILE, FinetuneConfig, finetune
 
 
-def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = OneLineArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--arch", default="slowfast_r50_4x16x1", help="model name (weights to start from)")
     p.add_argument("--train-list", required=True, help="'path label' lines")
     p.add_argument("--val-list", help="'path label' lines for validation")
@@ -70,7 +86,72 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     p.add_argument("--stop-after", type=int, help="end this job after epoch N (schedule still spans --epochs)")
     p.add_argument("--device", help="default: cuda:LOCAL_RANK when available, else cpu")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it only draws on a terminal)")
-    a = p.parse_args(argv)
+    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks with errors")
+    return p.parse_args(argv)
+
+
+def _finite(value: float | None, option: str, low: float, high: float = math.inf, *, open_low: bool = False) -> None:
+    """``value`` (when given) is a finite number in ``[low, high]`` (``(low, high]`` with ``open_low``)."""
+    if value is None:
+        return
+    if not (math.isfinite(value) and (value > low if open_low else value >= low) and value <= high):
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        raise UsageError(f"{option} must be a finite number {bound}" + (f" and <= {high:g}" if high < math.inf else "")
+                         + f", got {value:g}")
+
+
+def _check_state(path: Path) -> None:
+    """A file ``torch.save`` wrote (a zip archive with a pickle), checked without unpickling it;
+    whether it is this run's state (architecture, classes) finetune() checks when it resumes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            ok = any(name.endswith("/data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CheckpointError(f"--resume {printable(path)}: not a training state of this script ({e})") from e
+    if not ok:
+        raise CheckpointError(f"--resume {printable(path)}: not a training state of this script "
+                              f"(a zip archive without a torch pickle)")
+
+
+def check(a: argparse.Namespace) -> None:
+    """Every option, before the model is built or a weight downloaded."""
+    check_output_dir(a.out_dir, "--out-dir")
+    check_input_file(a.train_list, "--train-list")
+    if a.val_list:
+        check_input_file(a.val_list, "--val-list")
+    if a.data_root and not Path(a.data_root).is_dir():
+        raise InputFileError(f"--data-root {printable(a.data_root)}: no such folder")
+    if a.from_scratch and a.weights:
+        raise UsageError("--weights and --from-scratch exclude each other")
+    if a.from_scratch:
+        get_arch_spec(a.arch)  # an unknown name, with close matches
+    else:
+        check_model_source(a.arch, a.weights)
+    resolve_device(a.device)
+    tau = get_arch_spec(a.arch).tau
+    for option, value, least in (("--epochs", a.epochs, 1), ("--batch-size", a.batch_size, 1),
+                                 ("--accum-steps", a.accum_steps, 1), ("--val-every", a.val_every, 1),
+                                 ("--workers", a.workers, 0), ("--stop-after", a.stop_after, 1),
+                                 ("--num-classes", a.num_classes, 1), ("--seed", a.seed, 0),
+                                 ("--freeze-stages", a.freeze_stages, -1), ("--clip-len", a.clip_len, tau),
+                                 ("--frame-interval", a.frame_interval, 1), ("--crop-size", a.crop_size, 32),
+                                 ("--val-crop-size", a.val_crop_size, 32)):
+        check_at_least(value, option, least)
+    if a.freeze_stages > 4 or a.seed >= 2**32:  # the stages there are; numpy's seeds
+        raise UsageError("--freeze-stages must be in -1..4 and --seed below 2**32")
+    if max(a.crop_size, a.val_crop_size or 0) > a.resize_short_side:
+        raise UsageError(f"--crop-size / --val-crop-size must not exceed --resize-short-side {a.resize_short_side}")
+    _finite(a.lr, "--lr", 0.0, open_low=True)
+    _finite(a.weight_decay, "--weight-decay", 0.0)
+    _finite(a.warmup_epochs, "--warmup-epochs", 0.0)
+    _finite(a.min_area, "--min-area", 0.0, 1.0, open_low=True)
+    if a.resume:
+        state = Path(a.out_dir) / STATE_FILE if a.resume is True else Path(a.resume)
+        check_input_file(state, "--resume")
+        _check_state(state)
+
+
+def config(a: argparse.Namespace) -> FinetuneConfig:
     names = list(read_label_map(a.classes)) if a.classes else None
     return FinetuneConfig(
         arch=a.arch, train_list=a.train_list, val_list=a.val_list, data_root=a.data_root,
@@ -86,18 +167,19 @@ def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    a = parse_args(argv)
+    setup_logging(logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check(a)
         with terminate_as_interrupt():  # SIGTERM like Ctrl-C: finished epochs are checkpointed
-            summary = finetune(parse_args(argv))
-    except SlowFastZooError as err:  # a bad list, option or file: one line
-        print(f"finetune: error: {str(err).replace('checkpoint_path=', '--weights ')}", file=sys.stderr)
-        return 2
+            summary = finetune(config(a))
+    except (SlowFastZooError, OSError) as err:  # a bad list, option or file: one line
+        return print_error("finetune", err, verbose=a.verbose, words={"checkpoint_path=": "--weights "})
     except KeyboardInterrupt as err:
         print("finetune: interrupted; finished epochs are saved, continue with --resume", file=sys.stderr)
         return exit_code(err)
     if summary["history"]:
-        print(json.dumps(summary["history"][-1]))
+        print(json_text(summary["history"][-1]))  # a NaN loss is written null, not bare NaN
     return 0
 
 

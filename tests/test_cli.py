@@ -267,3 +267,245 @@ def test_predict_with_a_fine_tuned_file(fine_tuned, capsys: pytest.CaptureFixtur
     assert cli_main(["predict", str(video), "--weights", str(weights), "--num-classes", "4",
                      "--label-map", str(labels)]) == 2
     assert "3 class names" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- issue 22: the command line
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch, no_loading: None) -> None:
+    """No weight loaded, no model built for export / benchmark: a mistake must be answered before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("work was started before the mistake was reported")
+    monkeypatch.setattr("slowfast_zoo.factory.create_model", refuse)
+    monkeypatch.setattr("slowfast_zoo.tools.benchmark.benchmark", refuse)
+    monkeypatch.setattr("slowfast_zoo.tools.benchmark.matmul_peak_gflops", refuse)
+
+
+def _result_file(path: Path, **changes) -> Path:
+    record = {"index": 0, "video": "v.mp4", "label": 3, "scores": [0.0025] * 400}
+    data = {"format": "slowfast_zoo.eval/1", "complete": False, "results": [record], **changes}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _issue22_mistakes(tmp: Path) -> list[tuple[list[str], str]]:
+    video = make_video(tmp / "v.mp4", 10, 48, 40, fps=25)
+    ann = tmp / "good.txt"
+    ann.write_text("v.mp4 3\n")
+    folder = tmp / "folder"
+    folder.mkdir()
+    afile = tmp / "afile"
+    afile.write_text("x")
+    rec = {"index": 0, "video": "v.mp4", "label": 3}
+    ev = ["eval", "--ann-file", str(ann), "--data-root", str(tmp), *SMALL]
+    raw = ["eval", "--ann-file", str(ann), "--data-root", str(tmp), "--data-format", "rawframes", *SMALL]
+    ex = ["export", "slowfast_r50_4x16x1", "--format", "torchscript"]
+    return [
+        # devices that do not exist, on this machine or any
+        (["predict", str(video), "--device", "cuda:99"], "cuda:99"),
+        (["predict", str(video), "--device", "meta"], "meta"),
+        (ev + ["--device", "cuda:99"], "cuda:99"),
+        (["benchmark", "--device", "cuda:99"], "cuda:99"),
+        # seconds that are not finite, or shorter than a frame
+        (["predict", str(video), "--window", "inf"], "--window"),
+        (["predict", str(video), "--window", "nan"], "--window"),
+        (["predict", str(video), "--window", "2", "--stride", "inf"], "--stride"),
+        (["predict", str(video), "--window", "1e-300"], "--window"),
+        # files: a folder where a file is expected, a saved model that is not there
+        (["predict", str(video), "--weights", str(folder)], "is a folder"),
+        (["predict", str(video), "--model", f"local-dir:{tmp / 'none'}"], "no such folder"),
+        (["predict", str(video), "--model", f"local-dir:{folder}"], "config.json"),
+        (ex + ["-o", str(folder)], "names a folder"),
+        (ex + ["-o", ""], "-o: empty path"),
+        (ex + ["-o", str(tmp / "m.pt"), "--opset", "17"], "--opset is for --format onnx"),
+        (ex + ["-o", str(tmp / "m.pt"), "--weights", str(folder)], "is a folder"),
+        (ev + ["--out", str(folder)], "--out"),
+        (ev + ["--out", str(afile / "r.json")], "is not a folder"),
+        (ev + ["--out", str(ann)], "would overwrite"),
+        (ev + ["--data-root", str(tmp / "none")], "--data-root"),
+        (ev + ["--weights", str(folder)], "is a folder"),
+        # counts
+        (ev + ["--workers", "-1"], "--workers"),
+        (ev + ["--limit", "-1"], "--limit"),
+        (raw + ["--start-index", "-1"], "--start-index"),
+        (["benchmark", "--threads", "-1"], "--threads"),
+        (["benchmark", "--matmul-size", "-1"], "--matmul-size"),
+        (["benchmark", "--views-per-batch", "0"], "--views-per-batch"),
+        (["benchmark", "--size", "5"], "--size"),
+        (["benchmark", "--clip-len", "2"], "--clip-len"),
+        (["benchmark", "--end-to-end", str(folder)], str(folder)),
+        # file name templates that cannot name frame files
+        *[(raw + ["--filename-tmpl", t], "--filename-tmpl")
+          for t in ("img_{:q}.jpg", "{}{}", "{x}", "img.jpg", "{:>999999999}", "img_{0.real.x}.jpg", "{")],
+        # result files that are not ours, or damaged
+        (ev + ["--out", str(_result_file(tmp / "r1.json", format="other")), "--resume"], "cannot resume"),
+        (ev + ["--out", str(afile), "--resume"], "cannot resume"),
+        (ev + ["--out", str(_result_file(tmp / "r2.json", results=[{"index": 0, "video": "v.mp4"}])),
+               "--resume"], "damaged"),
+        (ev + ["--out", str(_result_file(tmp / "r3.json", results=[{**rec, "scores": "x"}])), "--resume"],
+         "damaged"),
+        (ev + ["--out", str(_result_file(tmp / "r4.json", results=[{**rec, "scores": [0.5, 0.5]}])),
+               "--resume"], "2 scores"),
+        (ev + ["--out", str(_result_file(tmp / "r5.json", results=[{**rec, "index": 7, "scores": [0.0] * 400}])),
+               "--resume"], "index 7"),
+        (ev + ["--out", str(_result_file(tmp / "r6.json", model={"name": "another"})), "--resume"],
+         "its 'model' differs"),
+    ]
+
+
+def test_issue22_mistakes_are_one_line_exit_2_before_any_work(tmp_path: Path, capsys, no_work) -> None:
+    for argv, needle in _issue22_mistakes(tmp_path):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("slowfast-zoo: error: "), (argv, err)
+        assert needle in lines[0], (argv, err)
+        assert "Traceback" not in err, (argv, err)
+
+
+def test_eval_exits_1_when_nothing_is_selected_before_any_weight(tmp_path: Path, capsys, no_loading) -> None:
+    for text in ("", "\n  \n"):
+        ann = tmp_path / "val.txt"
+        ann.write_text(text)
+        assert main(["eval", "--ann-file", str(ann), *SMALL]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "nothing evaluated" in err and str(ann) in err, err
+    ann.write_text("v.mp4 3\n")
+    assert main(["eval", "--ann-file", str(ann), "--limit", "0", *SMALL]) == 1
+    assert "--limit 0" in capsys.readouterr().err
+
+
+def test_argparse_errors_are_one_line(capsys) -> None:
+    for argv in (["eval"], ["predict", "--topk", "x"], ["nope"], [], ["list", "--bogus\x1b[2J"]):
+        with pytest.raises(SystemExit) as exit:
+            main(argv)
+        assert exit.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ": error: " in err and "usage:" not in err, (argv, err)
+        assert "\x1b" not in err
+
+
+def test_error_messages_are_one_escaped_line_details_with_v(capsys, monkeypatch) -> None:
+    from slowfast_zoo.errors import UsageError
+
+    # A name given by a user (or a file) cannot forge a line, recolour or clear the terminal.
+    assert main(["info", "x\x1b[31m\nslowfast-zoo: error: forged\r\x07"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\r" not in err and "\x07" not in err
+    assert err.startswith("slowfast-zoo: error: ")
+
+    def boom(args):
+        raise UsageError("first line\n  second: " + "x" * 5000) from KeyError("the cause")
+    parser = build_parser()
+    parser._subparsers._group_actions[0].choices["list"].set_defaults(func=boom)
+    monkeypatch.setattr("slowfast_zoo.cli.build_parser", lambda: parser)
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "first line second: xxx" in err and "-v" in err and len(err) < 1100
+    assert main(["list", "-v"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'the cause'" in err
+    assert err.splitlines()[-1].endswith("x" * 100)  # the whole message, still one line
+
+
+def test_os_errors_are_one_line(capsys, monkeypatch) -> None:
+    def full(args):
+        raise OSError(28, "No space left on device")
+    parser = build_parser()
+    parser._subparsers._group_actions[0].choices["list"].set_defaults(func=full)
+    monkeypatch.setattr("slowfast_zoo.cli.build_parser", lambda: parser)
+    assert main(["list"]) == 2
+    assert capsys.readouterr().err == "slowfast-zoo: error: [Errno 28] No space left on device\n"
+
+
+@pytest.fixture
+def fake_predictions(monkeypatch: pytest.MonkeyPatch):
+    """predict / predict_windows return class names a hostile saved model could carry, and NaN."""
+    import types
+
+    from slowfast_zoo.inference.engine import Prediction
+    from slowfast_zoo.inference.windows import WindowPrediction
+    from slowfast_zoo.registry import get_pretrained_cfg
+
+    evil = "jump\x1b]0;owned\x07\x1b[2J\nslowfast-zoo: error: forged\u202e"
+    preds = [Prediction(0, evil, float("nan")), Prediction(1, "run", float("inf"))]
+    model = types.SimpleNamespace(pretrained_cfg=get_pretrained_cfg("slowfast_r50_4x16x1"), hub_source=None)
+    monkeypatch.setattr("slowfast_zoo.cli.predict.create_model", lambda *a, **k: model)
+    monkeypatch.setattr("slowfast_zoo.cli.predict.predict", lambda *a, **k: preds)
+    monkeypatch.setattr("slowfast_zoo.inference.windows.predict_windows",
+                        lambda *a, **k: iter([WindowPrediction(0, 1, 0.0, 0.4, 0, 10, preds)]))
+    return evil
+
+
+def _strict_json(text: str):
+    def refuse(constant: str):
+        raise AssertionError(f"bare {constant} in JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_predict_prints_class_names_escaped_and_json_without_nan(tmp_path: Path, capsys, fake_predictions) -> None:
+    video = make_video(tmp_path / "v\x1b[1mbold.mp4", 10, 48, 40, fps=25)
+    for extra in ([], ["--window", "0.4"]):
+        assert main(["predict", str(video), "--views", "1", "--no-progress", *extra]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+        assert not any(line.startswith("slowfast-zoo: error") for line in out.splitlines())
+        assert "jump\\x1b]0;owned\\x07\\x1b[2J\\nslowfast-zoo: error: forged\\u202e" in out
+        assert "v\\x1b[1mbold.mp4" in out
+    assert main(["predict", str(video), "--views", "1", "--json"]) == 0
+    report = _strict_json(capsys.readouterr().out)
+    assert [p["probability"] for p in report["topk"]] == [None, None]
+    assert report["topk"][0]["label"] == fake_predictions  # JSON escapes it, loads give it back
+    assert main(["predict", str(video), "--views", "1", "--json", "--window", "0.4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [p["probability"] for p in _strict_json(lines[0])["topk"]] == [None, None]
+
+
+def test_benchmark_json_has_no_bare_nan(capsys, monkeypatch) -> None:
+    monkeypatch.setattr("slowfast_zoo.tools.benchmark.benchmark",
+                        lambda cfg: {"video_per_s": float("nan"), "end_to_end": {"data_share_of_total": float("inf")}})
+    assert main(["benchmark", "--json", "--device", "cpu"]) == 0
+    assert _strict_json(capsys.readouterr().out) == {"video_per_s": None, "end_to_end": {"data_share_of_total": None}}
+
+
+def test_printing_helpers() -> None:
+    import logging
+
+    from slowfast_zoo.tools import json_text, one_line, printable
+    from slowfast_zoo.tools.printing import PrintableFormatter
+
+    assert printable("a\tb\x00c\x7f\x9b\u2028\udcff\U000e0001") == "a\\tb\\x00c\\x7f\\x9b\\u2028\\udcff\\U000e0001"
+    assert printable("Größe 日本 \\x1b") == "Größe 日本 \\x1b"  # letters, spaces and backslashes kept
+    assert one_line("a\n\n  b\x1b") == "a b\\x1b"
+    assert json_text([float("-inf"), 1.5]) == "[null, 1.5]"
+    record = logging.LogRecord("n", logging.ERROR, "", 0, "skipped: %s", ("v\n\x1b[2J.mp4",), None)
+    assert PrintableFormatter("%(message)s").format(record) == "skipped: v \\x1b[2J.mp4"
+
+
+def test_filename_templates() -> None:
+    from slowfast_zoo.errors import UsageError
+    from slowfast_zoo.tools import check_filename_tmpl
+
+    for good in ("img_{:05d}.jpg", "{:05}.jpg", "{}.png", "frame_{0:06d}.jpg", None):
+        check_filename_tmpl(good)
+    for bad in ("img_{:q}.jpg", "{}{}", "{x}", "img.jpg", "{:>999999999}", "{0.real.x}", "{", "}", "{:{}}"):
+        with pytest.raises(UsageError, match="--filename-tmpl"):
+            check_filename_tmpl(bad)
+
+
+def test_eval_summary_escapes_paths_and_reasons_from_the_data() -> None:
+    import numpy as np
+
+    from slowfast_zoo.evaluation import EvalConfig, EvalReport, EvalResult, VideoRecord
+    from slowfast_zoo.registry import get_pretrained_cfg
+    from slowfast_zoo.tools import eval_summary
+
+    hostile = VideoRecord(1, "v\nslowfast-zoo: error: forged\x1b[2J.mp4", 2, None, "bad\r\nframe \x07")
+    good = VideoRecord(0, "ok.mp4", 1, np.eye(400, dtype=np.float32)[1])
+    report = EvalReport(EvalConfig("val.txt"), get_pretrained_cfg("slowfast_r50_4x16x1"),
+                        {"protocol": {"overrides": {}}, "dataset": {"num_videos": 2}},
+                        EvalResult([good, hostile], {"top1_acc": 1.0}, num_selected=2))
+    text = eval_summary(report)
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert not any(line.startswith("slowfast-zoo: error") for line in text.splitlines())
+    assert "skipped: v slowfast-zoo: error: forged\\x1b[2J.mp4: bad frame \\x07" in text
+    assert text.count("\n") == report.summary().count("\n") - 2  # the two forged line breaks

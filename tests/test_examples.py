@@ -111,8 +111,14 @@ def test_extract_features_counts_videos_and_says_what_it_wrote(tmp_path: Path) -
     assert run.returncode == 0, run.stderr
     assert "wrote 2 feature files to" in run.stdout and "(0 skipped, 0 already there)" in run.stdout
     assert (tmp_path / "feats" / "a" / "x.mp4.safetensors").is_file()
+    # A killed earlier run's half-written file (its pid no longer runs) is removed by the next run.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / "feats" / "a" / f".x.mp4.safetensors.{dead.pid}-k9.partial"
+    leftover.write_bytes(b"half")
     again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
     assert "wrote 0 feature files" in again.stdout and "2 already there" in again.stdout
+    assert not leftover.exists()
 
 
 def _small_videos(tmp_path: Path, count: int) -> Path:
@@ -150,3 +156,119 @@ def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path
     resumed = subprocess.run(cmd + ["--resume"], env=_env(), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len(list(out.glob("*.safetensors"))) == 12
+
+
+# ------------------------------------------------------------------------- every option checked first (issue 22)
+def _example(name: str):
+    """An example script as a module (its main() runs in this process: no interpreter start)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def examples(monkeypatch: pytest.MonkeyPatch):
+    """The three examples, none able to build a model, load weights or start the job."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("work was started before the mistake was reported")
+    mods = {name: _example(name) for name in ("eval_k400", "extract_features", "finetune")}
+    monkeypatch.setattr(sz, "create_model", refuse)
+    monkeypatch.setattr(mods["eval_k400"], "run_evaluation", refuse)
+    monkeypatch.setattr(mods["finetune"], "finetune", refuse)
+    return mods
+
+
+def _mistakes(tmp: Path) -> list[tuple[str, list[str], str]]:
+    make_video(tmp / "v.mp4", 10, 48, 40, fps=25)
+    videos = tmp / "videos"
+    videos.mkdir()
+    make_video(videos / "a.mp4", 10, 48, 40, fps=25)
+    (tmp / "empty").mkdir()
+    ann = tmp / "val.txt"
+    ann.write_text("v.mp4 3\n")
+    afile = tmp / "afile.txt"
+    afile.write_text("not a result file, not a training state")
+    (tmp / "binary.txt").write_bytes(b"\xff\xfe\x00")
+    ev = ["--ann-file", str(ann), "--data-root", str(tmp), "--num-clips", "1", "--num-crops", "1",
+          "--clip-len", "8", "--short-side", "32", "--crop-size", "32"]
+    fe = [str(videos), "--out", str(tmp / "feats")]
+    ft = ["--train-list", str(ann), "--data-root", str(tmp), "--out-dir", str(tmp / "run")]
+    return [
+        ("eval_k400", ev + ["--out", str(tmp / "empty")], "--out"),
+        ("eval_k400", ev + ["--workers", "-1"], "--workers"),
+        ("eval_k400", ev + ["--device", "cuda:99"], "cuda:99"),
+        ("eval_k400", ev + ["--data-format", "rawframes", "--filename-tmpl", "{x}"], "--filename-tmpl"),
+        ("eval_k400", ev + ["--out", str(afile), "--resume"], "cannot resume"),
+        ("extract_features", [str(videos), "--out", str(afile)], "not a folder"),
+        ("extract_features", fe + ["--workers", "-1"], "--workers"),
+        ("extract_features", fe + ["--device", "cuda:99"], "cuda:99"),
+        ("extract_features", fe + ["--clip-len", "2"], "--clip-len"),
+        ("extract_features", fe + ["--stride", "0"], "--stride"),
+        ("extract_features", fe + ["--crop-size", "300"], "--crop-size"),
+        ("extract_features", fe + ["--weights", str(videos)], "is a folder"),
+        ("extract_features", [str(tmp / "binary.txt"), "--out", str(tmp / "feats")], "not UTF-8"),
+        ("extract_features", [str(tmp / "empty"), "--out", str(tmp / "feats")], "no video found"),
+        ("finetune", ["--train-list", str(ann), "--out-dir", str(afile)], "--out-dir"),
+        ("finetune", ft + ["--workers", "-1"], "--workers"),
+        ("finetune", ft + ["--device", "cuda:99"], "cuda:99"),
+        ("finetune", ft + ["--batch-size", "0"], "--batch-size"),
+        ("finetune", ft + ["--lr", "nan"], "--lr"),
+        ("finetune", ft + ["--min-area", "0"], "--min-area"),
+        ("finetune", ft + ["--seed", "-1"], "--seed"),
+        ("finetune", ft + ["--freeze-stages", "5"], "--freeze-stages"),
+        ("finetune", ft + ["--clip-len", "2"], "--clip-len"),
+        ("finetune", ft + ["--from-scratch", "--weights", str(afile)], "exclude each other"),
+        ("finetune", ft + ["--resume", str(afile)], "not a training state"),
+        ("finetune", ft + ["--resume"], "no such file"),
+        ("finetune", ft + ["--data-root", str(tmp / "none")], "--data-root"),
+    ]
+
+
+def test_examples_check_every_option_before_any_work(tmp_path: Path, capsys, examples) -> None:
+    for name, argv, needle in _mistakes(tmp_path):
+        assert examples[name].main(argv) == 2, (name, argv)
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith(f"{name}: error: "), (name, argv, err)
+        assert needle in lines[0] and "Traceback" not in err, (name, argv, err)
+
+
+def test_examples_argparse_errors_are_one_line(capsys, examples) -> None:
+    for name in examples:
+        with pytest.raises(SystemExit) as exit:
+            examples[name].main(["--bogus"])
+        assert exit.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "error: " in err and "usage:" not in err, (name, err)
+
+
+def test_eval_example_exits_1_when_nothing_is_selected(tmp_path: Path, capsys, examples) -> None:
+    ann = tmp_path / "val.txt"
+    ann.write_text("\n")
+    assert examples["eval_k400"].main(["--ann-file", str(ann)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "eval_k400: error: nothing evaluated" in err
+
+
+def test_finetune_example_resumes_its_own_state_and_prints_json(tmp_path: Path, capsys, monkeypatch,
+                                                                examples) -> None:
+    import json
+
+    from slowfast_zoo.training import STATE_FILE
+    from slowfast_zoo.training.checkpoints import save_training_state
+
+    ann = tmp_path / "train.txt"
+    ann.write_text("v.mp4 0\n")
+    save_training_state({"arch": "slowfast_r50_4x16x1", "epoch": 1, "model": {}, "optimizer": {}},
+                        tmp_path / "run" / STATE_FILE)
+    seen = []
+    monkeypatch.setattr(examples["finetune"], "finetune",
+                        lambda cfg: seen.append(cfg) or {"history": [{"epoch": 1, "loss": float("nan")}]})
+    argv = ["--train-list", str(ann), "--out-dir", str(tmp_path / "run"), "--resume", "--from-scratch"]
+    assert examples["finetune"].main(argv) == 0
+    assert seen[0].resume is True
+    line = capsys.readouterr().out.strip()
+    assert json.loads(line) == {"epoch": 1, "loss": None} and "NaN" not in line

@@ -159,3 +159,38 @@ def test_predict_and_features_follow_the_1x_rule(tmp_path: Path) -> None:
     expected = sample_frames(n, 32, 2, 3, test_mode=True, rule="1.x").reshape(3, 32)
     assert feats.frame_indices.tolist() == expected.tolist()
     assert expected.tolist() != sample_frames(n, 32, 2, 3, test_mode=True).reshape(3, 32).tolist()
+
+
+# ------------------------------------------------------------------------- devices that do not exist (issue 22)
+def test_devices_that_do_not_exist_are_refused_when_resolved(monkeypatch):
+    from slowfast_zoo.errors import UsageError
+    from slowfast_zoo.inference.device import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(UsageError, match="'meta': use 'cpu' or 'cuda'"):
+        resolve_device("meta")
+    with pytest.raises(UsageError, match="got 'bogus'"):
+        resolve_device("bogus")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UsageError, match="'cuda': this machine has no CUDA device"):
+        resolve_device("cuda")
+    assert resolve_device(None) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(UsageError, match=r"'cuda:7': this machine has 1 CUDA device \(cuda:0\)"):
+        resolve_device("cuda:7")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(UsageError, match=r"has 2 CUDA devices \(cuda:0 to cuda:1\)"):
+        resolve_device(torch.device("cuda", 2))
+
+
+def test_cli_predict_refuses_a_missing_gpu_before_any_weight(tmp_path, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was built before the device was checked")
+    monkeypatch.setattr("slowfast_zoo.cli.predict.create_model", refuse)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    video = make_video(tmp_path / "v.mp4", 10, 48, 40, fps=25)
+    assert main(["predict", str(video), "--device", "cuda", "--views", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "device 'cuda'" in err and "use 'cpu'" in err

@@ -128,3 +128,56 @@ def test_torchscript_export(files: Files, arch: str, tmp_path: Path) -> None:
     with torch.no_grad():
         out = traced(weightgen.golden_input(golden))
     torch.testing.assert_close(out, torch.tensor(golden["logits"]), atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------- opsets (issue 22)
+@pytest.mark.slow  # importing onnx for its newest opset takes most of a second
+def test_opsets_the_exporter_cannot_write_are_refused_before_any_work(tmp_path: Path, capsys, monkeypatch) -> None:
+    from slowfast_zoo.errors import UsageError
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was built before --opset was checked")
+    monkeypatch.setattr("slowfast_zoo.factory.create_model", refuse)
+    cases = [("dynamo", 7), ("dynamo", 17), ("dynamo", 99), ("torchscript", 9), ("torchscript", 99)]
+    for exporter, opset in cases:
+        assert main(["export", ARCH, "--format", "onnx", "--exporter", exporter, "--opset", str(opset),
+                     "-o", str(tmp_path / "m.onnx")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("slowfast-zoo: error: "), err
+        assert f"opset {opset}" in err or "pip install" in err, err
+        with pytest.raises(UsageError):
+            ex.check_onnx_opset(exporter, opset)
+    assert not (tmp_path / "m.onnx").exists()
+    if _HAVE_ORT:
+        assert ex.check_onnx_opset("dynamo") == ex.ONNX_OPSET == ex.onnx_opsets("dynamo")[0]
+        assert ex.check_onnx_opset("torchscript", 10) == 10 and ex.check_onnx_opset("dynamo", 21) == 21
+        with pytest.raises(UsageError, match="the torchscript exporter writes 12"):
+            ex.check_onnx_opset("dynamo", 12)
+
+
+@pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+def test_a_file_written_with_another_opset_is_not_kept(tmp_path: Path, monkeypatch) -> None:
+    from slowfast_zoo.errors import UsageError
+
+    # The exporters fall back to another opset with only a log line: the file must not be kept.
+    monkeypatch.setattr(torch.onnx, "export", lambda model, args, f, **kwargs: Path(f).write_bytes(b"onnx"))
+    monkeypatch.setattr(ex, "onnx_file_opset", lambda path: 18)
+    model = torch.nn.Module()  # only the checks before the export see it
+    monkeypatch.setattr(ex, "_prepared", lambda model, fp16: model)
+    monkeypatch.setattr(ex, "example_input", lambda model, **kwargs: torch.zeros(1))
+    with pytest.raises(UsageError, match="wrote opset 18 instead"):
+        ex.export_onnx(model, tmp_path / "m.onnx", opset=21)
+    assert list(tmp_path.iterdir()) == []  # no file, no temporary left
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+@pytest.mark.parametrize("exporter,opset", [("dynamo", 21), ("torchscript", 11)])
+def test_cli_export_writes_and_reports_the_asked_opset(checkpoint: Path, tmp_path: Path, capsys,
+                                                       exporter: str, opset: int) -> None:
+    out = tmp_path / "sf.onnx"
+    assert main(["export", ARCH, "--weights", str(checkpoint), "--format", "onnx", "--size", str(SIZE),
+                 "--exporter", exporter, "--opset", str(opset), "-o", str(out), "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["opset"] == opset == ex.onnx_file_opset(out)
+    assert report["max_abs_logit_diff"] <= ex.ONNX_ATOL

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 __all__ = ["register"]
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Every option and end-to-end video, before the matmul probe and the model build."""
+    from slowfast_zoo.data.decode import VideoReader
+    from slowfast_zoo.errors import BenchmarkError
+    from slowfast_zoo.inference.device import resolve_device
+    from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg
+    from slowfast_zoo.tools.benchmark import check_dtype
+    from slowfast_zoo.tools.checks import check_at_least
+
+    pcfg = get_pretrained_cfg(args.model)
+    check_dtype(args.dtype, resolve_device(args.device), args.force)
+    for option, value, least in (("--videos", args.videos, 1), ("--warmup", args.warmup, 0),
+                                 ("--threads", args.threads, 1), ("--views-per-batch", args.views_per_batch, 1),
+                                 ("--views", args.views, 1), ("--matmul-size", args.matmul_size, 1),
+                                 ("--size", args.size, 32)):
+        check_at_least(value, option, least)
+    tau = get_arch_spec(pcfg.name).tau
+    if args.clip_len is not None and args.clip_len < tau:
+        raise BenchmarkError(f"--clip-len must be >= {tau} ({pcfg.architecture}'s tau), got {args.clip_len}")
+    for video in args.end_to_end or ():
+        VideoReader(video).num_frames  # noqa: B018 - missing or unreadable: now, not after the timing
+
+
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     from slowfast_zoo.tools.benchmark import BenchmarkConfig, benchmark, format_report
+    from slowfast_zoo.tools.printing import json_text
 
+    _check(args)
     cfg = BenchmarkConfig(
         model=args.model, device=args.device, dtype=args.dtype, channels_last=args.channels_last,
         fuse=args.fuse, compile=args.compile, views_per_batch=args.views_per_batch,
@@ -18,7 +42,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         views=args.views, clip_len=args.clip_len, end_to_end=tuple(args.end_to_end or ()),
         matmul_size=args.matmul_size, force=args.force)
     result = benchmark(cfg)
-    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    print(json_text(result, indent=2) if args.json else format_report(result))
     return 0
 
 

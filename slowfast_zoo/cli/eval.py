@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from slowfast_zoo._signals import exit_code
+from slowfast_zoo.tools.checks import check_eval_config
+from slowfast_zoo.tools.printing import eval_summary, one_line, print_error
 
 if TYPE_CHECKING:  # the library is imported when the command runs: `slowfast-zoo --help` stays fast
     from slowfast_zoo.data import TestTransform
@@ -109,35 +112,54 @@ def _protocol(cfg: PretrainedCfg, args: argparse.Namespace) -> tuple[dict[str, A
     return resolve_protocol(cfg, EvalConfig("", **{f: getattr(args, f) for f in fields}))
 
 
+def _nothing_selected(config: EvalConfig, selected: int) -> str | None:
+    """Why a run would evaluate nothing (``None``: it selects videos)."""
+    if selected:
+        return None
+    if config.limit == 0:
+        return "nothing evaluated: --limit 0 selects no video"
+    return f"nothing evaluated: {os.fspath(config.ann_file)} lists no video"
+
+
 def run(args: argparse.Namespace) -> int:
     """Run an evaluation from parsed :func:`add_arguments` options; rank 0 prints the report.
 
-    Returns the exit status: 0, 1 when no selected video could be evaluated, ``128 + signal``
-    after Ctrl-C or SIGTERM (the finished videos are saved in ``--out``).
+    Every option is checked before any weight is loaded (:func:`~slowfast_zoo.tools.check_eval_config`).
+
+    Returns the exit status: 0; 1 when nothing was evaluated (an empty list, ``--limit 0``, or
+    no selected video could be read); ``128 + signal`` after Ctrl-C or SIGTERM (the finished
+    videos are saved in ``--out``).
     """
     from slowfast_zoo.evaluation.job import run_evaluation
 
+    config = _config(args)
+    selected = check_eval_config(config)
+    nothing = _nothing_selected(config, selected) if selected is not None else None
+    if nothing:  # before any weight is downloaded for nothing
+        print_error("slowfast-zoo", nothing)
+        return 1
     interrupted: list[str] = []
 
     def notify(level: int, message: str) -> None:
         if level >= logging.WARNING:
-            print(f"slowfast-zoo: warning: {message}", file=sys.stderr)
+            print(f"slowfast-zoo: warning: {one_line(message)}", file=sys.stderr)
         else:
             interrupted.append(message)
-            print(message, file=sys.stderr)
+            print(one_line(message), file=sys.stderr)
 
     try:
-        report = run_evaluation(_config(args), notify=notify)
+        report = run_evaluation(config, notify=notify)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (slowfast_zoo._signals)
         if not interrupted:
             raise  # before the videos: nothing saved, the command line says "interrupted"
         return exit_code(e)
     if not report.is_main:
         return 0
-    print(report.summary())
-    if report.nothing_evaluated:
-        print("slowfast-zoo: error: no video could be evaluated (see the skipped videos above)",
-              file=sys.stderr)
+    print(eval_summary(report))  # skipped videos' paths and reasons come from the data: escaped
+    nothing = _nothing_selected(config, report.result.counts["selected"])
+    if nothing or report.nothing_evaluated:
+        print_error("slowfast-zoo", nothing or "nothing evaluated: no video could be evaluated "
+                                               "(see the skipped videos above)")
         return 1
     return 0
 

@@ -3,39 +3,37 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 
-from slowfast_zoo.errors import InputFileError, UsageError
+from slowfast_zoo.tools.checks import check_model_source, check_output_file
+from slowfast_zoo.tools.printing import json_text, print_error
 
 __all__ = ["register"]
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Every option, before any weight is loaded or downloaded."""
+    from slowfast_zoo.errors import UsageError
+    from slowfast_zoo.tools import export as ex
+
+    if args.size is not None and args.size < 32:
+        raise UsageError(f"--size must be >= 32 (the network's smallest input), got {args.size}")
+    if args.format == "onnx":
+        ex.check_onnx_opset(args.exporter, args.opset)
+    elif args.opset is not None:
+        raise UsageError("--opset is for --format onnx")
+    check_output_file(args.output, "-o", create_parents=False)
+    check_model_source(args.name, args.weights)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     import torch
 
-    from slowfast_zoo.tools import export as ex
     from slowfast_zoo.factory import create_model
+    from slowfast_zoo.tools import export as ex
     from slowfast_zoo.weights.source import is_prefixed
 
-    # Everything checkable is checked before weights are loaded or downloaded.
-    if args.size is not None and args.size < 32:
-        raise UsageError(f"--size must be >= 32 (the network's smallest input), got {args.size}")
-    if args.opset is not None and not 7 <= args.opset <= 30:
-        raise UsageError(f"--opset must be an ONNX opset in [7, 30], got {args.opset}")
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"-o {args.output}: the folder {out_dir} does not exist")
-    if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
-        raise InputFileError(f"--weights {args.weights}: no such file")
-    if not is_prefixed(args.name):
-        from slowfast_zoo.registry import get_pretrained_cfg
-
-        get_pretrained_cfg(args.name)  # an unknown name, with close matches
+    _check(args)
     if is_prefixed(args.name):
-        if args.weights:
-            raise UsageError("--weights cannot be combined with an "
-                             "hf-hub:/local-dir: name (it already names the weights)")
         model = create_model(args.name)
     else:
         model = create_model(args.name, pretrained=True, checkpoint_path=args.weights,
@@ -52,7 +50,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
               "input": list(ex.example_input(model, size=args.size, batch=1).shape),
               "dtype": "float16" if args.fp16 else "float32", "dynamic_batch": args.dynamic_batch}
     if args.format == "onnx":
-        report["opset"] = args.opset or (ex.ONNX_OPSET if args.exporter == "dynamo" else ex.LEGACY_ONNX_OPSET)
+        report["opset"] = ex.onnx_file_opset(path)  # what the file says, not what was asked
     if args.check:
         dtype = torch.float16 if args.fp16 else torch.float32
         x = ex.example_input(model, size=args.size, batch=2 if args.dynamic_batch else 1, seed=1,
@@ -66,10 +64,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
             report["max_abs_logit_diff"] = diff
             # float16: reported, not enforced (the error scales with the logits' magnitude).
             if not args.fp16 and not diff <= tol:
-                print(json.dumps(report, indent=2))
-                raise SystemExit(f"slowfast-zoo export: error: exported logits differ by {diff:.3g} "
-                                 f"(tolerance {tol:g})")
-    print(json.dumps(report, indent=2))
+                print(json_text(report, indent=2))
+                print_error("slowfast-zoo export", f"exported logits differ by {diff:.3g} "
+                                                   f"(tolerance {tol:g})")
+                return 1
+    print(json_text(report, indent=2))
     return 0
 
 
@@ -86,8 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input height = width (default: the weight's test crop, 256)")
     p.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
     p.add_argument("--fp16", action="store_true", help="float16 weights and input (GPU runtimes)")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18; 17 with the "
-                                                            "legacy exporter)")
+    p.add_argument("--opset", type=int, default=None,
+                   help="ONNX opset (default 18; 17 with the legacy exporter; the dynamo exporter "
+                        "writes 18 and newer, the legacy one 10 to 23)")
     p.add_argument("--exporter", choices=("dynamo", "torchscript"), default="dynamo",
                    help="ONNX exporter: torch.export based (default) or the legacy tracer")
     p.add_argument("--no-check", dest="check", action="store_false",

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from slowfast_zoo.registry import get_arch_spec, get_pretrained_cfg, list_models
+from slowfast_zoo.registry import PretrainedCfg, get_arch_spec, get_pretrained_cfg, list_models
+from slowfast_zoo.tools.printing import json_text
 
 __all__ = ["register"]
+
+
+def _origin(cfg: PretrainedCfg) -> str:
+    """Whose checkpoint: ``MMAction2 0.x`` / ``1.x``, else the key family (``pyslowfast``)."""
+    return f"MMAction2 {cfg.mmaction2}" if cfg.mmaction2 else str(getattr(cfg, "key_family", "") or "-")
+
+
+def _published(cfg: PretrainedCfg) -> str:
+    """The published accuracy: top-1 / top-5, or the mAP of a multi-label dataset (Charades)."""
+    if cfg.top1 is not None and cfg.top5 is not None:
+        return f"top1 {cfg.top1:5.2f}  top5 {cfg.top5:5.2f}"
+    mean_ap = getattr(cfg, "mean_ap", None)
+    return f"{'mAP ' + format(mean_ap, '5.2f') if mean_ap is not None else 'not published':22s}"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     for name in list_models(args.pattern, pretrained=args.pretrained):
         if args.pretrained:
             cfg = get_pretrained_cfg(name)
-            print(f"{name:40s} MMAction2 {cfg.mmaction2}  {cfg.dataset:22s} top1 {cfg.top1:5.2f}  "
-                  f"top5 {cfg.top5:5.2f}  {cfg.gflops:7.1f} GFLOPs/view")
+            print(f"{name:40s} {_origin(cfg):13s}  {cfg.dataset:22s} {_published(cfg)}  "
+                  f"{cfg.gflops:7.1f} GFLOPs/view")
         else:
             print(name)
     return 0
@@ -31,9 +44,11 @@ def _info_rows(name: str) -> list[tuple[str, str]]:
     return [
         ("name", cfg.name),
         ("architecture", cfg.architecture),
-        ("MMAction2 generation", cfg.mmaction2),
+        ("MMAction2 generation", cfg.mmaction2) if cfg.mmaction2 else ("checkpoint of", _origin(cfg)),
         ("dataset", cfg.dataset),
-        ("top-1 / top-5 (%)", f"{cfg.top1:.2f} / {cfg.top5:.2f} ({cfg.dataset} val, published)"),
+        (("top-1 / top-5 (%)", f"{cfg.top1:.2f} / {cfg.top5:.2f} ({cfg.dataset} val, published)")
+         if cfg.top1 is not None and cfg.top5 is not None
+         else ("published (%)", f"{_published(cfg).strip()} ({cfg.dataset} val)")),
         ("input size (one view)", f"3 x {t.clip_len} x {t.crop_size} x {t.crop_size} (C x T x H x W)"),
         ("test protocol", f"{t.num_clips} clips x {t.clip_len} frames every {t.frame_interval} "
                           f"({t.sampling_rule} SampleFrames), short side {t.resize_short_side}, "
@@ -62,7 +77,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         d = get_pretrained_cfg(args.name).to_dict()
         if not args.classes:
             d.pop("class_names")
-        print(json.dumps(d, indent=2))
+        print(json_text(d, indent=2))
         return 0
     rows = _info_rows(args.name)
     width = max(len(k) for k, _ in rows)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import math
 import sys
 
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.labels import read_label_map
-from slowfast_zoo.errors import InputFileError, UsageError
+from slowfast_zoo.errors import UsageError, VideoDecodeError
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.device import DTYPES, parse_dtype, resolve_device, slow_low_precision_warning
 from slowfast_zoo.inference.predict import predict, sample_video_path
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import PretrainedCfg, get_pretrained_cfg
-from slowfast_zoo.weights.download import OPENMMLAB_ROOT, resolve_url
+from slowfast_zoo.tools.checks import check_at_least, check_model_source, check_seconds
+from slowfast_zoo.tools.printing import json_text, printable
 from slowfast_zoo.weights.source import is_prefixed
 
 __all__ = ["register"]
@@ -35,38 +35,47 @@ def _check_views(views: int | None, cfg: PretrainedCfg) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    """Every option and the video, before any weight is loaded or downloaded."""
-    if args.topk < 1:
-        raise UsageError(f"--topk must be >= 1, got {args.topk}")
-    if args.window is not None and not args.window > 0:
-        raise UsageError(f"--window must be a positive number of seconds, got {args.window:g}")
+    """Every option, before the video is opened or any weight is loaded or downloaded."""
+    check_at_least(args.topk, "--topk", 1)
+    check_seconds(args.window, "--window")
     if args.stride is not None and args.window is None:
         raise UsageError("--stride needs --window")
-    if args.stride is not None and not args.stride > 0:
-        raise UsageError(f"--stride must be a positive number of seconds, got {args.stride:g}")
-    if args.views_per_batch is not None and args.views_per_batch < 1:
-        raise UsageError(f"--views-per-batch must be >= 1, got {args.views_per_batch}")
-    resolve_device(args.device)  # "bogus" -> UsageError
+    check_seconds(args.stride, "--stride")
+    check_at_least(args.views_per_batch, "--views-per-batch", 1)
+    check_at_least(args.num_classes, "--num-classes", 1)
+    if args.num_classes is not None and not args.weights:
+        raise UsageError("--num-classes is for a fine-tuned --weights file")
+    resolve_device(args.device)  # "bogus", "cuda" without a GPU -> UsageError
+    check_model_source(args.model, args.weights)
     slow = slow_low_precision_warning(args.device, parse_dtype(args.dtype))
     if slow:
         print(f"slowfast-zoo: warning: --dtype {args.dtype}: {slow}", file=sys.stderr)
-    if args.weights and "://" not in str(args.weights) and not os.path.isfile(args.weights):
-        raise InputFileError(f"--weights {args.weights}: no such file")
-    resolve_url(OPENMMLAB_ROOT + "/x")  # a bad SLOWFAST_ZOO_MIRROR -> UsageError
+
+
+def _check_windows(args: argparse.Namespace, reader: VideoReader, shown: str) -> None:
+    """The windows fit the video (finite, at least a frame, not too many), before any weight."""
+    from slowfast_zoo.inference.windows import window_ranges
+
+    fps = reader.fps
+    if not (fps > 0 and math.isfinite(fps)):
+        raise VideoDecodeError(f"{shown}: unknown frame rate, cannot place {args.window:g}-second windows")
+    try:
+        window_ranges(reader.num_frames / fps, args.window, args.stride or args.window, fps=fps)
+    except (UsageError, VideoDecodeError) as exc:  # the same error, naming the video and options
+        text = str(exc).replace("window=", "--window ").replace("stride=", "--stride ")
+        raise type(exc)(f"{shown}: {text}") from exc
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     _validate(args)
     video = args.video or str(sample_video_path())
+    shown = printable(video)
     # A missing or unreadable video fails now, not after a download; the same open reader is
     # then predicted on (one open and probe per video).
     reader = VideoReader(video)
-    # Check what can be checked before any download.
+    if args.window is not None:
+        _check_windows(args, reader, shown)
     cfg = None if is_prefixed(args.model) else get_pretrained_cfg(args.model)
-    if args.num_classes is not None and args.num_classes < 1:
-        raise UsageError(f"--num-classes must be >= 1, got {args.num_classes}")
-    if args.num_classes is not None and not args.weights:
-        raise UsageError("--num-classes is for a fine-tuned --weights file")
     num_classes = args.num_classes
     names = None
     if args.label_map is not None:
@@ -90,16 +99,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                     views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
                     progress=not (args.no_progress or args.json))
     if args.json:
-        print(json.dumps({"video": video, "model": record.name,
-                          "weights": (args.weights or getattr(model, "hub_source", None)
-                                      or record.url),
-                          "views": args.views or record.test.num_views,
-                          "topk": [{"index": p.index, "label": p.label, "probability": p.probability}
-                                   for p in preds]}, indent=2))
+        print(json_text({"video": video, "model": record.name,
+                         "weights": (args.weights or getattr(model, "hub_source", None) or record.url),
+                         "views": args.views or record.test.num_views,
+                         "topk": [{"index": p.index, "label": p.label, "probability": p.probability}
+                                  for p in preds]}, indent=2))
     else:
-        print(f"{video}  ({record.name})")
+        # Class names come from the weights (a saved model's config.json): printed escaped.
+        print(f"{shown}  ({printable(record.name)})")
         for p in preds:
-            print(f"  {p.probability:7.2%}  {p.label}")
+            print(f"  {p.probability:7.2%}  {printable(p.label)}")
     return 0
 
 
@@ -108,16 +117,16 @@ def _predict_windows(args: argparse.Namespace, model: SlowFast, video: str, read
     from slowfast_zoo.inference.windows import predict_windows
 
     if not args.json:
-        print(f"{video}  ({_record(model).name}, windows of {args.window:g} s every "
+        print(f"{printable(video)}  ({printable(_record(model).name)}, windows of {args.window:g} s every "
               f"{(args.stride or args.window):g} s)", flush=True)
     for w in predict_windows(model, reader, window=args.window, stride=args.stride, topk=args.topk,
                              views=args.views, device=args.device,
                              views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
                              progress=not args.no_progress):
         if args.json:
-            print(json.dumps({"video": video, **w.to_dict()}), flush=True)
+            print(json_text({"video": video, **w.to_dict()}), flush=True)
         else:
-            best = "  ".join(f"{p.probability:6.1%} {p.label}" for p in w.topk)
+            best = "  ".join(f"{p.probability:6.1%} {printable(p.label)}" for p in w.topk)
             print(f"  {w.start:8.2f}-{w.end:8.2f}s  {best}", flush=True)
     return 0
 

@@ -18,21 +18,52 @@ DTYPES: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` -> CUDA when available, else CPU; a string is parsed by ``torch.device``.
+    """``None`` -> CUDA when available, else CPU; a name is parsed by ``torch.device`` and must
+    exist on this machine.
+
+    A device that does not exist (``"cuda"`` without a GPU, ``"cuda:7"`` with one GPU) is
+    refused here, when the options are checked, not by the first tensor moved to it after
+    the weights are loaded.
 
     Raises:
-        UsageError: a string that is not a device (``"bogus"``).
+        UsageError: a string that is not a device (``"bogus"``), a device type this machine's
+            torch cannot use, or an index beyond its devices.
 
     Example:
         >>> resolve_device("cpu")
         device(type='cpu')
+        >>> resolve_device("bogus")
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.UsageError: device must be like 'cpu', 'cuda' or 'cuda:1', got 'bogus'
     """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise UsageError(f"device must be like 'cpu', 'cuda' or 'cuda:1', got {device!r}") from e
+    if dev.type != "cpu":
+        _check_present(dev, str(device))
+    return dev
+
+
+def _check_present(dev: torch.device, name: str) -> None:
+    """Refuse a device this process cannot compute on (the message says what exists)."""
+    if dev.type == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    elif dev.type == "cuda":
+        available = torch.cuda.is_available()
+        count = torch.cuda.device_count() if available else 0
+    else:  # meta, xpu, ...: the library's engines are written for CPU and CUDA only
+        raise UsageError(f"device {name!r}: use 'cpu' or 'cuda' ('cuda:N' for GPU N)")
+    if not available:
+        raise UsageError(f"device {name!r}: this machine has no {dev.type.upper()} device that "
+                         f"torch {torch.__version__} can use; use 'cpu'")
+    if dev.index is not None and dev.index >= count:
+        have = f"{dev.type}:0" if count == 1 else f"{dev.type}:0 to {dev.type}:{count - 1}"
+        raise UsageError(f"device {name!r}: this machine has {count} {dev.type.upper()} "
+                         f"device{'s' if count != 1 else ''} ({have})")
 
 
 def parse_dtype(name: str | torch.dtype | None) -> torch.dtype | None:

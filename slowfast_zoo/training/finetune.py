@@ -58,7 +58,7 @@ from slowfast_zoo.errors import CheckpointError, InputFileError, UsageError
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.registry import get_pretrained_cfg
 from slowfast_zoo.registry.records import PretrainedCfg, TestProtocol, TrainProtocol
-from slowfast_zoo.inference.device import parse_dtype, peak_memory_bytes, reset_peak_memory
+from slowfast_zoo.inference.device import parse_dtype, peak_memory_bytes, reset_peak_memory, resolve_device
 from slowfast_zoo.inference.engine import prepare_model
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.training.checkpoints import (
@@ -236,6 +236,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         raise UsageError("batch_size, accum_steps, epochs and val_every must be >= 1")
     out = Path(cfg.out_dir)
     k = _num_classes(cfg)
+    if cfg.device:
+        resolve_device(cfg.device)  # a device this machine lacks: one typed line, before any work
     info = init_distributed(cfg.device)
     device = torch.device(cfg.device) if cfg.device else torch.device(
         f"cuda:{info.local_rank}" if torch.cuda.is_available() else "cpu")
