@@ -19,7 +19,7 @@ from slowfast_zoo.registry import ARCHS, PRETRAINED, get_arch_spec, get_pretrain
 from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg, TestProtocol
 from slowfast_zoo.weights.loader import load_weights
 from slowfast_zoo.weights.readers import Checkpoint
-from slowfast_zoo.weights.schema import MAX_CLASSES
+from slowfast_zoo.weights.schema import MAX_CLASSES, head_pool_value
 from slowfast_zoo.weights.source import HF_HUB_PREFIX, LOCAL_DIR_PREFIX, resolve_source
 
 __all__ = ["create_model"]
@@ -31,16 +31,21 @@ def _build(spec: ArchSpec, cfg: PretrainedCfg, num_classes: int | None) -> SlowF
 
 def _saved_spec(config: dict[str, Any]) -> tuple[ArchSpec, PretrainedCfg]:
     """The architecture and record of a saved model: its base weight's, with the saved fusion
-    kernel, test protocol, mean and std where they differ (``config`` is validated)."""
+    kernel, head pooling, test protocol, mean and std where they differ (``config`` is
+    validated; a config written before the head was recorded keeps its base weight's head)."""
     arch = config["architecture"]
     base = f"{arch}.{config.get('tag') or ARCHS[arch].default_tag}"
     if base not in PRETRAINED:
         base = f"{arch}.{ARCHS[arch].default_tag}"
-    spec = get_arch_spec(base)
+    cfg = PRETRAINED[base]
+    spec = get_arch_spec(base).for_weight(cfg)
     kernel = int(config.get("fusion_kernel", spec.fusion_kernel))
     if kernel != spec.fusion_kernel:
         spec = spec.replace(fusion_kernel=kernel)
-    cfg = PRETRAINED[base]
+    if "head_pool" in config:
+        head_pool = head_pool_value("config.json", "head_pool", config["head_pool"])
+        if head_pool != spec.head_pool:
+            spec = spec.replace(head_pool=head_pool)
     changes: dict[str, Any] = {}
     if "test" in config:
         known = {f.name for f in dataclasses.fields(TestProtocol)}
@@ -68,8 +73,11 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
             else the published URL (verified against the sha256 prefix in its file name).
         num_classes: classifier size; when it differs from the weight's with ``pretrained=True``,
             everything but the classifier is loaded and a fresh classifier is initialised.
-        checkpoint_path: a local MMAction2 ``.pth`` or slowfast_zoo ``.safetensors`` file, or an
-            http(s) URL of one.
+        checkpoint_path: a local weight file or an http(s) URL of one: an MMAction2 ``.pth``,
+            a PyTorchVideo / PySlowFast ``.pyth``, a PySlowFast caffe2 or torch ``.pkl`` (told
+            apart by their bytes, never their extension) or a slowfast_zoo ``.safetensors``.
+            The file's classifier is kept when it has the model's class count (pass e.g.
+            ``num_classes=174`` for a Something-Something V2 file).
         progress: show a progress bar while downloading (only on a terminal).
         download_timeout: the longest a download may take, in seconds (default
             ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT`` or 3600); a stalled connection ends after 60 s.
@@ -100,8 +108,10 @@ def create_model(name: str, pretrained: bool = False, *, num_classes: int | None
     saved = isinstance(name, str) and name.startswith((HF_HUB_PREFIX, LOCAL_DIR_PREFIX))
     if checkpoint_path is not None and not pretrained and not saved:
         raise UsageError("checkpoint_path is only used with pretrained=True")
-    spec = None if saved else get_arch_spec(name)
     cfg = None if saved else get_pretrained_cfg(name)
+    # The weight's own network: its lateral kernel, and the global-pool head of PySlowFast's
+    # multigrid short-cycle weights (ArchSpec.for_weight).
+    spec = None if cfg is None else get_arch_spec(name).for_weight(cfg)
     if spec is not None and cfg is not None and not pretrained:
         return _build(spec, cfg, num_classes)
     source = resolve_source(name, checkpoint_path, cfg, download_timeout=download_timeout, sha256=sha256)

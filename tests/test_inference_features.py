@@ -130,3 +130,21 @@ def test_example_writes_files_and_resumes(checkpoint: Path, video: Path, tmp_pat
     assert "1 to do" in proc.stderr
     assert marker.stat().st_mtime_ns == before
     assert (out / "sub" / "b.mkv.safetensors").is_file()
+
+
+def test_pyslowfast_layout_is_the_models_own(video: Path, tmp_path: Path) -> None:
+    # PySlowFast's classifier takes the slow pathway's channels first: the embedding follows the
+    # model (model.slow_channels / fast_channels), never a fixed fast-then-slow layout.
+    spec = sz.registry.ARCHS["pysf_slowfast_r50_8x8"].replace(slow_base_channels=8)
+    torch.manual_seed(0)
+    model = sz.SlowFast(spec, num_classes=5).eval()
+    feats = sz.extract_features(model, video, num_clips=2, prepare=False, return_maps=True, **SMALL)
+    assert (feats.slow_channels, feats.fast_channels) == (model.slow_channels, model.fast_channels)
+    slow_width = feats.maps[0].shape[1]
+    assert model.slow_channels == slice(0, slow_width) and feats.layout == \
+        f"slow[0:{slow_width}] fast[{slow_width}:{feats.embeddings.shape[1]}]"
+    torch.testing.assert_close(feats.embeddings[:, feats.slow_channels], feats.maps[0].mean((2, 3, 4)),
+                               rtol=1e-5, atol=1e-5)
+    path = feats.save(tmp_path / "f.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["layout"] == feats.layout

@@ -35,9 +35,18 @@ def test_contract(model):
         logits = model.forward_head((slow, fast))
         assert torch.equal(logits, model(x))
     assert feats.shape == (2, 2304) and logits.shape == (2, model.num_classes)
-    # MMAction2's order: the fast pathway's 256 pooled channels first, then the slow 2048.
-    assert torch.allclose(feats[:, :256], fast.mean(dim=(2, 3, 4)), atol=1e-6)
-    assert torch.allclose(feats[:, 256:], slow.mean(dim=(2, 3, 4)), atol=1e-6)
+    # The checkpoint's order, exposed as slices: MMAction2's fast 256 pooled channels first, then
+    # the slow 2048; PySlowFast's slow first.
+    mmaction2 = not model.spec.name.startswith("pysf_")
+    assert (model.fast_channels, model.slow_channels) == (
+        (slice(0, 256), slice(256, 2304)) if mmaction2 else (slice(2048, 2304), slice(0, 2048)))
+    assert torch.allclose(feats[:, model.fast_channels], fast.mean(dim=(2, 3, 4)), atol=1e-6)
+    assert torch.allclose(feats[:, model.slow_channels], slow.mean(dim=(2, 3, 4)), atol=1e-6)
+    # Every architecture gives its head's per-position logits (one position for a global average).
+    with torch.no_grad():
+        logit_map = model.forward_head((slow, fast), return_map=True)
+    assert logit_map.shape == (2, model.num_classes, 1, 1, 1)
+    assert torch.allclose(logit_map.flatten(1), logits, atol=1e-5)
     fc = model.get_classifier()
     assert isinstance(fc, torch.nn.Linear) and fc.in_features == 2304
     assert torch.allclose(logits, fc(feats), atol=1e-6)

@@ -69,11 +69,13 @@ def test_one_clip_per_forward_matches_golden(arch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 2])
-def test_channels_last_layout_survives_the_whole_network(batch):
+@pytest.mark.parametrize("arch", ["slowfast_r50_8x8x1", "pysf_slowfast_r50_8x8"])
+def test_channels_last_layout_survives_the_whole_network(batch, arch):
     # Every conv must see a channels_last_3d input. Before the fix, with one clip 106 of 110 convs
     # got contiguous inputs (size-1 batch strides: torch.cat of a lateral fell back to contiguous),
-    # with two the slow stem did (strided frames): the slower contiguous kernels.
-    model = sz.create_model("slowfast_r50_8x8x1").eval().fuse().to(memory_format=torch.channels_last_3d)
+    # with two the slow stem did (strided frames): the slower contiguous kernels. PySlowFast's
+    # slow clip (index_select of linspace frames) must keep the layout too.
+    model = sz.SlowFast(sz.registry.ARCHS[arch]).eval().fuse().to(memory_format=torch.channels_last_3d)
     seen = []
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Conv3d):

@@ -14,7 +14,10 @@ from torch.utils.flop_counter import FlopCounterMode
 import slowfast_zoo as sz
 from slowfast_zoo.errors import UnknownModelError
 from slowfast_zoo.registry import ARCHS, PRETRAINED, get_arch_spec
+from slowfast_zoo.weights.source import cache_name, resolve_source, url_file_name
 from weightgen import REFERENCE, load_manifest
+
+PYSF_DATA = REFERENCE.parent / "pysf"
 
 CHECKPOINTS = json.loads((REFERENCE / "checkpoints.json").read_text())["checkpoints"]
 EXTRA = json.loads((REFERENCE / "extra_checkpoints.json").read_text())["checkpoints"]
@@ -48,17 +51,64 @@ EXTRA_TAGS = {
 # The manifest name of each architecture in the reference data.
 MANIFEST = {"slowfast_r50_16x8x1": "r50_16x8x1_sthv1"}
 
+_PTV = "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/"
+_REHOST = "https://dl.fbaipublicfiles.com/pytorchvideo/pysf_model_zoo/"
+_C2 = "https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400/"
+_MG = "https://dl.fbaipublicfiles.com/pyslowfast/pyslowfast/model_zoo/multigrid/model_zoo/"
+# The PyTorchVideo / PySlowFast weights (issue 23): URL, published (top-1, top-5) or mAP, the
+# PySlowFast config, and the manifest of ../shared/reference/pysf describing the network.
+PYSF_TAGS = {
+    "pysf_slowfast_r50_4x16.k400_ptv": (_PTV + "kinetics/SLOWFAST_4x16_R50.pyth", (75.34, 91.89),
+                                        "Kinetics/pytorchvideo/SLOWFAST_4x16_R50", "ptv_slowfast_r50_4x16"),
+    "pysf_slowfast_r50_8x8.k400_ptv": (_PTV + "kinetics/SLOWFAST_8x8_R50.pyth", (76.94, 92.69),
+                                       "Kinetics/pytorchvideo/SLOWFAST_8x8_R50", "ptv_slowfast_r50_8x8"),
+    "pysf_slowfast_r101_8x8.k400_ptv": (_PTV + "kinetics/SLOWFAST_8x8_R101.pyth", (77.90, 93.27),
+                                        "Kinetics/pytorchvideo/SLOWFAST_8x8_R101", "ptv_slowfast_r101_8x8"),
+    "pysf_slowfast_16x8_r101_50_50.k400_ptv": (_PTV + "kinetics/SLOWFAST_16x8_R101_50_50.pyth", (78.70, 93.61),
+                                               "Kinetics/pytorchvideo/SLOWFAST_16x8_R101_50_50",
+                                               "ptv_slowfast_16x8_r101_50_50"),
+    "pysf_slowfast_r50_8x8.ssv2_ptv": (_PTV + "ssv2/SLOWFAST_8x8_R50.pyth", (61.68, 86.92),
+                                       "SSv2/pytorchvideo/SLOWFAST_8x8_R50", "ptv_slowfast_r50_8x8_ssv2"),
+    "pysf_slowfast_r50_8x8.charades_ptv": (_PTV + "charades/SLOWFAST_8x8_R50.pyth", 37.24,
+                                           "Charades/pytorchvideo/SLOWFAST_8x8_R50", "ptv_slowfast_r50_8x8_charades"),
+    "pysf_slowfast_r50_4x16.k400_c2": (_C2 + "SLOWFAST_4x16_R50.pkl", (75.6, 92.0), "Kinetics/c2/SLOWFAST_4x16_R50",
+                                       "psf_slowfast_r50_4x16"),
+    "pysf_slowfast_r50_8x8.k400_c2": (_C2 + "SLOWFAST_8x8_R50.pkl", (77.0, 92.6), "Kinetics/c2/SLOWFAST_8x8_R50",
+                                      "psf_slowfast_r50_8x8"),
+    "pysf_slowfast_r50_8x8.k400_stepwise": (_MG + "Kinetics/SLOWFAST_8x8_R50_stepwise.pkl", (76.8, 92.7),
+                                            "Kinetics/SLOWFAST_8x8_R50_stepwise", "psf_slowfast_r50_8x8"),
+    "pysf_slowfast_r50_8x8.k400_multigrid": (_MG + "Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid.pkl", (76.6, 92.7),
+                                             "Kinetics/SLOWFAST_8x8_R50_stepwise_multigrid", "psf_slowfast_r50_8x8"),
+    "pysf_slowfast_r50_16x8.ssv2": (_MG + "SSv2/SLOWFAST_16x8_R50.pkl", (63.0, 88.5), "SSv2/SLOWFAST_16x8_R50",
+                                    "psf_slowfast_r50_16x8_ssv2"),
+    "pysf_slowfast_r50_16x8.ssv2_multigrid": (_MG + "SSv2/SLOWFAST_16x8_R50_multigrid.pkl", (63.5, 88.7),
+                                              "SSv2/SLOWFAST_16x8_R50_multigrid", "psf_slowfast_r50_16x8_ssv2"),
+    "pysf_slowfast_r50_16x8.charades": (_MG + "Charades/SLOWFAST_16x8_R50.pkl", 38.9, "Charades/SLOWFAST_16x8_R50",
+                                        "psf_slowfast_r50_16x8_charades"),
+    "pysf_slowfast_r50_16x8.charades_multigrid": (_MG + "Charades/SLOWFAST_16x8_R50_multigrid.pkl", 38.6,
+                                                  "Charades/SLOWFAST_16x8_R50_multigrid",
+                                                  "psf_slowfast_r50_16x8_charades"),
+}
+PYSF_ARCHS = ("pysf_slowfast_r50_4x16", "pysf_slowfast_r50_8x8", "pysf_slowfast_r101_8x8",
+              "pysf_slowfast_16x8_r101_50_50", "pysf_slowfast_r50_16x8")
+# The multigrid short-cycle weights: the only ones whose head averages globally.
+MULTIGRID_TAGS = ("pysf_slowfast_r50_8x8.k400_multigrid", "pysf_slowfast_r50_16x8.ssv2_multigrid",
+                  "pysf_slowfast_r50_16x8.charades_multigrid")
+
 
 def test_names():
-    assert sz.list_models() == sorted(f"slowfast_{a}" for a in
-                                      ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1",
-                                       "r152_r50_4x16x1", "r50_8x8x1_ln", "r50_16x8x1"))
-    assert sz.list_models(pretrained=True) == sorted({**EXPECTED_TAGS, **EXTRA_TAGS})
-    assert len(sz.list_models(pretrained=True)) == 19
+    mmaction2 = [f"slowfast_{a}" for a in ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1",
+                                            "r152_r50_4x16x1", "r50_8x8x1_ln", "r50_16x8x1")]
+    assert sz.list_models() == sorted(mmaction2 + list(PYSF_ARCHS))
+    assert sz.list_models("slowfast_*") == sorted(mmaction2)
+    assert sz.list_models(pretrained=True) == sorted({**EXPECTED_TAGS, **EXTRA_TAGS, **PYSF_TAGS})
+    assert len(sz.list_models(pretrained=True)) == 33
+    assert len(sz.list_models("slowfast_*", pretrained=True)) == 19
     assert sz.list_models("*mm1*", pretrained=True) == sorted(
         n for n in EXTRA_TAGS if n.partition(".")[2].startswith("k400_mm1"))
     assert len(sz.list_models("*mm1*", pretrained=True)) == 5
-    assert sz.list_models("*r101*") == ["slowfast_r101_8x8x1", "slowfast_r101_r50_4x16x1"]
+    assert sz.list_models("*r101*") == ["pysf_slowfast_16x8_r101_50_50", "pysf_slowfast_r101_8x8",
+                                        "slowfast_r101_8x8x1", "slowfast_r101_r50_4x16x1"]
     assert sz.list_models("*video*", pretrained=True) == ["slowfast_r50_4x16x1.k400_video"]
     assert sz.list_models("nothing*") == []
 
@@ -70,6 +120,9 @@ def test_default_tags():
         assert sz.get_pretrained_cfg(arch).tag == "k400_256p"
     assert sz.get_pretrained_cfg("slowfast_r50_8x8x1_ln").tag == "k400_steplr_prebn"
     assert sz.get_pretrained_cfg("slowfast_r50_16x8x1").tag == "sthv1"
+    for arch in PYSF_ARCHS[:4]:
+        assert sz.get_pretrained_cfg(arch).tag == "k400_ptv"
+    assert sz.get_pretrained_cfg("pysf_slowfast_r50_16x8").tag == "ssv2"
 
 
 def _extra_row(cfg):
@@ -107,12 +160,19 @@ def test_extra_record_matches_extra_checkpoints_json(name):
 
 
 def test_generations_and_protocols():
-    names = sz.list_models(pretrained=True)
+    names = sz.list_models("slowfast_*", pretrained=True)
     gens = {n: sz.get_pretrained_cfg(n).mmaction2 for n in names}
     assert sorted(n for n, g in gens.items() if g == "1.x") == sz.list_models("*mm1*", pretrained=True)
     for n in names:
         cfg = sz.get_pretrained_cfg(n)
         assert cfg.test.sampling_rule == cfg.mmaction2, n  # each generation tested with its own rule
+        # The PyTorchVideo / PySlowFast protocol fields keep MMAction2's values.
+        t = cfg.test
+        assert (t.family, t.target_fps, t.clip_span, t.crop_index, t.normalize_before_resize) == (
+            "mmaction2", None, None, 1, False), n
+        assert (t.score_activation, t.view_combination, t.channel_order) == ("softmax", "mean", "RGB"), n
+        assert cfg.key_family == "mmaction2" and cfg.mean_ap is None and not cfg.global_pool_head, n
+        assert cfg.sha256 is None and cfg.file_size is None, n
     ss = sz.get_pretrained_cfg("slowfast_r50_16x8x1.sthv1")
     assert ss.class_names == tuple(f"class_{i}" for i in range(174))
     assert ss.dataset == "Something-Something V1" and ss.num_classes == 174
@@ -125,7 +185,9 @@ def test_generations_and_protocols():
     assert (spec.tau, spec.alpha, spec.fusion_kernel, spec.num_classes, spec.num_frames) == (4, 4, 7, 174, 64)
     ln = get_arch_spec("slowfast_r50_8x8x1_ln")
     assert ln.lateral_norm and (ln.tau, ln.alpha, ln.fusion_kernel) == (4, 4, 7)
-    assert not any(get_arch_spec(a).lateral_norm for a in sz.list_models() if a != "slowfast_r50_8x8x1_ln")
+    assert not any(get_arch_spec(a).lateral_norm for a in sz.list_models("slowfast_*")
+                   if a != "slowfast_r50_8x8x1_ln")
+    assert all(get_arch_spec(a).lateral_norm for a in PYSF_ARCHS)  # PySlowFast's laterals: conv + BN + ReLU
 
 
 @pytest.mark.parametrize("bad", ["slowfast_r50", "slowfast_r50_4x16x1.k400_999p", "resnet50", ""])
@@ -163,17 +225,25 @@ def test_record_matches_checkpoints_json(name):
     assert cfg.test.average_clips == row["test_average_clips"] == "prob"
 
 
-@pytest.mark.parametrize("name", sorted({**EXPECTED_TAGS, **EXTRA_TAGS}))
+@pytest.mark.parametrize("name", sorted({**EXPECTED_TAGS, **EXTRA_TAGS, **PYSF_TAGS}))
 def test_record_schema_complete(name):
     cfg = sz.get_pretrained_cfg(name)
-    optional = {"inference_speed_video_per_s", "notes", "alternative_urls"}
+    # Known once a first download is recorded (sha256, file_size); Charades publishes mAP only.
+    optional = {"inference_speed_video_per_s", "notes", "alternative_urls", "sha256", "file_size", "mean_ap"}
     if name in EXTRA_TAGS:
         optional.add("gpu_memory_mb")  # not published for these rows
+    if name in PYSF_TAGS:  # no hash in the URLs, no speed or memory published, not MMAction2's
+        optional |= {"gpu_memory_mb", "sha256_prefix", "mmaction2"}
+        if cfg.dataset == "Charades":
+            optional |= {"top1", "top5"}
+            assert cfg.mean_ap is not None
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if f.name in optional:
             continue
         assert value not in (None, "", ()), f"{name}: field {f.name} is empty"
+    if name in PYSF_TAGS:
+        return  # test_pysf_record_carries_its_published_row
     if cfg.dataset == "Something-Something V1":
         return  # its own protocol: test_generations_and_protocols
     assert cfg.dataset == "Kinetics-400"
@@ -243,3 +313,144 @@ def test_unknown_model_name() -> None:
         sz.create_model("slowfast_r50_4x16", pretrained=True)
     with pytest.raises(UnknownModelError, match="k400_256p"):
         sz.create_model("slowfast_r50_8x8x1.k400_265p", pretrained=True)
+
+
+# ----------------------------------------------------------------- PyTorchVideo / PySlowFast (issue 23)
+def test_pysf_weights_are_listed():
+    names = sz.list_models("pysf_*", pretrained=True)
+    assert len(names) >= 14 and names == sorted(PYSF_TAGS)
+    assert {n.partition(".")[0] for n in names} == set(PYSF_ARCHS)
+
+
+@pytest.mark.parametrize("name", sorted(PYSF_TAGS))
+def test_pysf_record_carries_its_published_row(name):
+    cfg = sz.get_pretrained_cfg(name)
+    url, published, config, manifest_name = PYSF_TAGS[name]
+    assert cfg.url == url and cfg.file_name == url_file_name(url) and cfg.source_config == config
+    if isinstance(published, tuple):
+        assert (cfg.top1, cfg.top5, cfg.mean_ap) == (*published, None)
+    else:  # Charades publishes mAP only
+        assert (cfg.top1, cfg.top5, cfg.mean_ap) == (None, None, published) and cfg.dataset == "Charades"
+    assert cfg.mmaction2 == "" and cfg.license == "Apache-2.0" and "SlowFast" in cfg.citation
+    assert cfg.sha256_prefix == "" and cfg.sha256 is None and cfg.file_size is None  # no hash published
+    assert cfg.key_family == {"pyth": "pytorchvideo", "pkl": "caffe2" if "/kinetics400/" in url
+                              else "pyslowfast"}[url.rsplit(".", 1)[1]]
+    assert (cfg.test.family == "ptv") == (cfg.key_family == "pytorchvideo")
+    # PySlowFast's re-hosts ("model."-prefixed keys) of the PyTorchVideo files, but not of the
+    # Charades one, whose README link points to the SSv2 file (SlowFast PR #466).
+    if cfg.key_family == "pytorchvideo" and cfg.dataset != "Charades":
+        assert cfg.alternative_urls == (url.replace("/pytorchvideo/model_zoo/", "/pytorchvideo/pysf_model_zoo/"),)
+    else:
+        assert cfg.alternative_urls == ()
+    # The network, its class count and head activation are those of the reference manifest.
+    manifest = json.loads((PYSF_DATA / f"manifest_{manifest_name}.json").read_text())
+    assert cfg.num_params == manifest["num_parameters"]
+    assert cfg.num_classes == len(cfg.class_names) == {"Kinetics-400": 400, "Something-Something V2": 174,
+                                                        "Charades": 157}[cfg.dataset]
+    assert cfg.num_classes == (manifest.get("num_classes") or 400)
+    assert cfg.test.score_activation == (manifest.get("head_act") or "softmax")
+    assert get_arch_spec(name).num_classes == cfg.num_classes
+    assert cfg.fusion_kernel == get_arch_spec(name).fusion_kernel == ARCHS[cfg.architecture].fusion_kernel
+    assert cfg.mean == (0.45 * 255,) * 3 and cfg.std == (0.225 * 255,) * 3
+    json.dumps(cfg.to_dict())
+
+
+def test_multigrid_heads_are_global_and_default_heads_fully_convolutional():
+    for name in sz.list_models("pysf_*", pretrained=True):
+        spec, cfg = get_arch_spec(name), sz.get_pretrained_cfg(name)
+        assert cfg.global_pool_head == (name in MULTIGRID_TAGS), name
+        assert (spec.head_pool == ()) == cfg.global_pool_head, name
+    for arch in PYSF_ARCHS:
+        cfg = sz.get_pretrained_cfg(arch)
+        assert not cfg.global_pool_head and get_arch_spec(arch).head_pool == ARCHS[arch].head_pool != ()
+    for arch in sz.list_models("slowfast_*"):  # MMAction2's heads average globally
+        assert get_arch_spec(arch).head_pool == ()
+
+
+def test_pysf_test_protocols():
+    ptv = sz.get_pretrained_cfg("pysf_slowfast_r50_8x8.k400_ptv").test
+    assert (ptv.family, ptv.sampling_rule, ptv.target_fps, ptv.normalize_before_resize) == (
+        "ptv", "ptv_2021_04", 30.0, True)
+    assert (ptv.clip_len, ptv.frame_interval, ptv.num_clips, ptv.num_crops, ptv.resize_short_side,
+            ptv.crop_size, ptv.span) == (32, 2, 10, 3, 256, 256, 64)
+    assert sz.get_pretrained_cfg("pysf_slowfast_16x8_r101_50_50").test.clip_len == 64
+    c2 = sz.get_pretrained_cfg("pysf_slowfast_r50_4x16.k400_c2").test
+    assert (c2.family, c2.sampling_rule, c2.num_views, c2.resize_short_side, c2.crop_size) == (
+        "psf", "psf_decoder", 30, 256, 256)
+    mg = sz.get_pretrained_cfg("pysf_slowfast_r50_8x8.k400_multigrid").test
+    assert (mg.resize_short_side, mg.crop_size, mg.num_views) == (224, 224, 30)  # TEST_CROP_SIZE 224
+    ssv2 = sz.get_pretrained_cfg("pysf_slowfast_r50_16x8.ssv2").test
+    assert (ssv2.sampling_rule, ssv2.clip_len, ssv2.num_views, ssv2.crop_index, ssv2.crop_size) == (
+        "segment_middle", 64, 1, 0, 256)  # PySlowFast's single SSv2 crop is the left one
+    assert sz.get_pretrained_cfg("pysf_slowfast_r50_16x8.ssv2_multigrid").test.crop_size == 224
+    ptv_ssv2 = sz.get_pretrained_cfg("pysf_slowfast_r50_8x8.ssv2_ptv").test
+    assert (ptv_ssv2.sampling_rule, ptv_ssv2.num_clips, ptv_ssv2.num_crops) == ("segment_middle", 1, 3)
+    for name in ("pysf_slowfast_r50_8x8.charades_ptv", "pysf_slowfast_r50_16x8.charades",
+                 "pysf_slowfast_r50_16x8.charades_multigrid"):
+        t = sz.get_pretrained_cfg(name).test
+        assert (t.score_activation, t.view_combination, t.num_views, t.crop_size) == ("sigmoid", "max", 30, 256)
+        assert t.span == (t.clip_len - 1) * t.frame_interval + 1
+    for name in PYSF_TAGS:
+        t = sz.get_pretrained_cfg(name).test
+        assert t.channel_order == "RGB" and t.normalize_before_resize
+        assert t.sampling_rule in sz.registry.records.PYSF_SAMPLING_RULES
+        assert t.family in sz.registry.records.PROTOCOL_FAMILIES
+        if "charades" not in name:
+            assert (t.score_activation, t.view_combination) == ("softmax", "mean")
+
+
+def test_same_named_files_have_distinct_urls_and_cache_entries():
+    by_name: dict[str, set[str]] = {}
+    for cfg in PRETRAINED.values():
+        for url in (cfg.url, *cfg.alternative_urls):
+            by_name.setdefault(url_file_name(url), set()).add(url)
+    shared = {n: urls for n, urls in by_name.items() if len(urls) > 1}
+    # Three SLOWFAST_8x8_R50.pyth (Kinetics, SSv2, Charades) and two re-hosts, two SLOWFAST_16x8_R50.pkl.
+    assert len(shared["SLOWFAST_8x8_R50.pyth"]) == 5 and len(shared["SLOWFAST_16x8_R50.pkl"]) == 2
+    assert len(shared["SLOWFAST_4x16_R50.pyth"]) == 2
+    all_urls = [u for cfg in PRETRAINED.values() for u in (cfg.url, *cfg.alternative_urls)]
+    assert len(all_urls) == len(set(all_urls))  # no file is registered under two tags
+    caches = [cache_name(u) for u in all_urls]
+    assert len(caches) == len(set(caches))
+    for urls in shared.values():
+        assert all(cache_name(u) != url_file_name(u) for u in urls)  # hash-less: keyed by the whole URL
+
+
+@pytest.mark.parametrize("name", sorted(PYSF_TAGS))
+def test_hashless_record_resolves_to_a_trust_on_first_use_source(name):
+    cfg = sz.get_pretrained_cfg(name)
+    src = resolve_source(name, cfg=cfg)
+    assert (src.kind, src.location, src.alternatives) == ("url", cfg.url, cfg.alternative_urls)
+    assert src.sha256_prefix is None and src.sha256 is None  # verified by the first download's record
+    assert src.cache_names == tuple(cache_name(u) for u in (cfg.url, *cfg.alternative_urls))
+    assert src.max_bytes is not None and src.max_bytes > 8 * cfg.num_params  # a caffe2 file holds momentum too
+
+
+def test_weight_settings_reach_the_model():
+    with torch.device("meta"):
+        charades = sz.create_model("pysf_slowfast_r50_8x8.charades_ptv")
+        multigrid = sz.create_model("pysf_slowfast_r50_16x8.ssv2_multigrid")
+    assert charades.num_classes == charades.get_classifier().out_features == 157
+    assert charades.class_names == tuple(f"class_{i}" for i in range(157))
+    assert multigrid.spec.head_pool == () and multigrid.num_classes == 174
+
+
+def _pysf_flops(name):
+    cfg = sz.get_pretrained_cfg(name)
+    with torch.device("meta"):
+        model = sz.create_model(name).eval()
+        x = torch.empty(1, 3, cfg.test.clip_len, cfg.test.crop_size, cfg.test.crop_size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    return model, counter.get_total_flops()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PYSF_TAGS))
+def test_pysf_params_and_flops_measured(name):
+    """num_params / gflops of each record: one test view through our module."""
+    cfg = sz.get_pretrained_cfg(name)
+    model, flops = _pysf_flops(name)
+    assert sum(p.numel() for p in model.parameters()) == cfg.num_params
+    assert cfg.gflops == round(flops / 1e9, 3)

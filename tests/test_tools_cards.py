@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from slowfast_zoo.errors import UsageError
 from slowfast_zoo.tools.cards import main, render, render_card, reproduce_command
 from slowfast_zoo.registry import PRETRAINED, get_arch_spec
 
@@ -47,6 +48,20 @@ def test_card_carries_the_registry_record(name):
     cfg = PRETRAINED[name]
     card = render_card(cfg)
     t = cfg.test
+    if t.family != "mmaction2":  # PyTorchVideo / PySlowFast: their own protocol, no hash in the URL
+        published = f"{cfg.mean_ap:.2f} %" if cfg.mean_ap is not None else f"{cfg.top1:.2f} / {cfg.top5:.2f} %"
+        for needle in (f"### {name}", cfg.url, *cfg.alternative_urls, published, f"{cfg.num_params:,}",
+                       f"{cfg.gflops:.3f}", cfg.license, f"configs/{cfg.source_config}.yaml", cfg.dataset,
+                       f"{t.num_views} view", f"3x{t.clip_len}x{t.crop_size}x{t.crop_size}",
+                       f"{t.score_activation} at every head position", f"combined by {t.view_combination}",
+                       "trust on first use", "@inproceedings{feichtenhofer2019slowfast"):
+            assert needle in card, needle
+        assert ("global average pooling" in card) == cfg.global_pool_head
+        if cfg.notes:
+            assert cfg.notes in card
+        with pytest.raises(UsageError, match="does not run"):
+            reproduce_command(cfg)
+        return
     crop = "ThreeCrop(256)" if t.num_crops == 3 else "CenterCrop(256)"
     memory = "not published" if cfg.gpu_memory_mb is None else f"{cfg.gpu_memory_mb} MB"
     for needle in (f"### {name}", cfg.url, *cfg.alternative_urls, cfg.sha256_prefix,
@@ -67,21 +82,33 @@ def test_card_carries_the_registry_record(name):
 
 def test_cards_group_weights_by_generation():
     text = render()
-    zero, later, one = (text.index(f"\n## {t}\n") for t in (
-        "MMAction2 0.x: the Kinetics-400 table", "MMAction2 0.x: later README rows", "MMAction2 1.x"))
-    assert zero < later < one
+    zero, later, one, ptv, psf = (text.index(f"\n## {t}\n") for t in (
+        "MMAction2 0.x: the Kinetics-400 table", "MMAction2 0.x: later README rows", "MMAction2 1.x",
+        "PyTorchVideo zoo", "PySlowFast zoo"))
+    assert zero < later < one < ptv < psf
     for name, cfg in PRETRAINED.items():
         at = text.index(f"### {name}\n")
-        assert (at > one) == (cfg.mmaction2 == "1.x"), name
+        start, end = {"ptv": (ptv, psf), "psf": (psf, len(text))}.get(
+            cfg.test.family, (one, ptv) if cfg.mmaction2 == "1.x" else (zero, one))
+        assert start < at < end, name
         assert f"| [{name}](#" in text  # in the summary table
 
 
 def test_readme_tables_cover_every_weight_by_generation():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     models = readme[readme.index("## Models"):readme.index("## The model contract")]
-    one = models.index("**MMAction2 1.x**")
+    one, pysf = models.index("**MMAction2 1.x**"), models.index("**PyTorchVideo and PySlowFast**")
+
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
     for name, cfg in PRETRAINED.items():
         row = f"| `{name}`"
         assert row in models, name
-        assert (models.index(row) > one) == (cfg.mmaction2 == "1.x"), name
-        assert f"{cfg.top1:.2f} | {cfg.top5:.2f}" in models[models.index(row):].splitlines()[0]
+        at = models.index(row)
+        assert (at > pysf) == (cfg.test.family != "mmaction2"), name
+        assert (one < at < pysf) == (cfg.mmaction2 == "1.x"), name
+        line = models[at:].splitlines()[0]
+        assert f"{num(cfg.top1)} | {num(cfg.top5)}" in line, name
+        if cfg.test.family != "mmaction2":
+            assert f"| {num(cfg.mean_ap)} |" in line and cfg.url.split("dl.fbaipublicfiles.com/")[1] in line, name

@@ -350,8 +350,10 @@ def test_not_a_checkpoint(kind: str, tmp_path: Path, bare_r50: sz.SlowFast) -> N
         load_mod.load_pretrained(bare_r50, bare_r50.pretrained_cfg, checkpoint_path=path)
     assert str(path) in str(e.value)
     if kind in ("random", "text", "zip", "unsafe_pickle"):
-        assert "expected an MMAction2 checkpoint" in str(e.value)
+        assert "expected a torch.save checkpoint (MMAction2 .pth, PyTorchVideo" in str(e.value)
         assert e.value.__cause__ is not None  # the underlying error is chained
+    if kind == "plain_pickle":  # a pickle that is no torch file: read as a caffe2 checkpoint
+        assert "expected a caffe2 checkpoint" in str(e.value) and "'state_dict'" in str(e.value)
     if kind == "unsafe_pickle":
         # Even with stand-ins for the file's globals nothing ran (torch blocks os/posix outright).
         assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
@@ -580,9 +582,15 @@ def test_cold_load_reads_converts_and_checks_once(ckpts: Checkpoints, r50_file: 
             return real(*args, **kwargs)
         monkeypatch.setattr(module, name, wrapper)
 
-    counted(readers_mod, "read_mmaction2_checkpoint", "read")
+    counted(readers_mod, "read_torch_checkpoint", "read")
     counted(load_mod, "convert_checkpoint", "convert")
-    counted(convert_mod, "mmaction2_key_to_ours", "rename")
+    # The converter is looked up per family in KEY_CONVERTERS: count its MMAction2 entry.
+    real_rename = convert_mod.KEY_CONVERTERS["mmaction2"]
+
+    def rename(key: str) -> str | None:
+        counts["rename"] += 1
+        return real_rename(key)
+    monkeypatch.setitem(convert_mod.KEY_CONVERTERS, "mmaction2", rename)
     counted(apply_mod, "check_state_dict", "check")
     model = sz.create_model("slowfast_r50_4x16x1", pretrained=True, checkpoint_path=http_server.url(r50_file))
     n_keys = len(ckpts.state_dict("r50_4x16x1"))

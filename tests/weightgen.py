@@ -201,3 +201,68 @@ def write_mmengine_checkpoint(sd: "OrderedDict[str, torch.Tensor]", directory: P
     final = directory / f"{stem}_20220818-{sha8}.pth"
     tmp.rename(final)
     return final
+
+
+# ----------------------------------------------------------------- PyTorchVideo / PySlowFast (issue 23)
+#: Copied from the golden-data workshop's pysf folder (see tests/data/pysf/README.md).
+PYSF = Path(__file__).parent / "data" / "pysf"
+
+
+def load_pysf(name: str) -> dict:
+    """A file of tests/data/pysf, e.g. ``"manifest_psf_slowfast_r50_8x8"``."""
+    return json.loads((PYSF / f"{name}.json").read_text())
+
+
+def v1_kind(key: str, shape: list[int], rule: str) -> str:
+    """What rule ``v1-ptv`` / ``v1-psf`` draws for a key: ``count``, ``gamma``, ``gamma_last``,
+    ``beta_mean``, ``var``, ``w`` (conv / linear weight) or ``bias`` (the linear bias)."""
+    module, _, param = key.rpartition(".")
+    if param == "num_batches_tracked":
+        return "count"
+    last_module = module.rpartition(".")[2]
+    if rule == "v1-ptv":  # BatchNorm modules: norm, norm_a/b/c, branch1_norm
+        is_bn, is_last = last_module in ("norm", "norm_a", "norm_b", "norm_c", "branch1_norm"), module.endswith("norm_c")
+    elif rule == "v1-psf":  # BatchNorm modules: bn, a_bn/b_bn/c_bn, branch1_bn
+        is_bn, is_last = last_module == "bn" or last_module.endswith("_bn"), module.endswith("branch2.c_bn")
+    else:
+        raise ValueError(rule)
+    if is_bn:
+        if param == "weight":
+            return "gamma_last" if is_last else "gamma"
+        return "var" if param == "running_var" else "beta_mean"
+    return "w" if len(shape) >= 2 else "bias"
+
+
+def draw_v1(seed_key: str, shape: list[int], kind: str) -> torch.Tensor:
+    """One tensor of rules v1-ptv / v1-psf: rng seeded by crc32 of the key, float64 draws cast once."""
+    if kind == "count":
+        return torch.tensor(0, dtype=torch.int64)
+    rng = np.random.default_rng(zlib.crc32(seed_key.encode("utf-8")))
+    if kind == "w":
+        a = rng.standard_normal(shape) * math.sqrt(2.0 / math.prod(shape[1:]))
+    elif kind == "gamma_last":
+        a = rng.uniform(0.1, 0.3, size=shape)
+    elif kind == "gamma":
+        a = rng.uniform(0.5, 1.0, size=shape)
+    elif kind == "var":
+        a = rng.uniform(0.5, 1.5, size=shape)
+    else:  # beta_mean, bias
+        a = rng.standard_normal(shape) * 0.1
+    return torch.from_numpy(np.asarray(a).astype(np.float32))
+
+
+def generate_pysf_state_dict(keys_and_shapes: list, rule: str) -> "OrderedDict[str, torch.Tensor]":
+    """The state dict of rule ``v1-ptv`` or ``v1-psf`` in the given key order (a manifest's).
+
+    v1-ptv seeds with the key without PySlowFast's ``model.`` prefix (its ``PTVSlowFast``)."""
+    sd: OrderedDict[str, torch.Tensor] = OrderedDict()
+    for key, shape, *_ in keys_and_shapes:
+        seed_key = key[len("model."):] if rule == "v1-ptv" and key.startswith("model.") else key
+        sd[key] = draw_v1(seed_key, list(shape), v1_kind(seed_key, list(shape), rule))
+    return sd
+
+
+def pysf_input(spec: dict) -> torch.Tensor:
+    """The golden input ``[N, 3, T, H, W]``: ``default_rng(seed).standard_normal(shape)`` as float32."""
+    x = np.random.default_rng(spec["seed"]).standard_normal(spec["shape"]).astype(np.float32)
+    return torch.from_numpy(x)

@@ -335,8 +335,8 @@ def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_l
     (``TestProtocol.sampling_rule``: "0.x" or "1.x").
 
     Raises:
-        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol), or
-            ``views`` is none of the above.
+        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol), a
+            PyTorchVideo / PySlowFast protocol (not implemented yet), or ``views`` is none of the above.
 
     Example:
         >>> test_transform("slowfast_r50_8x8x1.k400_mm1").sampling_rule
@@ -353,6 +353,12 @@ def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_l
                          "or pass a TestProtocol)")
     cfg, mean, std = resolve_protocol(name_or_cfg)
     p = getattr(cfg, "test", cfg)
+    if getattr(p, "family", "mmaction2") != "mmaction2":
+        # MMAction2's sampling and crops on a PyTorchVideo / PySlowFast weight would score it
+        # quietly wrong: refuse until its own protocol is implemented.
+        raise UsageError(f"{getattr(cfg, 'name', 'this weight')}: its {p.family} test protocol "
+                         f"(sampling {p.sampling_rule!r}) is not implemented yet; the weights load and "
+                         f"run, but predict/evaluate/test_transform cannot reproduce its published protocol")
     if _view_kind(views, p.num_views) == "test":
         clips, size, crops = p.num_clips, p.crop_size, p.num_crops
     else:

@@ -273,13 +273,17 @@ class EvalReport:
         lines.append("  ".join(f"{k} {_frac(v)}" for k, v in m.items()) or "no metrics (no video evaluated)")
         top1, top5 = m.get("top1_acc"), m.get("top5_acc")
 
-        def diff(ours: float | None, pub: float) -> str:
-            return "-" if ours is None else f"{100 * ours - pub:+.2f}"
+        # Charades weights publish mAP, not top-1/top-5 (their record's top1/top5 are None).
+        def diff(ours: float | None, pub: float | None) -> str:
+            return "-" if ours is None or pub is None else f"{100 * ours - pub:+.2f}"
+
+        def published(pub: float | None) -> str:
+            return "-" if pub is None else f"{pub:.2f}"
 
         lines += ["| weight | top-1 (%) | top-5 (%) | published top-1 (%) | published top-5 (%) "
                   "| diff top-1 | diff top-5 |",
                   "|---|---|---|---|---|---|---|",
-                  f"| {cfg.name} | {_pct(top1)} | {_pct(top5)} | {cfg.top1:.2f} | {cfg.top5:.2f} "
+                  f"| {cfg.name} | {_pct(top1)} | {_pct(top5)} | {published(cfg.top1)} | {published(cfg.top5)} "
                   f"| {diff(top1, cfg.top1)} | {diff(top5, cfg.top5)} |"]
         if self.caveats:
             lines.append("not comparable to the published row: " + "; ".join(self.caveats))

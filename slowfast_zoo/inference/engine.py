@@ -30,6 +30,7 @@ from slowfast_zoo.models.layers import is_channels_last_3d
 from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["prepare_model", "run_views", "run_view_stream", "streamed_scores", "ViewOutputs", "average_views", "video_scores",
+           "position_scores", "protocol_scoring",
            "Prediction", "topk_predictions", "default_views_per_batch", "resolve_device"]
 
 
@@ -141,27 +142,72 @@ class ViewOutputs(NamedTuple):
     fast: torch.Tensor
 
 
-@overload
-def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
-              dtype: torch.dtype | None = ..., pre_logits: bool = ...,
-              return_maps: Literal[False] = ..., progress: bool = ...) -> torch.Tensor: ...
+_ACTIVATIONS = ("softmax", "sigmoid")
+
+
+def position_scores(logit_map: torch.Tensor, activation: str) -> torch.Tensor:
+    """PySlowFast's per-view score of a head's per-position logits ``[N, C, t, h, w]``: the
+    activation at every position, then the mean over positions (its ``ResNetBasicHead`` in eval;
+    SlowFast, Apache-2.0). ``[N, C]``, in float32.
+
+    Example:
+        >>> logit_map = torch.tensor([[[[[0.0, 4.0]]], [[[0.0, 0.0]]]]])  # 2 classes, 2 positions
+        >>> [round(v, 4) for v in position_scores(logit_map, "softmax")[0].tolist()]
+        [0.741, 0.259]
+        >>> [round(v, 4) for v in logit_map.mean((2, 3, 4)).softmax(1)[0].tolist()]  # not the same
+        [0.8808, 0.1192]
+    """
+    x = logit_map.float()
+    act = x.softmax(dim=1) if activation == "softmax" else x.sigmoid()
+    return act.mean(dim=(2, 3, 4))
+
+
+def protocol_scoring(test: Any) -> tuple[str | None, str]:
+    """``(activation, average)`` for :func:`run_views` / :func:`average_views` that score videos
+    as a weight's test protocol (``PretrainedCfg.test``) did: MMAction2's weights average the
+    softmax of each view's logits (``(None, "prob")``); PyTorchVideo's and PySlowFast's take
+    PySlowFast's per-view score (``score_activation`` at every head position, then the mean)
+    and combine views by their mean (PySlowFast's ``sum``, the same ranking) or ``max``
+    (Charades).
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> protocol_scoring(sz.get_pretrained_cfg("slowfast_r50_4x16x1").test)
+        (None, 'prob')
+        >>> protocol_scoring(sz.get_pretrained_cfg("pysf_slowfast_r50_16x8.charades").test)
+        ('sigmoid', 'max_probs')
+    """
+    if getattr(test, "family", "mmaction2") == "mmaction2":
+        return None, "prob"
+    activation = getattr(test, "score_activation", "softmax")
+    return activation, "max_probs" if getattr(test, "view_combination", "mean") == "max" else "mean_probs"
 
 
 @overload
 def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
               dtype: torch.dtype | None = ..., pre_logits: bool = ...,
-              return_maps: Literal[True], progress: bool = ...) -> ViewOutputs: ...
+              return_maps: Literal[False] = ..., progress: bool = ...,
+              activation: str | None = ...) -> torch.Tensor: ...
 
 
 @overload
 def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
               dtype: torch.dtype | None = ..., pre_logits: bool = ...,
-              return_maps: bool, progress: bool = ...) -> torch.Tensor | ViewOutputs: ...
+              return_maps: Literal[True], progress: bool = ...,
+              activation: str | None = ...) -> ViewOutputs: ...
+
+
+@overload
+def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = ...,
+              dtype: torch.dtype | None = ..., pre_logits: bool = ...,
+              return_maps: bool, progress: bool = ...,
+              activation: str | None = ...) -> torch.Tensor | ViewOutputs: ...
 
 
 def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | None = None,
               dtype: torch.dtype | None = None, pre_logits: bool = False,
-              return_maps: bool = False, progress: bool = False) -> torch.Tensor | ViewOutputs:
+              return_maps: bool = False, progress: bool = False,
+              activation: str | None = None) -> torch.Tensor | ViewOutputs:
     """Per-view logits (or pooled features, or unpooled maps) of ``views [V, 3, T, H, W]``, in chunks.
 
     Args:
@@ -174,6 +220,10 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
             ``slow [V, 2048, T/tau, h, w]`` / ``fast [V, 256, T, h, w]`` maps) from one backbone pass.
         progress: a progress bar over the views on stderr (terminal only; 30 views take
             half a minute on a small CPU).
+        activation: ``None`` (logits, averaged over the head's positions), or ``"softmax"`` /
+            ``"sigmoid"``: PySlowFast's per-view score, the activation at every head position
+            then the mean (:func:`position_scores`; the same as the activation of the logits
+            when the head has one position).
 
     Returns:
         float32 tensor ``[V, num_classes]`` (or ``[V, 2304]``) on the CPU, or :class:`ViewOutputs`.
@@ -189,6 +239,9 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
     """
     if views.ndim != 5:
         raise UsageError(f"views must be [V, 3, T, H, W], got shape {list(views.shape)}")
+    if activation is not None and (activation not in _ACTIVATIONS or pre_logits or return_maps):
+        raise UsageError(f"activation must be one of {_ACTIVATIONS} (and without pre_logits / return_maps), "
+                         f"got {activation!r}")
     param = next(model.parameters())
     device = param.device
     step = default_views_per_batch(device, views.shape[2:]) if views_per_batch is None else views_per_batch
@@ -205,7 +258,10 @@ def run_views(model: SlowFast, views: torch.Tensor, *, views_per_batch: int | No
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last_3d)
             feats = model.forward_features(x)
-            out = model.forward_head(feats, pre_logits=pre_logits or return_maps)
+            if activation is not None:
+                out = position_scores(model.forward_head(feats, return_map=True), activation)
+            else:
+                out = model.forward_head(feats, pre_logits=pre_logits or return_maps)
             pooled.append(out.float().cpu())
             if return_maps:
                 slows.append(feats[0].float().cpu())
@@ -265,7 +321,8 @@ def prefetched(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
 
 def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: int | None = None,
                     views_per_batch: int | None = None, dtype: torch.dtype | None = None,
-                    pre_logits: bool = False, progress: bool = False, overlap: bool = False) -> torch.Tensor:
+                    pre_logits: bool = False, progress: bool = False, overlap: bool = False,
+                    activation: str | None = None) -> torch.Tensor:
     """Per-view logits ``[V, num_classes]`` (or pooled features) of views that arrive in chunks (e.g.
     :meth:`TestTransform.stream_views <slowfast_zoo.data.TestTransform.stream_views>`): only one
     chunk of float views exists at a time.
@@ -274,7 +331,7 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
         model: a model in eval mode (see :func:`prepare_model`).
         chunks: ``[c, 3, T, H, W]`` views, in view order.
         total: the number of views, for the progress bar.
-        views_per_batch, dtype, pre_logits: as :func:`run_views`.
+        views_per_batch, dtype, pre_logits, activation: as :func:`run_views`.
         progress: a progress bar over the views on stderr (terminal only).
         overlap: build the next chunk in a background thread while the model runs
             (:func:`prefetched`).
@@ -290,7 +347,7 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
     with ProgressBar(total, desc="views", enabled=progress, unit="views") as bar:
         for chunk in (prefetched(chunks) if overlap else chunks):
             outs.append(run_views(model, chunk, views_per_batch=views_per_batch, dtype=dtype,
-                                  pre_logits=pre_logits))
+                                  pre_logits=pre_logits, activation=activation))
             bar.update(chunk.shape[0])
     if not outs:
         raise UsageError("no views to run")
@@ -299,13 +356,15 @@ def run_view_stream(model: SlowFast, chunks: Iterable[torch.Tensor], *, total: i
 
 def streamed_scores(model: SlowFast, transform: Any, reader: Any, indices: Any, *,
                     views_per_batch: int | None = None, dtype: torch.dtype | None = None,
-                    average: str = "prob", progress: bool = False, overlap: bool = False) -> torch.Tensor:
+                    average: str = "prob", progress: bool = False, overlap: bool = False,
+                    activation: str | None = None) -> torch.Tensor:
     """Video scores ``[num_classes]`` from the views ``transform.stream_views`` builds, a chunk of
     ``views_per_batch`` at a time (what predict and windows run): :func:`run_view_stream` +
-    :func:`average_views`."""
+    :func:`average_views` (``activation``, ``average``: see :func:`protocol_scoring`)."""
     step = views_per_batch or default_views_per_batch(next(model.parameters()).device, transform.view_shape)
     logits = run_view_stream(model, transform.stream_views(reader, indices, step), total=transform.num_views,
-                             views_per_batch=step, dtype=dtype, progress=progress, overlap=overlap)
+                             views_per_batch=step, dtype=dtype, progress=progress, overlap=overlap,
+                             activation=activation)
     return average_views(logits[None], average)[0]
 
 
@@ -313,29 +372,38 @@ def average_views(logits: torch.Tensor, mode: str | None = "prob") -> torch.Tens
     """Combine per-view logits ``[B, V, K]`` into video scores (MMAction2's ``average_clips``).
 
     Args:
-        logits: raw per-view class scores.
-        mode: ``"prob"`` (mean of per-view softmax, what every published weight was tested with),
-            ``"score"`` (mean of logits) or ``None`` (return the ``[B, V, K]`` logits unchanged).
+        logits: raw per-view class scores (per-view probabilities for ``"mean_probs"`` and
+            ``"max_probs"``).
+        mode: ``"prob"`` (mean of per-view softmax, what every MMAction2 weight was tested with),
+            ``"score"`` (mean of logits), ``"mean_probs"`` / ``"max_probs"`` (the mean / the
+            maximum over views of scores that are already probabilities: PySlowFast's per-view
+            scores, :func:`protocol_scoring`) or ``None`` (return the ``[B, V, K]`` logits unchanged).
 
     Example:
         >>> round(average_views(torch.zeros(1, 30, 400)).sum().item(), 6)
         1.0
+        >>> average_views(torch.tensor([[[0.2, 0.9], [0.6, 0.1]]]), "max_probs").tolist()
+        [[0.6000000238418579, 0.8999999761581421]]
     """
     if logits.ndim != 3:
         raise UsageError(f"logits must be [B, V, K], got shape {list(logits.shape)}")
     if mode == "prob":
         return logits.softmax(dim=2).mean(dim=1)
-    if mode == "score":
+    if mode in ("score", "mean_probs"):
         return logits.mean(dim=1)
+    if mode == "max_probs":
+        return logits.max(dim=1).values
     if mode is None:
         return logits
-    raise UsageError(f"average mode must be 'prob', 'score' or None, got {mode!r}")
+    raise UsageError(f"average mode must be 'prob', 'score' or None, or 'mean_probs' / 'max_probs' for "
+                     f"per-view probabilities, got {mode!r}")
 
 
 def video_scores(model: SlowFast, views: torch.Tensor, *, average: str = "prob",
                  views_per_batch: int | None = None, dtype: torch.dtype | None = None,
-                 progress: bool = False) -> torch.Tensor:
-    """Scores ``[num_classes]`` of one video from all its views: :func:`run_views` + :func:`average_views`.
+                 progress: bool = False, activation: str | None = None) -> torch.Tensor:
+    """Scores ``[num_classes]`` of one video from all its views: :func:`run_views` + :func:`average_views`
+    (``activation``, ``average``: :func:`protocol_scoring` gives a weight's own).
 
     Example:
         >>> import torch, slowfast_zoo as sz
@@ -344,7 +412,8 @@ def video_scores(model: SlowFast, views: torch.Tensor, *, average: str = "prob",
         >>> scores.shape, round(scores.sum().item(), 5)
         (torch.Size([5]), 1.0)
     """
-    logits = run_views(model, views, views_per_batch=views_per_batch, dtype=dtype, progress=progress)
+    logits = run_views(model, views, views_per_batch=views_per_batch, dtype=dtype, progress=progress,
+                       activation=activation)
     return average_views(logits[None], average)[0]
 
 

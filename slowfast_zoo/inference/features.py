@@ -1,10 +1,14 @@
 """Per-clip SlowFast embeddings of a video: ``extract_features(model, video)``.
 
-Layout of one embedding (``[2304]``, float32): the global average over time and space of the
-fast pathway's last stage (**channels 0-255**) followed by that of the slow pathway
-(**channels 256-2303**), i.e. exactly the vector the classifier sees
-(``model.forward_head(model.forward_features(x), pre_logits=True)``), MMAction2's
-``SlowFastHead`` order.
+Layout of one embedding (``[2304]``, float32): exactly the vector the classifier sees
+(``model.forward_head(model.forward_features(x), pre_logits=True)``), in the checkpoint's own
+order, which ``model.fast_channels`` / ``model.slow_channels`` slice (and
+:attr:`ClipFeatures.fast_channels` / :attr:`ClipFeatures.slow_channels`): for MMAction2's
+architectures the global average over time and space of the fast pathway's last stage
+(**channels 0-255**) followed by that of the slow pathway (**channels 256-2303**), its
+``SlowFastHead`` order; for the ``pysf_*`` architectures the slow pathway's 2048 channels first,
+then the fast pathway's 256 (PySlowFast / PyTorchVideo), pooled as their head pools (the
+training crop's kernel, then the mean over head positions).
 
 Clips: by default the model's own test protocol (``clip_len`` frames every ``frame_interval``-th
 frame, ``num_clips`` evenly spread clips as MMAction2's test-mode ``SampleFrames``), each seen
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,9 @@ __all__ = ["ClipFeatures", "extract_features", "dense_clip_starts", "FAST_CHANNE
 
 log = logging.getLogger(__name__)
 
-#: Embedding channels ``[0, 256)`` come from the fast pathway, ``[256, 2304)`` from the slow one.
+#: MMAction2's layout (its architectures): channels ``[0, 256)`` come from the fast pathway,
+#: ``[256, 2304)`` from the slow one. Other architectures differ: use ``model.fast_channels`` /
+#: ``model.slow_channels`` (or those of :class:`ClipFeatures`).
 FAST_CHANNELS = slice(0, 256)
 SLOW_CHANNELS = slice(256, 2304)
 
@@ -58,7 +64,7 @@ class ClipFeatures:
     """What :func:`extract_features` returns for one video.
 
     Attributes:
-        embeddings: float32 ``[num_clips, 2304]`` (fast 256 channels, then slow 2048).
+        embeddings: float32 ``[num_clips, 2304]``, in the model's channel order.
         timestamps: float64 ``[num_clips, 2]``: start and end time in seconds of each clip
             (first frame's time, last frame's time + one frame), from the stream's frame rate;
             NaN when the rate is unknown.
@@ -67,12 +73,14 @@ class ClipFeatures:
         maps: with ``return_maps=True``, per-clip unpooled ``(slow, fast)`` maps
             (``[num_clips, 2048, T/tau, h, w]`` and ``[num_clips, 256, T, h, w]``; averaged over
             crops for ``crop="three"``); otherwise ``None``.
+        fast_channels: where the fast pathway's channels lie in an embedding (``model.fast_channels``).
+        slow_channels: where the slow pathway's channels lie (``model.slow_channels``).
 
     Example:
         >>> feats = ClipFeatures(embeddings=torch.zeros(2, 2304), timestamps=torch.tensor([[0.0, 2.0], [2.0, 4.0]]),
         ...                      frame_indices=torch.zeros(2, 32, dtype=torch.int64), fps=32.0)
-        >>> feats.embeddings[:, FAST_CHANNELS].shape, feats.maps is None
-        (torch.Size([2, 256]), True)
+        >>> feats.embeddings[:, feats.fast_channels].shape, feats.maps is None, feats.layout
+        (torch.Size([2, 256]), True, 'fast[0:256] slow[256:2304]')
     """
 
     embeddings: torch.Tensor
@@ -80,6 +88,20 @@ class ClipFeatures:
     frame_indices: torch.Tensor
     fps: float
     maps: tuple[torch.Tensor, torch.Tensor] | None = None
+    fast_channels: slice = field(default_factory=lambda: FAST_CHANNELS)
+    slow_channels: slice = field(default_factory=lambda: SLOW_CHANNELS)
+
+    @property
+    def layout(self) -> str:
+        """The channel layout, as :meth:`save` records it, e.g. ``"slow[0:2048] fast[2048:2304]"``.
+
+        Example:
+            >>> ClipFeatures(torch.zeros(1, 6), torch.zeros(1, 2), torch.zeros(1, 1), 0.0,
+            ...              fast_channels=slice(4, 6), slow_channels=slice(0, 4)).layout
+            'slow[0:4] fast[4:6]'
+        """
+        parts = sorted((("fast", self.fast_channels), ("slow", self.slow_channels)), key=lambda p: p[1].start or 0)
+        return " ".join(f"{name}[{sl.start}:{sl.stop}]" for name, sl in parts)
 
     def save(self, path: str | os.PathLike, **metadata: Any) -> Path:
         """Write embeddings, timestamps and frame indices as one ``.safetensors`` file
@@ -90,7 +112,7 @@ class ClipFeatures:
         """
         tensors = {"embeddings": self.embeddings, "timestamps": self.timestamps,
                    "frame_indices": self.frame_indices}
-        meta = {"fps": repr(self.fps), "layout": "fast[0:256] slow[256:2304]"}
+        meta = {"fps": repr(self.fps), "layout": self.layout}
         return write_safetensors(path, tensors, {**meta, **encode_metadata(metadata)})
 
 
@@ -127,7 +149,8 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
                      clips_per_chunk: int = 8, views_per_batch: int | None = None,
                      device: str | torch.device | None = None, dtype: torch.dtype | None = None,
                      prepare: bool = True) -> ClipFeatures:
-    """Pooled 2304-d SlowFast embeddings of the clips of one video.
+    """Pooled 2304-d SlowFast embeddings of the clips of one video (channel order: the model's,
+    see the module docstring).
 
     Every option left ``None`` comes from the model's test protocol
     (``model.pretrained_cfg.test``: 10 clips of 32 frames every 2nd frame, short side 256,
@@ -155,7 +178,8 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
             model is used as it is (it must be in eval mode and on ``device``).
 
     Returns:
-        :class:`ClipFeatures` (embeddings ``[num_clips, 2304]``, timestamps, frame indices).
+        :class:`ClipFeatures` (embeddings ``[num_clips, 2304]`` in the model's channel order,
+        timestamps, frame indices).
 
     Example:
         >>> feats = extract_features(model, "video.mp4", clip_len=32, frame_interval=2, stride=16)  # doctest: +SKIP
@@ -205,4 +229,5 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
     times = np.stack([starts, ends], 1) / fps if fps > 0 else np.full((len(clips), 2), np.nan)
     return ClipFeatures(embeddings=torch.cat(embeddings), timestamps=torch.from_numpy(times),
                         frame_indices=torch.from_numpy(clips + first), fps=fps,
-                        maps=(torch.cat(slows), torch.cat(fasts)) if return_maps else None)
+                        maps=(torch.cat(slows), torch.cat(fasts)) if return_maps else None,
+                        fast_channels=model.fast_channels, slow_channels=model.slow_channels)

@@ -184,15 +184,28 @@ class Bottleneck(nn.Module):
 
 
 def make_stage(in_channels: int, planes: int, num_blocks: int, spatial_stride: int,
-               inflate: bool) -> nn.Sequential:
+               inflate: bool, num_inflated: int | None = None) -> nn.Sequential:
     """One residual stage: ``num_blocks`` bottlenecks, the first one striding/projecting.
+
+    Args:
+        in_channels: input width of the first block.
+        planes: bottleneck width (the stage outputs ``4 * planes`` channels).
+        num_blocks: bottlenecks in the stage.
+        spatial_stride: stride of the first block.
+        inflate: whether the blocks' first conv is temporal (3x1x1).
+        num_inflated: with ``inflate``, only the first ``num_inflated`` blocks are (PySlowFast's
+            ``NUM_BLOCK_TEMP_KERNEL``: its R101 16x8 has 6 temporal blocks of 23 in res4);
+            ``None``: all of them.
 
     Example:
         >>> stage = make_stage(16, 8, num_blocks=3, spatial_stride=2, inflate=False)
         >>> len(stage), stage(torch.zeros(1, 16, 2, 8, 8)).shape
         (3, torch.Size([1, 32, 2, 4, 4]))
+        >>> [b.conv_a.conv.kernel_size[0] for b in make_stage(16, 8, 3, 1, True, num_inflated=2)]
+        [3, 3, 1]
     """
-    blocks = [Bottleneck(in_channels, planes, spatial_stride, inflate)]
-    blocks += [Bottleneck(planes * Bottleneck.expansion, planes, 1, inflate)
-               for _ in range(1, num_blocks)]
-    return nn.Sequential(*blocks)
+    limit = num_blocks if num_inflated is None else num_inflated
+    return nn.Sequential(*(
+        Bottleneck(in_channels if i == 0 else planes * Bottleneck.expansion, planes,
+                   spatial_stride if i == 0 else 1, inflate and i < limit)
+        for i in range(num_blocks)))

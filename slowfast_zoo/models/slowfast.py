@@ -1,20 +1,26 @@
-"""One parametrised SlowFast network covering every MMAction2 SlowFast recognition architecture.
+"""One parametrised SlowFast network covering the MMAction2, PySlowFast and PyTorchVideo architectures.
 
 Design: Feichtenhofer, Fan, Malik, He, "SlowFast Networks for Video Recognition", ICCV 2019.
-Numerics and layout reproduce MMAction2's ``ResNet3dSlowFast`` + ``SlowFastHead`` (Apache-2.0),
-see docs/SPEC.md section 2; module names are our own (``weights/convert.py`` maps MMAction2's keys).
+Numerics and layout reproduce MMAction2's ``ResNet3dSlowFast`` + ``SlowFastHead`` (Apache-2.0,
+docs/SPEC.md section 2) and, for the ``pysf_*`` architectures, PySlowFast's ``SlowFast`` model =
+PyTorchVideo's ``create_slowfast`` (both Apache-2.0). The two families share every layer; what
+differs is data of the :class:`~slowfast_zoo.registry.records.ArchSpec`: how the slow clip is
+taken (``slow_sampling``), which blocks are temporal (``inflated_blocks``), the head's pooling
+and channel order (``head_pool``, ``feature_order``: :mod:`.head`). Module names are our own
+(``weights/convert.py`` maps each framework's keys).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slowfast_zoo.models.clips import ClipInput, resample, split_clip
 from slowfast_zoo.models.fusion import fuse_model
+from slowfast_zoo.models.head import feature_slices, pool_pathways, project_map
 from slowfast_zoo.models.layers import (
     STAGE_BLOCKS,
     Bottleneck,
@@ -42,6 +48,8 @@ class Pathway(nn.Module):
         inflate: per stage, whether the bottlenecks' first conv is temporal (3x1x1).
         lateral_channels: per stage, extra input channels concatenated from the fast pathway
             before the stage (0 for the fast pathway).
+        inflated_blocks: per stage, how many leading blocks of an inflated stage are temporal
+            (empty: all).
 
     Example:
         >>> fast = Pathway(50, 8, 5, (True, True, True, True))
@@ -51,7 +59,8 @@ class Pathway(nn.Module):
 
     def __init__(self, depth: int, base_channels: int, stem_temporal_kernel: int,
                  inflate: tuple[bool, bool, bool, bool],
-                 lateral_channels: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
+                 lateral_channels: tuple[int, int, int, int] = (0, 0, 0, 0),
+                 inflated_blocks: tuple[int, ...] = ()) -> None:
         super().__init__()
         if depth not in STAGE_BLOCKS:
             raise UsageError(f"depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
@@ -64,7 +73,8 @@ class Pathway(nn.Module):
         for i, num_blocks in enumerate(STAGE_BLOCKS[depth]):
             planes = base_channels * 2**i
             stages.append(make_stage(in_channels + lateral_channels[i], planes, num_blocks,
-                                     _SPATIAL_STRIDES[i], inflate[i]))
+                                     _SPATIAL_STRIDES[i], inflate[i],
+                                     inflated_blocks[i] if inflated_blocks else None))
             in_channels = planes * 4
         self.stages = nn.ModuleList(stages)
         self.out_channels = in_channels
@@ -89,10 +99,14 @@ class Pathway(nn.Module):
 class SlowFast(nn.Module):
     """SlowFast video classifier: ``[N, 3, T, H, W]`` normalized frames -> ``[N, num_classes]`` logits.
 
-    The input is one clip of T frames (``spec.num_frames``: 32, or 64 for Something-Something V1); the slow pathway sees frames 0, tau, 2*tau, ...
-    of it (MMAction2's nearest-neighbour temporal resampling), the fast pathway all of them.
-    The output is raw logits, not probabilities: apply ``softmax`` (and average over views,
-    see the weight's ``pretrained_cfg.test``) yourself.
+    The input is one clip of T frames (``spec.num_frames``: 32, or 64 for Something-Something V1
+    and the 16x8 networks), or ``[slow, fast]`` clips. From one clip the fast pathway sees every
+    frame and the slow pathway frames 0, tau, 2*tau, ... (MMAction2's nearest-neighbour temporal
+    resampling) or, for the ``pysf_*`` networks, PySlowFast's ``linspace(0, T - 1, T // alpha)``
+    frames. The output is raw logits, not probabilities, averaged over the head's positions when
+    the input is larger than the training crop (``pysf_*``: :meth:`forward_head` with
+    ``return_map=True`` gives each position's): apply ``softmax`` (and average over views, see
+    the weight's ``pretrained_cfg.test``) yourself.
 
     Build instances with :func:`slowfast_zoo.create_model`.
 
@@ -118,8 +132,9 @@ class SlowFast(nn.Module):
         expand = spec.lateral_expansion
         lateral_out = tuple(c * expand for c in fast_widths)
         self.slow = Pathway(spec.slow_depth, spec.slow_base_channels, spec.slow_stem_kernel,
-                            spec.slow_inflate, lateral_out)
-        self.fast = Pathway(spec.fast_depth, fast_base, spec.fast_stem_kernel, spec.fast_inflate)
+                            spec.slow_inflate, lateral_out, spec.inflated_blocks)
+        self.fast = Pathway(spec.fast_depth, fast_base, spec.fast_stem_kernel, spec.fast_inflate,
+                            inflated_blocks=spec.inflated_blocks)
         k = spec.fusion_kernel
         kernel, stride, padding = (k, 1, 1), (spec.alpha, 1, 1), ((k - 1) // 2, 0, 0)
         self.laterals = nn.ModuleList(
@@ -128,6 +143,10 @@ class SlowFast(nn.Module):
             for c in fast_widths
         )
         self.num_features = self.slow.out_channels + self.fast.out_channels  # 2048 + 256
+        #: Where each pathway's pooled channels lie in ``forward_head(..., pre_logits=True)`` (and
+        #: in the classifier's weight columns): the checkpoint's own order, ``spec.feature_order``.
+        self.slow_channels, self.fast_channels = feature_slices(
+            spec.feature_order, self.slow.out_channels, self.fast.out_channels)
         self.num_classes = spec.num_classes if num_classes is None else num_classes
         self.head_dropout = nn.Dropout(spec.dropout)
         self.fc: nn.Module = self._new_classifier(self.num_classes)
@@ -165,33 +184,25 @@ class SlowFast(nn.Module):
                 if isinstance(bn, nn.BatchNorm3d):  # not yet folded: init runs at construction
                     nn.init.zeros_(bn.weight)
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.ndim != 5 or x.shape[1] != 3:
-            raise UsageError(f"expected input of shape [N, 3, T, H, W], got {list(x.shape)}")
-        if x.shape[2] < self.tau:
-            raise UsageError(f"expected at least tau={self.tau} frames (T={self.spec.num_frames} for "
-                             f"the published weights), got input of shape {list(x.shape)}")
-        if x.shape[3] < 32 or x.shape[4] < 32:
-            raise UsageError(f"expected H, W >= 32, got input of shape {list(x.shape)}")
+    #: MMAction2's nearest-neighbour temporal resampling (:func:`~slowfast_zoo.models.clips.resample`).
+    _resample = staticmethod(resample)
 
-    @staticmethod
-    def _resample(x: torch.Tensor, stride: int) -> torch.Tensor:
-        # MMAction2 calls interpolate(mode="nearest", scale_factor=(1/stride, 1, 1)): it keeps
-        # floor(T/stride) frames, at indices 0, stride, 2*stride, ... A strided view is the
-        # same selection without a copy.
-        if stride == 1:
-            return x
-        keep = math.floor(x.shape[2] * (1.0 / stride))
-        view = x[:, :, : keep * stride : stride]
-        # A strided view of a channels_last_3d clip is no longer channels_last_3d: copy these few
-        # frames so that the slow stem (and, with one clip, the convs after it) keeps the layout.
-        if is_channels_last_3d(x):
-            return view.contiguous(memory_format=torch.channels_last_3d)
-        return view
+    def split_clip(self, x: ClipInput) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``(slow, fast)`` clips the two pathways see (:func:`~slowfast_zoo.models.clips.split_clip`).
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> spec = sz.registry.ARCHS["pysf_slowfast_r50_8x8"]
+            >>> clip = torch.arange(32.0).view(1, 1, 32, 1, 1).expand(1, 3, 32, 32, 32)
+            >>> slow, fast = SlowFast(spec).split_clip(clip)
+            >>> slow[0, 0, :, 0, 0].tolist(), fast.shape[2]
+            ([0.0, 4.0, 8.0, 13.0, 17.0, 22.0, 26.0, 31.0], 32)
+        """
+        return split_clip(x, self.spec)
 
     @staticmethod
     def _fuse_lateral(slow: torch.Tensor, lateral: torch.Tensor) -> torch.Tensor:
-        # Lateral output goes after the slow channels (MMAction2 cat order).
+        # Lateral output goes after the slow channels (MMAction2's and PySlowFast's cat order).
         if not is_channels_last_3d(slow):
             return torch.cat([slow, lateral], dim=1)
         # channels_last_3d: write into a tensor of that layout. torch.cat infers the layout from
@@ -205,8 +216,11 @@ class SlowFast(nn.Module):
         return out
 
     # ------------------------------------------------------------ timm contract
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_features(self, x: ClipInput) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone: returns the unpooled maps ``(slow [N,2048,T/tau,h,w], fast [N,256,T,h,w])``.
+
+        Args:
+            x: one normalized clip ``[N, 3, T, H, W]`` or ``[slow, fast]`` clips (:meth:`split_clip`).
 
         Example:
             >>> import slowfast_zoo as sz
@@ -217,9 +231,9 @@ class SlowFast(nn.Module):
             >>> model.forward_head((slow, fast), pre_logits=True).shape
             torch.Size([1, 2304])
         """
-        self._check_input(x)
-        slow = self.slow.forward_stem(self._resample(x, self.tau))
-        fast = self.fast.forward_stem(self._resample(x, self.tau // self.alpha))
+        slow, fast = self.split_clip(x)
+        slow = self.slow.forward_stem(slow)
+        fast = self.fast.forward_stem(fast)
         slow = self._fuse_lateral(slow, self.laterals[0](fast))
         for i in range(4):
             slow = self.slow.stages[i](slow)
@@ -228,24 +242,44 @@ class SlowFast(nn.Module):
                 slow = self._fuse_lateral(slow, self.laterals[i + 1](fast))
         return slow, fast
 
-    def forward_head(self, features: tuple[torch.Tensor, torch.Tensor],
-                     pre_logits: bool = False) -> torch.Tensor:
-        """Pool both pathways and classify.
+    def forward_head(self, features: tuple[torch.Tensor, torch.Tensor], pre_logits: bool = False,
+                     return_map: bool = False) -> torch.Tensor:
+        """Pool both pathways and classify (:mod:`slowfast_zoo.models.head`).
 
         Args:
             features: ``(slow, fast)`` as returned by :meth:`forward_features`.
-            pre_logits: return the pooled ``[N, 2304]`` vector instead of logits: the fast
-                pathway's 256 channels first, then the slow pathway's 2048 (MMAction2's order).
+            pre_logits: return the classifier's input ``[N, 2304]`` averaged over the head's
+                positions instead of logits, in the checkpoint's channel order: MMAction2's fast
+                256 then slow 2048, PySlowFast's slow then fast (``model.slow_channels`` and
+                ``model.fast_channels`` slice it).
+            return_map: keep the head's positions: per-position logits ``[N, C, t, h, w]``
+                (``1 x 1 x 1`` for a global-average head), or with ``pre_logits`` the per-position
+                classifier input ``[N, 2304, t, h, w]``.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> model = SlowFast(sz.registry.ARCHS["pysf_slowfast_r50_4x16"]).eval()
+            >>> feats = (torch.randn(1, 2048, 4, 8, 8), torch.randn(1, 256, 32, 8, 8))
+            >>> logit_map = model.forward_head(feats, return_map=True)
+            >>> logit_map.shape, torch.allclose(logit_map.mean((2, 3, 4)), model.forward_head(feats), atol=1e-5)
+            (torch.Size([1, 400, 1, 2, 2]), True)
+            >>> model.forward_head(feats, pre_logits=True)[:, model.fast_channels].shape
+            torch.Size([1, 256])
         """
         slow, fast = features
-        pooled = torch.cat([F.adaptive_avg_pool3d(fast, 1).flatten(1),
-                            F.adaptive_avg_pool3d(slow, 1).flatten(1)], dim=1)
+        pooled = pool_pathways(slow, fast, self.spec.head_pool, self.spec.feature_order)
         if pre_logits:
-            return pooled
-        return self.fc(self.head_dropout(pooled))
+            return pooled if return_map else pooled.mean((2, 3, 4))
+        pooled = self.head_dropout(pooled)
+        if return_map:
+            return project_map(pooled, self.fc)
+        # The projection is affine: the mean of the per-position logits (PyTorchVideo hub's
+        # output) is the projection of the mean input, one [N, 2304] matmul.
+        return self.fc(pooled.mean((2, 3, 4)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-view logits ``[N, num_classes]`` for normalized clips ``[N, 3, T, H, W]``."""
+    def forward(self, x: ClipInput) -> torch.Tensor:
+        """Per-view logits ``[N, num_classes]`` (averaged over head positions) for normalized
+        clips ``[N, 3, T, H, W]`` or ``[slow, fast]``."""
         return self.forward_head(self.forward_features(x))
 
     def get_classifier(self) -> nn.Module:
@@ -407,5 +441,7 @@ class SlowFast(nn.Module):
 
     def extra_repr(self) -> str:
         s = self.spec
+        head = f"avgpool{list(s.head_pool)}" if s.head_pool else "global"
         return (f"arch={s.name}, tau={s.tau}, alpha={s.alpha}, fusion_kernel={s.fusion_kernel}, "
-                f"lateral_norm={s.lateral_norm}, num_classes={self.num_classes}")
+                f"lateral_norm={s.lateral_norm}, slow_sampling={s.slow_sampling}, head={head}, "
+                f"feature_order={s.feature_order}, num_classes={self.num_classes}")

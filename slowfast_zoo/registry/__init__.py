@@ -1,7 +1,8 @@
 """Name lookup: architectures, ``arch.tag`` weights, wildcards and close matches.
 
-The data lives in :mod:`.archs` and :mod:`.pretrained`; this module only answers questions
-about it. Nothing is registered by import side effects.
+The data lives in :mod:`.archs` and :mod:`.pretrained` (MMAction2's weights in
+:mod:`.pretrained_mmaction2`, PyTorchVideo's and PySlowFast's in :mod:`.pretrained_pysf`); this
+module only answers questions about it. Nothing is registered by import side effects.
 """
 
 from __future__ import annotations
@@ -57,8 +58,10 @@ def split_model_name(name: str) -> tuple[str, str]:
 def get_arch_spec(name: str) -> ArchSpec:
     """The :class:`ArchSpec` of an architecture (``"arch"`` or ``"arch.tag"``).
 
-    The tag matters: ``slowfast_r50_8x8x1.k400_256p`` has fusion kernel 5, because its
-    published file was trained that way (docs/SPEC.md section 1).
+    The tag matters (:meth:`ArchSpec.for_weight`): ``slowfast_r50_8x8x1.k400_256p`` has fusion
+    kernel 5, because its published file was trained that way (docs/SPEC.md section 1); the
+    multigrid short-cycle weights have a global-pool head; a weight's classifier has its own
+    class count.
 
     Example:
         >>> get_arch_spec("slowfast_r50_8x8x1").fusion_kernel
@@ -68,13 +71,13 @@ def get_arch_spec(name: str) -> ArchSpec:
         >>> spec = get_arch_spec("slowfast_r101_r50_4x16x1")
         >>> spec.slow_depth, spec.fast_depth, spec.tau, spec.alpha
         (101, 50, 8, 8)
+        >>> get_arch_spec("pysf_slowfast_r50_16x8.ssv2_multigrid").head_pool
+        ()
+        >>> get_arch_spec("pysf_slowfast_r50_16x8.charades").num_classes
+        157
     """
     arch, tag = split_model_name(name)
-    cfg = PRETRAINED[f"{arch}.{tag}"]
-    spec = ARCHS[arch]
-    if cfg.fusion_kernel != spec.fusion_kernel:
-        spec = spec.replace(fusion_kernel=cfg.fusion_kernel)
-    return spec
+    return ARCHS[arch].for_weight(PRETRAINED[f"{arch}.{tag}"])
 
 
 def get_pretrained_cfg(name: str) -> PretrainedCfg:
@@ -90,6 +93,8 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg:
         >>> import slowfast_zoo as sz
         >>> sz.get_pretrained_cfg("slowfast_r50_4x16x1.k400_256p").sha256_prefix
         '145f1097'
+        >>> sz.get_pretrained_cfg("pysf_slowfast_r50_8x8").url
+        'https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/kinetics/SLOWFAST_8x8_R50.pyth'
     """
     arch, tag = split_model_name(name)
     return PRETRAINED[f"{arch}.{tag}"]
@@ -103,10 +108,13 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
         pretrained: list every ``arch.tag`` weight instead of the architectures.
 
     Example:
-        >>> list_models("*r101*")
-        ['slowfast_r101_8x8x1', 'slowfast_r101_r50_4x16x1']
+        >>> list_models("*r101*")  # doctest: +NORMALIZE_WHITESPACE
+        ['pysf_slowfast_16x8_r101_50_50', 'pysf_slowfast_r101_8x8', 'slowfast_r101_8x8x1',
+         'slowfast_r101_r50_4x16x1']
         >>> list_models("slowfast_r50_4x16x1*", pretrained=True)[0]
         'slowfast_r50_4x16x1.k400_256p'
+        >>> [n.partition(".")[2] for n in list_models("pysf_slowfast_r50_16x8*", pretrained=True)]
+        ['charades', 'charades_multigrid', 'ssv2', 'ssv2_multigrid']
     """
     names = PRETRAINED if pretrained else ARCHS
     return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))

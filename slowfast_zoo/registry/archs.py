@@ -1,10 +1,18 @@
-"""The SlowFast architectures of MMAction2's Kinetics-400 zoo (docs/SPEC.md section 2.1).
+"""The SlowFast architectures of MMAction2's zoo and of PySlowFast / PyTorchVideo's (docs/SPEC.md section 2.1).
 
-Names follow MMAction2's configs: ``slowfast_<slow depth>[_<fast depth>]_<T>x<tau>x<clips>``,
+MMAction2 names follow its configs: ``slowfast_<slow depth>[_<fast depth>]_<T>x<tau>x<clips>``,
 where "4x16" means the slow pathway sees 4 frames at a video stride of 16 (the network input
 is 32 frames taken every 2nd frame; 64 for the Something-Something V1 ``16x8``). ``_ln``
-marks MMAction2's ``lateral_norm=True`` (each lateral conv followed by BN and ReLU). Design: Feichtenhofer et al., "SlowFast Networks
-for Video Recognition", ICCV 2019; hyper-parameters as in MMAction2 (Apache-2.0).
+marks MMAction2's ``lateral_norm=True`` (each lateral conv followed by BN and ReLU).
+
+``pysf_*`` names follow PySlowFast's configs (``SLOWFAST_<T/alpha>x<stride>_R<depth>``, the
+same networks PyTorchVideo's ``create_slowfast`` builds): lateral conv + BN + ReLU, the slow
+clip taken by PySlowFast's ``linspace``, the head pooling the training crop's ``[T/alpha | T, 7,
+7]`` with stride 1 and classifying slow-then-fast features at each position; the R101 16x8
+("R101_50_50") has temporal kernels in only the first 6 of its 23 res4 blocks.
+
+Design: Feichtenhofer et al., "SlowFast Networks for Video Recognition", ICCV 2019;
+hyper-parameters as in MMAction2, PySlowFast and PyTorchVideo (all Apache-2.0).
 
 This file alone says what layers an architecture has: each pathway is a 3-D ResNet
 (``slowfast_zoo.models.layers.STAGE_BLOCKS[depth]`` bottlenecks per stage) built from the
@@ -61,5 +69,42 @@ _SPECS = (
           fusion_kernel=7, default_tag="sthv1", num_frames=64, num_classes=174),
 )
 
+
+# PySlowFast's SlowFast (configs/*/SLOWFAST_*.yaml; = PyTorchVideo's create_slowfast): the same
+# pathways with BN + ReLU after every lateral conv, whose stride is alpha (the fast clip is the
+# input: tau = alpha), the slow clip taken by linspace, and the head pooling the training crop
+# (224 px: 7x7 at stride 32) over the slow pathway's T/alpha and the fast pathway's T frames.
+def _pysf_spec(name: str, *, depth: int, num_frames: int, alpha: int, fusion_kernel: int,
+               default_tag: str, num_classes: int = 400,
+               inflated_blocks: tuple[int, ...] = ()) -> ArchSpec:
+    """A PySlowFast :class:`ArchSpec` (what varies between its networks is named).
+
+    Example:
+        >>> spec = _pysf_spec("x", depth=50, num_frames=32, alpha=8, fusion_kernel=5, default_tag="t")
+        >>> spec.tau, spec.head_pool, spec.lateral_norm, spec.slow_sampling
+        (8, ((4, 7, 7), (32, 7, 7)), True, 'linspace')
+    """
+    return _spec(name, slow_depth=depth, fast_depth=depth, tau=alpha, alpha=alpha,
+                 fusion_kernel=fusion_kernel, default_tag=default_tag, lateral_norm=True,
+                 num_frames=num_frames, num_classes=num_classes).replace(
+        slow_sampling="linspace", inflated_blocks=inflated_blocks, feature_order="slow_fast",
+        head_pool=((num_frames // alpha, 7, 7), (num_frames, 7, 7)))
+
+
+_PYSF_SPECS = (
+    _pysf_spec("pysf_slowfast_r50_4x16", depth=50, num_frames=32, alpha=8, fusion_kernel=5,
+               default_tag="k400_ptv"),
+    _pysf_spec("pysf_slowfast_r50_8x8", depth=50, num_frames=32, alpha=4, fusion_kernel=7,
+               default_tag="k400_ptv"),
+    # PyTorchVideo's hub slowfast_r101 and slowfast_16x8_r101_50_50 have kernel-5 laterals.
+    _pysf_spec("pysf_slowfast_r101_8x8", depth=101, num_frames=32, alpha=4, fusion_kernel=5,
+               default_tag="k400_ptv"),
+    _pysf_spec("pysf_slowfast_16x8_r101_50_50", depth=101, num_frames=64, alpha=4, fusion_kernel=5,
+               default_tag="k400_ptv", inflated_blocks=(3, 4, 6, 3)),
+    # The multigrid zoo's Something-Something V2 (174 classes) and Charades (157) network.
+    _pysf_spec("pysf_slowfast_r50_16x8", depth=50, num_frames=64, alpha=4, fusion_kernel=7,
+               default_tag="ssv2", num_classes=174),
+)
+
 #: Read-only mapping ``architecture name -> ArchSpec``.
-ARCHS: MappingProxyType[str, ArchSpec] = MappingProxyType({s.name: s for s in _SPECS})
+ARCHS: MappingProxyType[str, ArchSpec] = MappingProxyType({s.name: s for s in _SPECS + _PYSF_SPECS})

@@ -1,26 +1,49 @@
 """Immutable records describing architectures, test/train protocols and pretrained weights.
 
 These are plain frozen dataclasses: the data itself lives in ``archs.py`` (the networks) and
-``pretrained.py`` (the published MMAction2 checkpoints), apart from the layer code in
-``slowfast_zoo.models``. This module is a leaf: it imports nothing of slowfast_zoo, so every
-other part (models, data, weights) may read these records. The protocol constants (Kinetics
-mean/std, the test and train protocols) are defined here and only here.
+``pretrained*.py`` (the published MMAction2, PyTorchVideo and PySlowFast checkpoints), apart
+from the layer code in ``slowfast_zoo.models``. This module is a leaf: it imports nothing of
+slowfast_zoo, so every other part (models, data, weights) may read these records. The protocol
+constants (mean/std, the test and train protocols) are defined here and only here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["ArchSpec", "TestProtocol", "TrainProtocol", "PretrainedCfg"]
 
 #: Test-mode SampleFrames rules: the MMAction2 generation whose clip placement is reproduced.
 SAMPLING_RULES: tuple[str, ...] = ("0.x", "1.x")
 
+#: Whose test pipeline a protocol is: MMAction2's, PySlowFast's ``Ptv*`` datasets (the
+#: PyTorchVideo zoo's numbers) or PySlowFast's native datasets (its caffe2 and multigrid zoo).
+PROTOCOL_FAMILIES: tuple[str, ...] = ("mmaction2", "ptv", "psf")
+
+#: Frame selection of the ``ptv`` / ``psf`` protocols (``TestProtocol.sampling_rule``). The three
+#: ``ptv_*`` are PyTorchVideo's ``ConstantClipsPerVideoSampler`` in its historical behaviours:
+#: ``ptv_2021_04`` (initial release to 2021-10-21: float arithmetic, clip k starts at
+#: k * max_start / clips, end-inclusive frame selection; the zoo's numbers were made with it),
+#: ``ptv_0_1_5`` (to 2022-04-28, = PyPI 0.1.5: Fractions, ``[start, end)``) and ``ptv_pinned``
+#: (later: k * max_start / (clips - 1), the last clip ends at the video's end). ``psf_decoder``:
+#: PySlowFast's ``decoder.get_start_end_idx`` / ``temporal_sampling`` on the video resampled to
+#: ``target_fps``; ``segment_middle``: the middle frame of each of ``clip_len`` equal segments
+#: (Something-Something V2, both frameworks); ``psf_charades``: ``clip_len`` frames every
+#: ``frame_interval``-th of the frame folder, clip k starting at round(k * gap / (clips - 1)).
+PYSF_SAMPLING_RULES: tuple[str, ...] = (
+    "ptv_2021_04", "ptv_0_1_5", "ptv_pinned", "psf_decoder", "segment_middle", "psf_charades")
+
 # ImageNet statistics on the 0-255 scale, RGB order (MMAction2's img_norm_cfg).
 KINETICS_MEAN: tuple[float, float, float] = (123.675, 116.28, 103.53)
 KINETICS_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
+
+# PySlowFast / PyTorchVideo's DATA.MEAN 0.45 and DATA.STD 0.225 on [0, 1] frames, written on the
+# 0-255 scale of the fields that hold them (0.45 * 255, 0.225 * 255: both exact in binary), so
+# that (x - 114.75) / 57.375 == (x / 255 - 0.45) / 0.225.
+PYSF_MEAN: tuple[float, float, float] = (114.75, 114.75, 114.75)
+PYSF_STD: tuple[float, float, float] = (57.375, 57.375, 57.375)
 
 
 @dataclass(frozen=True)
@@ -48,12 +71,30 @@ class ArchSpec:
         num_frames: frames of the network input clip the weights were trained and tested
             with (32 for Kinetics-400, 64 for Something-Something V1); ``tau`` and ``alpha``
             are strides on that clip.
+        slow_sampling: how the slow clip is taken from the input clip: ``"stride"`` keeps
+            frames 0, tau, 2*tau, ... (MMAction2's nearest-neighbour resampling);
+            ``"linspace"`` keeps ``index_select(linspace(0, T - 1, T // alpha).long())`` of the
+            fast clip (PySlowFast's ``pack_pathway_output``; with T=32, alpha=4: frames 0, 4, 8,
+            13, 17, 22, 26, 31).
+        inflated_blocks: per residual stage, how many leading bottlenecks of an inflated stage
+            take the temporal kernel, the rest being 1x1x1 (PySlowFast's ``NUM_BLOCK_TEMP_KERNEL``,
+            both pathways); empty (the default): every block of an inflated stage.
+        head_pool: ``(slow, fast)`` kernels of the head's ``AvgPool3d`` (stride 1), the training
+            crop's ``[T/alpha | T, crop/32, crop/32]``: a larger input gives several head positions,
+            each classified (PySlowFast / PyTorchVideo). Empty (the default): global average
+            pooling (MMAction2, and PySlowFast's multigrid short-cycle weights).
+        feature_order: order of the pooled pathways in the classifier's input: ``"fast_slow"``
+            (MMAction2: 256 fast channels, then 2048 slow) or ``"slow_fast"`` (PySlowFast and
+            PyTorchVideo); the classifier's weight columns follow it.
 
     Example:
         >>> import slowfast_zoo as sz
         >>> spec = sz.registry.ARCHS["slowfast_r50_16x8x1"]
         >>> spec.num_frames, spec.num_classes, spec.default_tag
         (64, 174, 'sthv1')
+        >>> psf = sz.registry.ARCHS["pysf_slowfast_r50_8x8"]
+        >>> psf.slow_sampling, psf.head_pool, psf.feature_order
+        ('linspace', ((8, 7, 7), (32, 7, 7)), 'slow_fast')
     """
 
     name: str
@@ -74,6 +115,10 @@ class ArchSpec:
     lateral_expansion: int = 2
     lateral_norm: bool = False
     num_frames: int = 32
+    slow_sampling: Literal["stride", "linspace"] = "stride"
+    inflated_blocks: tuple[int, ...] = ()
+    head_pool: tuple[tuple[int, int, int], ...] = ()
+    feature_order: Literal["fast_slow", "slow_fast"] = "fast_slow"
 
     def replace(self, **changes: Any) -> "ArchSpec":
         """Return a copy with some fields changed (e.g. ``fusion_kernel=5``).
@@ -85,6 +130,36 @@ class ArchSpec:
             (5, 7)
         """
         return dataclasses.replace(self, **changes)
+
+    def for_weight(self, cfg: "PretrainedCfg") -> "ArchSpec":
+        """The network a weight was trained with: this spec with the weight's own settings.
+
+        Three settings belong to a weight rather than to its architecture: the lateral convs'
+        temporal kernel (``cfg.fusion_kernel``: MMAction2's ``slowfast_r50_8x8x1.k400_256p`` file
+        has 5 where its architecture has 7), the head of PySlowFast's multigrid short-cycle
+        weights (``cfg.global_pool_head``: global average pooling instead of ``head_pool``) and
+        the classifier size (one network carries Kinetics-400, Something-Something V2 and
+        Charades heads: ``pysf_slowfast_r50_8x8.charades_ptv`` has 157 classes).
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> spec = sz.registry.ARCHS["slowfast_r50_8x8x1"]
+            >>> spec.for_weight(sz.get_pretrained_cfg("slowfast_r50_8x8x1.k400_256p")).fusion_kernel
+            5
+            >>> psf = sz.registry.ARCHS["pysf_slowfast_r50_8x8"]
+            >>> psf.for_weight(sz.get_pretrained_cfg("pysf_slowfast_r50_8x8.k400_multigrid")).head_pool
+            ()
+            >>> psf.for_weight(sz.get_pretrained_cfg("pysf_slowfast_r50_8x8.charades_ptv")).num_classes
+            157
+        """
+        changes: dict[str, Any] = {}
+        if cfg.fusion_kernel != self.fusion_kernel:
+            changes["fusion_kernel"] = cfg.fusion_kernel
+        if cfg.global_pool_head and self.head_pool:
+            changes["head_pool"] = ()
+        if cfg.num_classes != self.num_classes:
+            changes["num_classes"] = cfg.num_classes
+        return self.replace(**changes) if changes else self
 
 
 @dataclass(frozen=True)
@@ -100,9 +175,39 @@ class TestProtocol:
     ``filename_tmpl`` the rawframe file names of the weight's test set (Something-Something V1:
     ``"{:05}.jpg"``).
 
+    The fields after ``filename_tmpl`` describe the PyTorchVideo and PySlowFast protocols (data
+    only; their defaults are MMAction2's, so its records keep their values):
+
+    * ``family``: ``"mmaction2"``, ``"ptv"`` (PySlowFast's ``Ptvkinetics`` / ``Ptvssv2`` /
+      ``Ptvcharades``, which made the PyTorchVideo zoo's numbers) or ``"psf"`` (PySlowFast's
+      own ``Kinetics`` / ``Ssv2`` / ``Charades``). For ``ptv`` / ``psf`` ``sampling_rule`` is one
+      of ``PYSF_SAMPLING_RULES``; ``clip_len`` is ``DATA.NUM_FRAMES``, ``frame_interval``
+      ``DATA.SAMPLING_RATE`` (unused by ``segment_middle``), ``num_clips``
+      ``TEST.NUM_ENSEMBLE_VIEWS``, ``num_crops`` ``TEST.NUM_SPATIAL_CROPS``.
+    * ``target_fps``: the frame rate clips are measured on (PySlowFast's ``DATA.TARGET_FPS``,
+      30): a clip covers ``clip_span / target_fps`` seconds of the video. ``None``: clips are
+      counted in the file's own frames (MMAction2, PySlowFast's SSv2 and Charades frame folders).
+    * ``clip_span``: frames one clip covers; ``None`` means ``clip_len * frame_interval``
+      (Charades takes ``(clip_len - 1) * frame_interval + 1``).
+    * ``crop_index``: with one crop, its position among the three uniform crops (0 left/top, 1
+      centre, 2 right/bottom): PySlowFast's single SSv2 crop is 0, not the centre.
+    * ``normalize_before_resize``: PyTorchVideo and PySlowFast normalize the frames, then resize
+      (MMAction2 the other way round).
+    * ``score_activation``: ``"softmax"`` or ``"sigmoid"`` (multi-label Charades), applied per
+      view (PySlowFast: at every head position, then averaged); ``view_combination``: how the
+      views' scores combine, ``"mean"`` (PySlowFast's ``"sum"`` ranks the same) or ``"max"``
+      (Charades).
+    * ``channel_order``: the model input's channel order, RGB for every weight here
+      (PySlowFast's SSv2/Charades loaders read BGR and reverse it: SlowFast#298).
+
+    ``filename_tmpl`` and the ``val_*`` fields are MMAction2's; PySlowFast's frame lists name
+    their frames themselves.
+
     Example:
         >>> TestProtocol().num_views, TestProtocol(num_clips=1, num_crops=1).num_views
         (30, 1)
+        >>> TestProtocol().family, TestProtocol().span
+        ('mmaction2', 64)
     """
 
     clip_len: int = 32
@@ -117,6 +222,24 @@ class TestProtocol:
     val_crop_size: int = 224
     sampling_rule: str = "0.x"
     filename_tmpl: str = "img_{:05d}.jpg"
+    family: str = "mmaction2"
+    target_fps: float | None = None
+    clip_span: int | None = None
+    crop_index: int = 1
+    normalize_before_resize: bool = False
+    score_activation: str = "softmax"
+    view_combination: str = "mean"
+    channel_order: str = "RGB"
+
+    @property
+    def span(self) -> int:
+        """Frames one clip covers (``clip_span``, else ``clip_len * frame_interval``).
+
+        Example:
+            >>> TestProtocol(clip_len=32, frame_interval=2, clip_span=63).span
+            63
+        """
+        return self.clip_len * self.frame_interval if self.clip_span is None else self.clip_span
 
     @property
     def num_views(self) -> int:
@@ -166,12 +289,29 @@ class PretrainedCfg:
     mmcv checkpoints, rawframe test sets; ``"1.x"``: mmengine checkpoints, decord videos, the
     1.x test sampling rule); ``train_resolution`` is the published phrase ("short-side 320",
     "224x224 (train crop)"); ``alternative_urls`` are tried in order when ``url`` fails.
+    ``global_pool_head`` marks a weight trained with PySlowFast's multigrid short cycle, whose
+    head averages globally instead of its architecture's ``head_pool`` (:meth:`ArchSpec.for_weight`).
+
+    Weights MMAction2 did not publish (PyTorchVideo's and PySlowFast's) have ``mmaction2 == ""``;
+    ``test.family`` says whose protocol made their numbers. Their URLs carry no hash:
+    ``sha256_prefix`` is ``""`` and the file is held to the sha256 recorded on its first
+    download (trust on first use) until ``sha256`` (the full digest) and ``file_size`` (bytes)
+    are recorded here. ``key_family`` names the file's key layout (``"mmaction2"``,
+    ``"pytorchvideo"``, ``"pyslowfast"`` or ``"caffe2"``: a caffe2 pickle of blobs), the layout of
+    ``url``; PySlowFast's re-hosts among ``alternative_urls`` prefix PyTorchVideo's keys with
+    ``model.``. Charades is scored by mean average precision: ``mean_ap`` (%) is set and
+    ``top1`` / ``top5`` are ``None``. ``train`` is MMAction2's training pipeline; for the other
+    weights it holds only the clip and whether clips were flipped (PySlowFast's scale jitter is
+    ``train_resolution``).
 
     Example:
         >>> import slowfast_zoo as sz
         >>> cfg = sz.get_pretrained_cfg("slowfast_r50_4x16x1")
         >>> cfg.name, cfg.top1
         ('slowfast_r50_4x16x1.k400_320p', 75.64)
+        >>> ch = sz.get_pretrained_cfg("pysf_slowfast_r50_16x8.charades")
+        >>> ch.mean_ap, ch.top1, ch.test.view_combination, ch.sha256_prefix
+        (38.9, None, 'max', '')
     """
 
     name: str
@@ -183,8 +323,8 @@ class PretrainedCfg:
     source_config: str
     num_classes: int
     class_names: tuple[str, ...] = field(repr=False)
-    top1: float
-    top5: float
+    top1: float | None
+    top5: float | None
     train_resolution: str
     train_data: str
     train_gpus: str
@@ -204,6 +344,42 @@ class PretrainedCfg:
     mmaction2: str = "0.x"
     dataset: str = "Kinetics-400"
     alternative_urls: tuple[str, ...] = ()
+    global_pool_head: bool = False
+    mean_ap: float | None = None
+    key_family: str = "mmaction2"
+    sha256: str | None = None
+    file_size: int | None = None
+
+    @property
+    def publisher(self) -> str:
+        """Who published the file and its numbers, for messages and tables.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> [sz.get_pretrained_cfg(n).publisher for n in ("slowfast_r50_8x8x1.k400_mm1",
+            ...  "pysf_slowfast_r50_8x8", "pysf_slowfast_r50_8x8.k400_c2")]
+            ['MMAction2 1.x', 'PyTorchVideo', 'PySlowFast']
+        """
+        if self.test.family == "ptv":
+            return "PyTorchVideo"
+        if self.test.family == "psf":
+            return "PySlowFast"
+        return f"MMAction2 {self.mmaction2}"
+
+    @property
+    def published_metrics(self) -> dict[str, float]:
+        """The published numbers (%) by metric: ``top1`` and ``top5``, or ``mAP`` (Charades).
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> sz.get_pretrained_cfg("pysf_slowfast_r50_16x8.charades").published_metrics
+            {'mAP': 38.9}
+            >>> sz.get_pretrained_cfg("pysf_slowfast_r50_8x8").published_metrics
+            {'top1': 76.94, 'top5': 92.69}
+        """
+        if self.mean_ap is not None:
+            return {"mAP": self.mean_ap}
+        return {k: v for k, v in (("top1", self.top1), ("top5", self.top5)) if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict of the record (class names included).

@@ -1,8 +1,9 @@
 """MODEL_CARDS.md, generated from the registry: ``python -m slowfast_zoo.tools.cards [--check]``.
 
 Every number comes from :data:`slowfast_zoo.registry.PRETRAINED` (every SlowFast recognition
-checkpoint MMAction2 published, 0.x and 1.x, docs/SPEC.md sections 1 and 9; MMAction2 is
-Apache-2.0, https://github.com/open-mmlab/mmaction2)
+checkpoint MMAction2 published, 0.x and 1.x, docs/SPEC.md sections 1 and 9; those of the
+PyTorchVideo and PySlowFast zoos; all three projects are Apache-2.0: open-mmlab/mmaction2,
+facebookresearch/pytorchvideo, facebookresearch/SlowFast)
 and :data:`slowfast_zoo.registry.ARCHS`; nothing is typed twice. ``--check`` exits with 1 when
 the file differs from what the registry gives (CI runs it via tests/test_tools_cards.py).
 
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from slowfast_zoo._io import atomic_write_text
+from slowfast_zoo.errors import UsageError
 from slowfast_zoo.registry import ARCHS, PRETRAINED, PretrainedCfg, get_arch_spec
 
 __all__ = ["render", "render_card", "reproduce_command", "main"]
@@ -47,7 +49,27 @@ _GROUPS = (
      "The MMAction2 1.x zoo: mmengine checkpoints, trained and tested on videos (decord), test "
      "clips placed by the 1.x SampleFrames rule (docs/SPEC.md section 9).",
      lambda c: c.mmaction2 == "1.x"),
+    ("PyTorchVideo zoo",
+     "PyTorchVideo's SlowFast files (its docs/source/model_zoo.md; torch.hub's slowfast_r50, slowfast_r101 "
+     "and slowfast_16x8_r101_50_50), trained and tested with PySlowFast on PyTorchVideo's datasets; "
+     "PySlowFast's `model.`-prefixed re-hosts are alternative URLs. No hash is published: the first "
+     "download's sha256 is recorded and binds later loads.",
+     lambda c: c.test.family == "ptv"),
+    ("PySlowFast zoo",
+     "PySlowFast's caffe2 Kinetics-400 files and its multigrid zoo (MODEL_ZOO.md), tested with "
+     "PySlowFast's own datasets; the multigrid short-cycle weights have a global-pool head. No hash is "
+     "published: the first download's sha256 is recorded and binds later loads.",
+     lambda c: c.test.family == "psf"),
 )
+
+#: Frame selection of the PyTorchVideo / PySlowFast protocols, in words (``TestProtocol.sampling_rule``).
+_PYSF_FRAMES = {
+    "ptv_2021_04": "PyTorchVideo's ConstantClipsPerVideoSampler as released in 2021-04",
+    "ptv_0_1_5": "PyTorchVideo 0.1.5's ConstantClipsPerVideoSampler",
+    "ptv_pinned": "PyTorchVideo's ConstantClipsPerVideoSampler after 2022-04",
+    "psf_decoder": "PySlowFast's decoder",
+}
+_CROP_POSITIONS = ("left/top", "centre", "right/bottom")
 
 
 def _data_format(cfg: PretrainedCfg) -> str:
@@ -64,6 +86,8 @@ def reproduce_command(cfg: PretrainedCfg, *, gpus: int = 1, cli: bool = False) -
             --data-root data/kinetics400/videos_val --data-format video \\
             --out slowfast_r50_4x16x1.k400_video.json
     """
+    if cfg.test.family != "mmaction2":
+        raise UsageError(f"{cfg.name}: `slowfast-zoo eval` does not run the {cfg.test.family} test protocol yet")
     ann, root = _DATA[(cfg.dataset, cfg.train_data)]
     if gpus > 1:
         prog = f"torchrun --nproc_per_node {gpus} " + ("-m slowfast_zoo eval" if cli else "examples/eval_k400.py")
@@ -91,17 +115,100 @@ def _protocol_text(cfg: PretrainedCfg) -> str:
             f"{cfg.dataset} validation list")
 
 
+def _pysf_protocol_text(cfg: PretrainedCfg) -> str:
+    """The test protocol of a PyTorchVideo / PySlowFast weight, in words."""
+    p = cfg.test
+    who = "PySlowFast's PyTorchVideo datasets (Ptv*)" if p.family == "ptv" else "PySlowFast's own datasets"
+    fps = f"{p.target_fps:g}" if p.target_fps is not None else "?"
+    if p.sampling_rule == "segment_middle":
+        frames = (f"{p.num_clips} clip of {p.clip_len} frames, the middle frame of each of {p.clip_len} "
+                  f"equal segments of the video")
+    elif p.sampling_rule == "psf_charades":
+        frames = (f"{p.num_clips} evenly spaced clips of {p.clip_len} frames, one in {p.frame_interval} "
+                  f"of the frame folder ({p.span} frames)")
+    elif p.sampling_rule == "psf_decoder":
+        frames = (f"{p.num_clips} clips of {p.clip_len} frames, one in {p.frame_interval} of the video "
+                  f"resampled to {fps} fps ({_PYSF_FRAMES[p.sampling_rule]})")
+    else:
+        frames = (f"{p.num_clips} clips of {p.span} frames at {fps} fps ({_PYSF_FRAMES[p.sampling_rule]}, "
+                  f"`{p.sampling_rule}`), {p.clip_len} evenly spaced frames each")
+    crops = (f"{p.num_crops} crops of {p.crop_size} ({', '.join(_CROP_POSITIONS)})" if p.num_crops == 3
+             else f"one {p.crop_size} crop ({_CROP_POSITIONS[p.crop_index]})")
+    mean = ", ".join(f"{v / 255:g}" for v in cfg.mean)
+    std = ", ".join(f"{v / 255:g}" for v in cfg.std)
+    metric = ("mAP over the classes with positives" if cfg.mean_ap is not None
+              else "top-1 / top-5 accuracy")
+    return (f"{who}: {frames} -> /255, mean [{mean}], std [{std}], {p.channel_order} -> short side "
+            f"resized to {p.resize_short_side} (bilinear; normalized before resizing) -> {crops}: "
+            f"{p.num_views} view{'s' if p.num_views > 1 else ''} of 3x{p.clip_len}x{p.crop_size}x{p.crop_size} "
+            f"per video; {p.score_activation} at every head position, averaged per view; views combined by "
+            f"{p.view_combination}; {metric} over the {cfg.dataset} validation set")
+
+
 def _arch_text(cfg: PretrainedCfg) -> str:
     s = get_arch_spec(cfg.name)
     norm = " followed by BatchNorm + ReLU (lateral_norm)" if s.lateral_norm else ""
+    if s.slow_sampling == "linspace":  # PySlowFast's network (= PyTorchVideo's create_slowfast)
+        head = ("global average pooling (multigrid short cycle)" if not s.head_pool else
+                f"AvgPool3d {list(s.head_pool[0])} / {list(s.head_pool[1])} with stride 1, the classifier at "
+                f"every position, logits averaged")
+        return (f"`{cfg.architecture}`: PySlowFast's SlowFast (PyTorchVideo's create_slowfast), ResNet-"
+                f"{s.slow_depth} pathways, {s.num_frames}-frame input, slow clip of {s.num_frames // s.alpha} "
+                f"frames by linspace, alpha {s.alpha}, channel ratio {s.channel_ratio}, lateral temporal "
+                f"kernel {s.fusion_kernel}{norm}, head: {head}; classifier input slow then fast; "
+                f"{cfg.num_classes} classes")
     return (f"`{cfg.architecture}`: slow ResNet-{s.slow_depth}, fast ResNet-{s.fast_depth}, "
             f"{s.num_frames}-frame input, tau {s.tau}, alpha {s.alpha}, channel ratio "
             f"{s.channel_ratio}, lateral temporal kernel {s.fusion_kernel}{norm}, "
             f"{cfg.num_classes} classes")
 
 
+def _published(cfg: PretrainedCfg) -> str:
+    if cfg.mean_ap is not None:
+        return f"{cfg.mean_ap:.2f} %"
+    return f"{cfg.top1:.2f} / {cfg.top5:.2f} %"
+
+
+_FILE_KINDS = {"pytorchvideo": "torch file, PyTorchVideo key names", "pyslowfast": "torch file, PySlowFast key names",
+               "caffe2": "caffe2 pickle of numpy blobs"}
+
+
+def _render_pysf_card(cfg: PretrainedCfg) -> str:
+    """The Markdown section of a PyTorchVideo / PySlowFast weight."""
+    p = cfg.test
+    names = ("" if cfg.class_names[0] != "class_0"
+             else "; the dataset's class names are not shipped: `class_0` ... (pass `--label-map FILE`)")
+    rows = [
+        ("Architecture", _arch_text(cfg)),
+        ("Parameters", f"{cfg.num_params:,}"),
+        ("GFLOPs per view (ours)", f"{cfg.gflops:.3f} (one 3x{p.clip_len}x{p.crop_size}x{p.crop_size} view; "
+                                   "convolutions and the classifier, 2 FLOPs per multiply-add; measured with "
+                                   "torch.utils.flop_counter)"),
+        ("Published " + ("mAP" if cfg.mean_ap is not None else "top-1 / top-5"), _published(cfg)),
+        ("Trained / tested on", f"{cfg.dataset} {cfg.train_data} ({cfg.train_resolution}); GPUs "
+                                f"{cfg.train_gpus}{names}"),
+        ("Test protocol", _pysf_protocol_text(cfg)),
+        ("Source config", f"PySlowFast `configs/{cfg.source_config}.yaml`"),
+        ("File", _FILE_KINDS[cfg.key_family]),
+        ("Weights", f"<{cfg.url}>" + "".join(f" (or <{u}>, keys prefixed `model.`)" for u in cfg.alternative_urls)),
+        ("sha256", f"`{cfg.sha256}`" if cfg.sha256 else "not published: recorded on the first download "
+                                                        "(trust on first use); pin one with `sha256=`"),
+        ("License", cfg.license),
+    ]
+    lines = [f"### {cfg.name}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    lines += [""]
+    if cfg.notes:
+        lines += [f"Notes: {cfg.notes}", ""]
+    lines += ["<details><summary>Citation</summary>", "", "```bibtex", cfg.citation.rstrip(), "```", "",
+              "</details>", ""]
+    return "\n".join(lines)
+
+
 def render_card(cfg: PretrainedCfg) -> str:
     """The Markdown section of one weight."""
+    if cfg.test.family != "mmaction2":
+        return _render_pysf_card(cfg)
     speed = ("not published" if cfg.inference_speed_video_per_s is None
              else f"{cfg.inference_speed_video_per_s:g} video/s (MMAction2's tools/analysis/benchmark.py, "
                   f"30 views per video, GPU not stated)")
@@ -147,25 +254,37 @@ def render() -> str:
         "",
         "<!-- Generated by `python -m slowfast_zoo.tools.cards` from slowfast_zoo/registry; do not edit. -->",
         "",
-        f"The {len(PRETRAINED)} SlowFast recognition weights published by MMAction2, both "
-        f"generations (0.x and 1.x), on {len(ARCHS)} architectures. Load one with "
-        "`slowfast_zoo.create_model(NAME, pretrained=True)`; measure it on your copy of its dataset "
-        "with the command in its card (`--limit 100` for a quick look, `--resume` after an "
-        "interruption, `torchrun` for many GPUs). Accuracies are MMAction2's published numbers, each "
-        "with its weight's own test protocol; parameters and GFLOPs are measured from our modules.",
+        f"The {len(PRETRAINED)} SlowFast recognition weights published by MMAction2 (both "
+        f"generations, 0.x and 1.x), PyTorchVideo and PySlowFast, on {len(ARCHS)} architectures. Load "
+        "one with `slowfast_zoo.create_model(NAME, pretrained=True)`; measure an MMAction2 weight on "
+        "your copy of its dataset with the command in its card (`--limit 100` for a quick look, "
+        "`--resume` after an interruption, `torchrun` for many GPUs). Accuracies (mAP for Charades) "
+        "are the publishers' numbers, each with its weight's own test protocol; parameters and GFLOPs "
+        "are measured from our modules.",
         "",
     ]
     body = []
     for title, about, keep in _GROUPS:
         group = [cfg for cfg in PRETRAINED.values() if keep(cfg)]
-        head += [f"**{title}.** {about}", "",
-                 "| weight | dataset | params | GFLOPs/view | top-1 | top-5 | video/s | GPU mem (MB) "
-                 "| sha256 prefix |",
-                 "|---|---|---|---|---|---|---|---|---|"]
+        head += [f"**{title}.** {about}", ""]
+        if title.startswith("MMAction2"):
+            head += ["| weight | dataset | params | GFLOPs/view | top-1 | top-5 | video/s | GPU mem (MB) "
+                     "| sha256 prefix |",
+                     "|---|---|---|---|---|---|---|---|---|"]
+        else:
+            head += ["| weight | dataset | params | GFLOPs/view | views | top-1 | top-5 | mAP | head |",
+                     "|---|---|---|---|---|---|---|---|---|"]
         for cfg in group:
+            link = f"[{cfg.name}](#{cfg.name.replace('.', '')})"
+            if not title.startswith("MMAction2"):
+                top1, top5, mean_ap = ("-" if v is None else f"{v:.2f}" for v in (cfg.top1, cfg.top5, cfg.mean_ap))
+                head.append(f"| {link} | {cfg.dataset} | {cfg.num_params / 1e6:.2f} M | {cfg.gflops:.1f} "
+                            f"| {cfg.test.num_clips} x {cfg.test.num_crops} | {top1} | {top5} | {mean_ap} "
+                            f"| {'global pool' if cfg.global_pool_head else 'fully convolutional'} |")
+                continue
             speed = "-" if cfg.inference_speed_video_per_s is None else f"{cfg.inference_speed_video_per_s:g}"
             memory = "-" if cfg.gpu_memory_mb is None else str(cfg.gpu_memory_mb)
-            head.append(f"| [{cfg.name}](#{cfg.name.replace('.', '')}) | {cfg.dataset} "
+            head.append(f"| {link} | {cfg.dataset} "
                         f"| {cfg.num_params / 1e6:.2f} M | {cfg.gflops:.1f} | {cfg.top1:.2f} | {cfg.top5:.2f} "
                         f"| {speed} | {memory} | `{cfg.sha256_prefix}` |")
         head.append("")

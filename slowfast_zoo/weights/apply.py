@@ -10,7 +10,9 @@ models) ends here, so a file meets the same checks whatever its origin:
   does fit (:mod:`.identify`); then every tensor to be loaded holds finite floating-point
   values (integer ``num_batches_tracked``), running variances non-negative;
 * the classifier policy (:func:`keep_file_classifier`): the file's classifier is used when its
-  size is the model's, a model built with another ``num_classes`` keeps a fresh one.
+  size is the model's, a model built with another ``num_classes`` keeps a fresh one; a kept
+  classifier must have the model's pathway order (:func:`feature_order_error`: PySlowFast and
+  PyTorchVideo classify slow-then-fast features, MMAction2 fast-then-slow, with equal shapes).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from slowfast_zoo.registry import PRETRAINED
 from slowfast_zoo.weights.convert import UNMAPPED, Converted
 from slowfast_zoo.weights.identify import fitting_weights_hint
 
-__all__ = ["apply_converted", "check_state_dict", "value_problem", "keep_file_classifier", "arch_problems", "classifier_rows"]
+__all__ = ["apply_converted", "check_state_dict", "value_problem", "keep_file_classifier", "arch_problems",
+           "classifier_rows", "feature_order_error"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,8 @@ def keep_file_classifier(file_classes: int | None, model: SlowFast, published_cl
         return True
     if model.num_classes == published_classes:
         same = sorted(n for n, c in PRETRAINED.items() if c.num_classes == file_classes)
-        known = f" Registered weights with {file_classes} classes: {', '.join(same)}." if same else ""
+        more = f" and {len(same) - 6} more" if len(same) > 6 else ""
+        known = f" Registered weights with {file_classes} classes: {', '.join(same[:6])}{more}." if same else ""
         raise CheckpointError(
             f"Checkpoint {source} has a {file_classes}-class classifier, the model "
             f"{model.num_classes} classes. Pass num_classes={file_classes} to use the file's "
@@ -113,9 +117,19 @@ def value_problem(key: str, t: torch.Tensor) -> str | None:
     return None
 
 
+_BACKBONE = ("laterals.", "slow.", "fast.")
+# The classifier's names in every family (a junk key beside it is no sign of another backbone).
+_CLASSIFIER_NAMES = ("cls_head.", "head.", "blocks.6.", "model.blocks.6.", "pred_", "fc.")
+
+
+def _is_classifier(file_key: str) -> bool:
+    return file_key.startswith(_CLASSIFIER_NAMES)
+
+
 def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
                      source: str, ignore_classifier: bool = False,
-                     source_keys: Mapping[str, str] | None = None) -> None:
+                     source_keys: Mapping[str, str] | None = None,
+                     feature_order: str | None = None) -> None:
     """Raise :class:`CheckpointError` unless ``state_dict`` fills ``model`` exactly with sane values.
 
     First the keys and shapes (every problem listed at once), then the values of every tensor
@@ -127,7 +141,8 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
         model: the model to fill.
         source: file or URL named in the error message.
         ignore_classifier: the classifier (``fc.*``) is being replaced (``num_classes`` differs).
-        source_keys: our key -> original MMAction2 key, to report errors in the file's own names.
+        source_keys: our key -> the file's own key, to report errors in the file's own names.
+        feature_order: the file's classifier column order when known (narrows the hint).
 
     Example:
         >>> import slowfast_zoo as sz
@@ -151,21 +166,22 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
     def skip(k: str) -> bool:
         return ignore_classifier and k.startswith("fc.")
     missing = [k for k in expected if k not in state_dict and not skip(k)]
-    unexpected = [names.get(k, k) for k in state_dict if k not in expected and not skip(k)]
-    mismatched = [
-        f"{names.get(k, k)}: file {list(v.shape)} vs model {list(expected[k].shape)}"
-        for k, v in state_dict.items()
-        if k in expected and not skip(k) and tuple(v.shape) != tuple(expected[k].shape)
-    ]
-    if not (missing or unexpected or mismatched):
+    extra = [k for k in state_dict if k not in expected and not skip(k)]
+    wrong = [k for k, v in state_dict.items()
+             if k in expected and not skip(k) and tuple(v.shape) != tuple(expected[k].shape)]
+    if not (missing or extra or wrong):
         _check_values(state_dict, expected, skip, names, source)
         return
+    unexpected = [names.get(k, k) for k in extra]
+    mismatched = [f"{names.get(k, k)}: file {list(state_dict[k].shape)} vs model {list(expected[k].shape)}"
+                  for k in wrong]
     lines = [f"Checkpoint {source} does not match the architecture {model.spec.name}:"]
-    if any(k.startswith(("laterals.", "slow.", "fast.")) for k in missing) or \
-            any("lateral" in k or "backbone." in k for k in unexpected + mismatched):
-        # The backbone differs (not only the classifier): name the architectures the file fits.
+    if any(k.startswith(_BACKBONE) for k in missing + extra + wrong) or \
+            any(k.startswith(UNMAPPED) and not _is_classifier(names.get(k, k)) for k in extra):
+        # The backbone differs (not only the classifier), told by our keys whatever the
+        # file's own names: name the architectures the file fits.
         lines.append("  " + fitting_weights_hint(
-            {k: v for k, v in state_dict.items() if not k.startswith(UNMAPPED)}))
+            {k: v for k, v in state_dict.items() if not k.startswith(UNMAPPED)}, feature_order=feature_order))
     for title, items in (("missing", missing), ("unexpected", unexpected), ("mismatched shapes", mismatched)):
         if items:
             shown = "\n    ".join(items[:20]) + (f"\n    ... and {len(items) - 20} more" if len(items) > 20 else "")
@@ -210,6 +226,53 @@ def arch_problems(meta: Mapping[str, str], model: SlowFast) -> list[str]:
     return problems
 
 
+def _published_differs(url: str | None, file_classes: int | None) -> CheckpointError | None:
+    """The error for a published file whose classifier is not the size its record says
+    (pytorchvideo#67 reports a 400-class head in the Charades file); ``None`` otherwise."""
+    record = next((c for c in PRETRAINED.values() if url is not None and url in (c.url, *c.alternative_urls)), None)
+    if record is None or file_classes is None or file_classes == record.num_classes:
+        return None
+    return CheckpointError(
+        f"The file published for {record.name} ({url}) has a {file_classes}-class classifier, but the "
+        f"registry records {record.num_classes} classes for it: the published file is not what its record "
+        f"describes. Pass num_classes={file_classes} to use the file's classifier, or "
+        f"num_classes={record.num_classes} with another file.")
+
+
+_FAMILY_NAMES = {"mmaction2": "an MMAction2", "pytorchvideo": "a PyTorchVideo", "pyslowfast": "a PySlowFast",
+                 "caffe2": "a PySlowFast caffe2", "slowfast_zoo": "a slowfast_zoo"}
+_ORDER_NAMES = {"fast_slow": "the fast pathway's features first, then the slow pathway's (MMAction2)",
+                "slow_fast": "the slow pathway's features first, then the fast pathway's (PySlowFast, "
+                             "PyTorchVideo)"}
+
+
+def feature_order_error(converted: Converted, model: SlowFast) -> CheckpointError:
+    """The refusal of a classifier whose columns are in the other pathway order than the model's.
+
+    Shapes cannot tell the orders apart (MMAction2's ``slowfast_r50_8x8x1_ln`` and
+    ``pysf_slowfast_r50_8x8`` have the same ones): loaded, the classifier would weigh each
+    pathway's features with the other's columns.
+
+    Example:
+        >>> import slowfast_zoo as sz
+        >>> from slowfast_zoo.weights.convert import convert_checkpoint
+        >>> from slowfast_zoo.weights.readers import Checkpoint
+        >>> ckpt = Checkpoint({"head.projection.bias": torch.zeros(400)}, "pyslowfast", "SLOWFAST_8x8_R50.pkl")
+        >>> model = sz.create_model("slowfast_r50_8x8x1_ln")
+        >>> print(feature_order_error(convert_checkpoint(ckpt), model))  # doctest: +ELLIPSIS
+        Checkpoint SLOWFAST_8x8_R50.pkl is a PySlowFast file: its classifier's columns take the slow pathway's features first, ...
+    """
+    file_order = converted.feature_order or ""
+    family = _FAMILY_NAMES.get(converted.key_family, "a")
+    hint = fitting_weights_hint({k: v for k, v in converted.state_dict.items() if not k.startswith(UNMAPPED)},
+                                feature_order=file_order)
+    return CheckpointError(
+        f"Checkpoint {converted.checkpoint.source} is {family} file: its classifier's columns take "
+        f"{_ORDER_NAMES.get(file_order, file_order)}, but {model.spec.name} joins "
+        f"{_ORDER_NAMES[model.spec.feature_order]}. The shapes fit, the scores would not. {hint} "
+        f"To use only its backbone, pass another num_classes (a fresh classifier).")
+
+
 def apply_converted(model: SlowFast, converted: Converted, *, published_classes: int) -> bool:
     """Check ``converted`` against ``model`` once and load it; True when the file's classifier was kept.
 
@@ -219,8 +282,11 @@ def apply_converted(model: SlowFast, converted: Converted, *, published_classes:
     Raises:
         CheckpointError: weights of another network (listing every missing, unexpected and
             mismatched key, with the registered weights the file fits), a classifier of
-            another size than the model's own class count, or a tensor holding non-float,
-            NaN or infinite values (or a negative running variance), named as in the file.
+            another size than the model's own class count, a classifier whose columns are in
+            the other pathway order (PySlowFast's slow-then-fast into an MMAction2
+            architecture, or the reverse: :func:`feature_order_error`), or a tensor holding
+            non-float, NaN or infinite values (or a negative running variance), named as in
+            the file.
 
     Example:
         >>> import slowfast_zoo as sz
@@ -251,9 +317,12 @@ def apply_converted(model: SlowFast, converted: Converted, *, published_classes:
         keep = None
     # The backbone first: a file of another network is reported as such (with the names it
     # fits), not as a classifier-size problem.
-    check_state_dict(sd, model, source=source, ignore_classifier=not keep, source_keys=converted.source_keys)
+    check_state_dict(sd, model, source=source, ignore_classifier=not keep, source_keys=converted.source_keys,
+                     feature_order=converted.feature_order)
     if keep is None:
-        raise classifier_error
+        raise _published_differs(ckpt.url, file_classes) or classifier_error
+    if keep and converted.feature_order not in (None, model.spec.feature_order):
+        raise feature_order_error(converted, model)
     if keep:
         model.load_state_dict(sd, strict=True)
         names = ckpt.class_names

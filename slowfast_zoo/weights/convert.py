@@ -6,12 +6,20 @@ family             converter
 ``mmaction2``      :func:`mmaction2_key_to_ours`: MMAction2 (Apache-2.0) stores SlowFast
                    weights under ``backbone.{slow,fast}_path.*`` and ``cls_head.fc_cls.*``
                    (docs/SPEC.md section 2.9); one explicit rule per layer kind
+``pytorchvideo``   :func:`~.convert_pysf.ptv_key_to_ours`: PyTorchVideo's ``blocks.*`` (also
+                   ``model.blocks.*``, PySlowFast's re-hosts)
+``pyslowfast``     :func:`~.convert_pysf.psf_key_to_ours`: PySlowFast's ``sK.pathwayP_resI.*``
+``caffe2``         :func:`~.convert_pysf.caffe2_blob_to_ours`: caffe2 blob names, renamed as
+                   PySlowFast's loader does (optimizer blobs skipped as there)
 ``slowfast_zoo``   our own files: the names are already ours
 =================  ======================================================================
 
-Converting only renames. A key no rule knows is kept under ``<unmapped>NAME`` so that the one
-check of :mod:`.apply` reports it with everything else wrong, in the file's own names: unlike
-MMAction2's non-strict loader, nothing is silently left at its random initialisation.
+A torch file's family is read from its keys (:func:`~.convert_pysf.key_family`): the same
+reader serves MMAction2, PyTorchVideo and PySlowFast files. Converting only renames (and gives
+caffe2 BatchNorms the ``num_batches_tracked`` = 0 their files lack). A key no rule knows is kept
+under ``<unmapped>NAME`` so that the one check of :mod:`.apply` reports it with everything else
+wrong, in the file's own names: unlike MMAction2's and PySlowFast's non-strict loaders, nothing is
+silently left at its random initialisation.
 """
 
 from __future__ import annotations
@@ -23,9 +31,16 @@ from dataclasses import dataclass
 import torch
 
 from slowfast_zoo.errors import CheckpointError
+from slowfast_zoo.weights.convert_pysf import (
+    caffe2_blob_is_skipped,
+    caffe2_blob_to_ours,
+    key_family,
+    psf_key_to_ours,
+    ptv_key_to_ours,
+)
 from slowfast_zoo.weights.readers import Checkpoint
 
-__all__ = ["Converted", "convert_checkpoint", "mmaction2_key_to_ours", "UNMAPPED"]
+__all__ = ["Converted", "convert_checkpoint", "mmaction2_key_to_ours", "UNMAPPED", "KEY_CONVERTERS"]
 
 #: Prefix of the keys no rule maps (reported by the check, never loaded).
 UNMAPPED = "<unmapped>"
@@ -78,6 +93,8 @@ class Converted:
         state_dict: tensors under our names (unknown keys under ``<unmapped>NAME``).
         source_keys: our name -> the file's own name, for messages.
         checkpoint: what was read (source, metadata, class names, cache target).
+        key_family: whose names the file used (``"mmaction2"``, ``"pytorchvideo"``,
+            ``"pyslowfast"``, ``"caffe2"`` or ``"slowfast_zoo"``).
 
     Example:
         >>> ckpt = Checkpoint({"backbone.slow_path.conv1_lateral.conv.weight": torch.zeros(1)},
@@ -89,31 +106,81 @@ class Converted:
     state_dict: dict[str, torch.Tensor]
     source_keys: dict[str, str]
     checkpoint: Checkpoint
+    key_family: str = "mmaction2"
+
+    @property
+    def feature_order(self) -> str | None:
+        """The classifier's column order the file was trained with (``ArchSpec.feature_order``):
+        ``"fast_slow"`` for MMAction2 files, ``"slow_fast"`` for PyTorchVideo, PySlowFast and
+        caffe2 ones, ``None`` for our own files (their architecture says it). Shapes cannot tell
+        the two apart (MMAction2's ``slowfast_r50_8x8x1_ln`` and ``pysf_slowfast_r50_8x8`` have
+        the same ones), so a loader must compare it with the model's. Our own files say it in
+        their metadata (``None`` when they do not: they were written before it was recorded).
+
+        Example:
+            >>> ckpt = Checkpoint({"head.projection.bias": torch.zeros(3)}, "mmaction2", "x.pyth")
+            >>> convert_checkpoint(ckpt).feature_order
+            'slow_fast'
+        """
+        if self.key_family == "slowfast_zoo":
+            # Our files record it (the converted cache: the order of the file it came from).
+            return self.checkpoint.metadata.get("feature_order")
+        return "fast_slow" if self.key_family == "mmaction2" else "slow_fast"
 
 
-def _rename_mmaction2(sd: Mapping[str, torch.Tensor], source: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+#: Family -> its key converter (our key for a file key, ``None``: no rule knows it).
+KEY_CONVERTERS: Mapping[str, Callable[[str], str | None]] = {
+    "mmaction2": mmaction2_key_to_ours,
+    "pytorchvideo": ptv_key_to_ours,
+    "pyslowfast": psf_key_to_ours,
+    "caffe2": caffe2_blob_to_ours,
+}
+
+
+def _rename(sd: Mapping[str, torch.Tensor], source: str,
+            family: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    to_ours = KEY_CONVERTERS[family]
     out: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
     for key, value in sd.items():
+        if family == "caffe2" and caffe2_blob_is_skipped(key):
+            continue  # optimizer state (momentum, lr, model_iter): PySlowFast skips it silently
         if not isinstance(value, torch.Tensor):
             raise CheckpointError(f"Checkpoint {source}: entry {key!r} is a {type(value).__name__}, "
                                   "not a tensor")
-        ours = mmaction2_key_to_ours(key) or f"{UNMAPPED}{key}"
+        ours = to_ours(key) or f"{UNMAPPED}{key}"
+        if ours in out:
+            raise CheckpointError(f"Checkpoint {source}: entries {origin[ours]!r} and {key!r} are both "
+                                  f"the weight {ours!r}")
         out[ours] = value
         origin[ours] = key
+    if family == "caffe2":
+        # Caffe2 files have no num_batches_tracked; PySlowFast's loader leaves the initial 0.
+        for key in [k for k in out if k.endswith(".running_mean")]:
+            count = key[: -len("running_mean")] + "num_batches_tracked"
+            out.setdefault(count, torch.tensor(0, dtype=torch.int64))
     return out, origin
 
 
 def convert_checkpoint(ckpt: Checkpoint) -> Converted:
     """Rename a checkpoint's tensors to our keys with its family's converter (once per load).
 
+    The key family is told by the keys (:func:`~.convert_pysf.key_family`), whatever format
+    they were read from; when no key belongs to a known family, the reader's label decides and
+    the check reports every key.
+
     Example:
         >>> from slowfast_zoo.weights.readers import Checkpoint
         >>> ckpt = Checkpoint({"cls_head.fc_cls.bias": torch.zeros(3)}, "mmaction2", "x.pth")
         >>> list(convert_checkpoint(ckpt).state_dict)
         ['fc.bias']
+        >>> ptv = Checkpoint({"model.blocks.6.proj.bias": torch.zeros(3)}, "mmaction2", "x.pyth")
+        >>> converted = convert_checkpoint(ptv)
+        >>> converted.key_family, converted.source_keys
+        ('pytorchvideo', {'fc.bias': 'model.blocks.6.proj.bias'})
     """
-    if ckpt.family == "mmaction2":
-        sd, origin = _rename_mmaction2(ckpt.tensors, ckpt.source)
-        return Converted(sd, origin, ckpt)
-    return Converted(dict(ckpt.tensors), {}, ckpt)
+    if ckpt.family == "slowfast_zoo":
+        return Converted(dict(ckpt.tensors), {}, ckpt, "slowfast_zoo")
+    family = key_family(ckpt.tensors) or ckpt.family
+    sd, origin = _rename(ckpt.tensors, ckpt.source, family)
+    return Converted(sd, origin, ckpt, family)

@@ -15,9 +15,17 @@ stricter cleanup):
   hash prefix in its file name is verified this way alone, and cached as
   ``<16 hex of the URL's sha256>-<name>`` so that same-named files of different URLs never
   share an entry. ``create_model(..., sha256=)`` pins a file to a full sha256 instead.
-* ``SLOWFAST_ZOO_MIRROR`` (e.g. ``https://mirror.local/openmmlab`` or ``file:///srv/openmmlab``)
-  replaces the ``https://download.openmmlab.com`` prefix of every URL (a plain-``http://`` mirror
-  also needs ``SLOWFAST_ZOO_MIRROR_ALLOW_HTTP=1``).
+* ``SLOWFAST_ZOO_MIRROR`` (e.g. ``https://mirror.local/weights`` or ``file:///srv/weights``)
+  replaces the scheme and host of every URL on a known weight host (:data:`MIRRORED_ROOTS`:
+  ``https://download.openmmlab.com`` for MMAction2, ``https://dl.fbaipublicfiles.com`` for
+  PyTorchVideo and PySlowFast), keeping the path: the mirror is one folder tree holding each
+  file under its published path (``mmaction/recognition/...``, ``pytorchvideo/model_zoo/...``,
+  ``pyslowfast/model_zoo/...``; the hosts' paths do not collide), so ``wget -x -nH`` of the
+  published URLs builds it, and a loopback test server can serve it. URLs of other hosts and
+  ``checkpoint_path`` URLs elsewhere are fetched as they are. A plain-``http://`` mirror also
+  needs ``SLOWFAST_ZOO_MIRROR_ALLOW_HTTP=1``. Files come out of the mirror under the checks of
+  the original URL: its sha256 prefix, its trust-on-first-use record (keyed by the original
+  URL, not the mirror's) or ``sha256=``.
 * Transfers (:mod:`.transport`): https only (plain http to loopback addresses, or to a mirror
   the user opts in), no redirect out of https or to another host over http, at most 2 GiB, and
   a deadline over connection, headers and body: each socket operation may stall at most
@@ -68,17 +76,21 @@ from slowfast_zoo.weights.source import (
 )
 
 __all__ = [
-    "MIRROR_ENV", "OPENMMLAB_ROOT", "get_cache_dir", "resolve_url", "download_file",
+    "MIRROR_ENV", "OPENMMLAB_ROOT", "FBAIPUBLICFILES_ROOT", "MIRRORED_ROOTS", "get_cache_dir", "resolve_url", "download_file",
     "download_verified", "TIMEOUT_ENV", "download_deadline", "cache_lock", "LocalFiles", "fetch",
     "CONVERTED_SUFFIX", "converted_cache_path",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Environment variable holding a replacement for :data:`OPENMMLAB_ROOT`.
+#: Environment variable holding a replacement for the roots of :data:`MIRRORED_ROOTS`.
 MIRROR_ENV = "SLOWFAST_ZOO_MIRROR"
 #: The host of every published MMAction2 checkpoint.
 OPENMMLAB_ROOT = "https://download.openmmlab.com"
+#: The host of PyTorchVideo's and PySlowFast's model zoos.
+FBAIPUBLICFILES_ROOT = "https://dl.fbaipublicfiles.com"
+#: The weight hosts a mirror stands in for (their URL paths do not collide).
+MIRRORED_ROOTS = (OPENMMLAB_ROOT, FBAIPUBLICFILES_ROOT)
 
 _CHUNK = 1 << 20  # 1 MiB reads: few syscalls, small memory
 _DEFAULT_TIMEOUT_S = 60.0  # per socket operation, not for the whole transfer
@@ -176,7 +188,9 @@ def get_cache_dir() -> Path:
 
 
 def resolve_url(url: str) -> str:
-    """Apply ``SLOWFAST_ZOO_MIRROR`` to a URL (unchanged when unset or not an OpenMMLab URL).
+    """Apply ``SLOWFAST_ZOO_MIRROR`` to a URL: the scheme and host of a known weight host
+    (:data:`MIRRORED_ROOTS`) become the mirror's, the path stays (unchanged when unset or
+    another host).
 
     Raises:
         UsageError: the mirror is not an ``http://``, ``https://`` or ``file://`` URL.
@@ -186,25 +200,32 @@ def resolve_url(url: str) -> str:
         >>> os.environ["SLOWFAST_ZOO_MIRROR"] = "http://127.0.0.1:8000/"
         >>> resolve_url("https://download.openmmlab.com/mmaction/a-0123abcd.pth")
         'http://127.0.0.1:8000/mmaction/a-0123abcd.pth'
+        >>> resolve_url("https://dl.fbaipublicfiles.com/pyslowfast/model_zoo/kinetics400/SLOWFAST_8x8_R50.pkl")
+        'http://127.0.0.1:8000/pyslowfast/model_zoo/kinetics400/SLOWFAST_8x8_R50.pkl'
+        >>> resolve_url("https://example.org/x.pyth")
+        'https://example.org/x.pyth'
         >>> del os.environ["SLOWFAST_ZOO_MIRROR"]
     """
     mirror = os.environ.get(MIRROR_ENV, "").strip()
-    if not mirror or not (url == OPENMMLAB_ROOT or url.startswith(OPENMMLAB_ROOT + "/")):
+    root = next((r for r in MIRRORED_ROOTS if url == r or url.startswith(r + "/")), None)
+    if not mirror or root is None:
         return url
     if urllib.parse.urlsplit(mirror).scheme not in _MIRROR_SCHEMES:
         raise UsageError(f"{MIRROR_ENV}={mirror!r} must be an http://, https:// or file:// URL "
-                         f"that replaces {OPENMMLAB_ROOT}")
-    return mirror.rstrip("/") + url[len(OPENMMLAB_ROOT):]
+                         f"that replaces {' and '.join(MIRRORED_ROOTS)}")
+    return mirror.rstrip("/") + url[len(root):]
 
 
 def _download_error(url: str, dest: Path, reason: str) -> DownloadError:
     mirror = os.environ.get(MIRROR_ENV) or "unset"
+    check = ("it is verified by the sha256 prefix in its name" if hash_prefix_from_name(dest.name)
+             else "it is verified by the sha256 recorded on its first download, if any, or sha256=")
     return DownloadError(
         f"Could not download {url}: {reason}.\n"
         f"The file is expected in the cache at {dest}. Without network access: download it "
-        f"elsewhere and place it there by hand (same file name; it is verified by the sha256 prefix "
-        f"in its name), or pass checkpoint_path=<local file>, or set {MIRROR_ENV} to a mirror "
-        f"of {OPENMMLAB_ROOT} ({MIRROR_ENV} is currently {mirror}).")
+        f"elsewhere and place it there by hand (that file name; {check}), or pass "
+        f"checkpoint_path=<local file>, or set {MIRROR_ENV} to a mirror of "
+        f"{' and '.join(MIRRORED_ROOTS)} (the same paths; {MIRROR_ENV} is currently {mirror}).")
 
 
 def download_file(url: str, dest: str | os.PathLike, *, expected_prefix: str | None = None,
@@ -346,14 +367,16 @@ class LocalFiles:
 
 
 def _ensure_cached(url: str, dest: Path, prefix: str, progress: bool, deadline: float,
-                   pin: str | None = None, max_bytes: int | None = None) -> str:
+                   pin: str | None = None, max_bytes: int | None = None,
+                   pin_why: str = "pinned by sha256=") -> str:
     """Full sha256 of a verified ``dest``, downloading it if absent or damaged.
 
-    Verified against the prefix in the file name, ``pin`` (``sha256=``) when given, and the
-    trust-on-first-use record of ``url`` (written after the first verified download).
+    Verified against the prefix in the file name, ``pin`` (``sha256=``, or the registry's
+    digest: ``pin_why`` says which) when given, and the trust-on-first-use record of ``url``
+    (written after the first verified download).
     """
     expected = pin or recorded_sha256(url)
-    why = "pinned by sha256=" if pin else "recorded on its first download"
+    why = pin_why if pin else "recorded on its first download"
     if dest.is_file():
         check_cache_entry(dest)
         try:
@@ -385,8 +408,12 @@ def _fetch_url(source: WeightSource, progress: bool, deadline: float) -> Iterato
         # One process per cache entry, held while the file is read and converted: others wait,
         # then find the file and its conversion done.
         with cache_lock(dest, wait_s=deadline):
+            # sha256= pins whatever URL serves the file; the registry's digest is its URL's own.
+            pin, why = source.sha256, "pinned by sha256="
+            if pin is None and url == source.location and source.published_sha256 is not None:
+                pin, why = source.published_sha256, "recorded in the registry for this weight"
             try:
-                full = _ensure_cached(url, dest, prefix, progress, deadline, source.sha256, source.max_bytes)
+                full = _ensure_cached(url, dest, prefix, progress, deadline, pin, source.max_bytes, why)
             except DownloadError as e:
                 if i + 1 == len(pairs):
                     raise

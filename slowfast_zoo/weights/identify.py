@@ -1,8 +1,10 @@
 """Which registered weights a state dict fits, read from its own keys and shapes.
 
 A checkpoint file decides what network it needs: the slow/fast depths (blocks in stage 3), the
-temporal kernel of the lateral convs (MMAction2's ``fusion_kernel``, 5 or 7) and whether they
-carry a BatchNorm (``lateral_norm``). When a file does not fit the model it is loaded into,
+temporal kernel of the lateral convs (MMAction2's ``fusion_kernel``, 5 or 7), whether they
+carry a BatchNorm (``lateral_norm``), which bottlenecks have a temporal kernel (PySlowFast's
+``NUM_BLOCK_TEMP_KERNEL``: ``ArchSpec.inflated_blocks``) and, from its key family rather than its
+shapes, the classifier's pathway order (``feature_order``). When a file does not fit the model it is loaded into,
 :func:`fitting_weights_hint` names the architectures/tags it does fit (docs/SPEC.md section 10,
 items 10-11: infer the lateral kernel from the weights, load strictly and explain mismatches).
 """
@@ -17,8 +19,9 @@ import torch
 
 from slowfast_zoo.models.layers import STAGE_BLOCKS
 from slowfast_zoo.registry import PRETRAINED, get_arch_spec
+from slowfast_zoo.registry.records import ArchSpec
 
-__all__ = ["FileShape", "file_shape", "fitting_weights", "fitting_weights_hint"]
+__all__ = ["FileShape", "file_shape", "fitting_weights", "fitting_weights_hint", "temporal_blocks"]
 
 _DEPTH_OF_STAGE3 = {blocks[2]: depth for depth, blocks in STAGE_BLOCKS.items()}
 
@@ -37,6 +40,10 @@ class FileShape:
     fusion_kernel: int | None
     lateral_norm: bool
     num_classes: int | None
+    #: ``(slow, fast)``: per stage, how many bottlenecks have a temporal kernel (``None``: unknown).
+    temporal: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    #: the classifier's pathway order, from the file's key family (``None``: unknown).
+    feature_order: str | None = None
 
     def describe(self) -> str:
         """E.g. ``"slow/fast depth 50/50, lateral kernel 7 with BatchNorm, 400 classes"``.
@@ -44,12 +51,21 @@ class FileShape:
         Example:
             >>> FileShape(101, 50, 5, lateral_norm=True, num_classes=400).describe()
             'slow/fast depth 101/50, lateral kernel 5 with BatchNorm (lateral_norm), 400 classes'
+            >>> FileShape(101, 101, 5, True, 400, ((0, 0, 6, 3), (3, 4, 6, 3)), "slow_fast").describe()
+            'slow/fast depth 101/101, lateral kernel 5 with BatchNorm (lateral_norm), temporal kernels in 6 of 23 res4 blocks, 400 classes in slow-fast order (PySlowFast / PyTorchVideo)'
         """
         depth = f"slow/fast depth {self.slow_depth or '?'}/{self.fast_depth or '?'}"
         kernel = f"lateral kernel {self.fusion_kernel or '?'}"
         norm = " with BatchNorm (lateral_norm)" if self.lateral_norm else " without BatchNorm"
+        partial = ""
+        blocks = STAGE_BLOCKS.get(self.fast_depth or 0)
+        if self.temporal is not None and blocks is not None:
+            partial = "".join(f", temporal kernels in {n} of {total} res{i + 2} blocks"
+                              for i, (n, total) in enumerate(zip(self.temporal[1], blocks)) if 0 < n < total)
         classes = f", {self.num_classes} classes" if self.num_classes is not None else ", no classifier"
-        return f"{depth}, {kernel}{norm}{classes}"
+        order = {"slow_fast": " in slow-fast order (PySlowFast / PyTorchVideo)",
+                 "fast_slow": " in fast-slow order (MMAction2)"}.get(self.feature_order or "", "")
+        return f"{depth}, {kernel}{norm}{partial}{classes}{order if self.num_classes is not None else ''}"
 
 
 def _depth(sd: Mapping[str, torch.Tensor], pathway: str) -> int | None:
@@ -58,15 +74,45 @@ def _depth(sd: Mapping[str, torch.Tensor], pathway: str) -> int | None:
     return _DEPTH_OF_STAGE3.get(len(blocks))
 
 
-def file_shape(sd: Mapping[str, torch.Tensor]) -> FileShape:
-    """Read :class:`FileShape` from a state dict with our key names.
+def temporal_blocks(spec: ArchSpec) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(slow, fast)``: per stage, how many of a spec's bottlenecks have a temporal kernel.
+
+    Example:
+        >>> from slowfast_zoo.registry import ARCHS
+        >>> temporal_blocks(ARCHS["pysf_slowfast_16x8_r101_50_50"])
+        ((0, 0, 6, 3), (3, 4, 6, 3))
+        >>> temporal_blocks(ARCHS["slowfast_r50_4x16x1"])
+        ((0, 0, 6, 3), (3, 4, 6, 3))
+    """
+    def counts(depth: int, inflate: tuple[bool, ...]) -> tuple[int, ...]:
+        return tuple(0 if not inflate[i] else min(n, spec.inflated_blocks[i]) if spec.inflated_blocks else n
+                     for i, n in enumerate(STAGE_BLOCKS[depth]))
+    return counts(spec.slow_depth, spec.slow_inflate), counts(spec.fast_depth, spec.fast_inflate)
+
+
+def _temporal_in_file(sd: Mapping[str, torch.Tensor]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    out = []
+    for pathway in ("slow", "fast"):
+        per_stage = [0, 0, 0, 0]
+        for key, t in sd.items():
+            m = re.fullmatch(rf"{pathway}\.stages\.([0-3])\.\d+\.conv_a\.conv\.weight", key)
+            if m and isinstance(t, torch.Tensor) and t.dim() == 5 and t.shape[2] > 1:
+                per_stage[int(m[1])] += 1
+        out.append(tuple(per_stage))
+    return (out[0], out[1]) if any(map(any, out)) else None
+
+
+def file_shape(sd: Mapping[str, torch.Tensor], feature_order: str | None = None) -> FileShape:
+    """Read :class:`FileShape` from a state dict with our key names (and the classifier order
+    its key family implies, which shapes cannot tell).
 
     Example:
         >>> import slowfast_zoo as sz
-        >>> file_shape(sz.create_model("slowfast_r101_r50_4x16x1", num_classes=10).state_dict())
-        FileShape(slow_depth=101, fast_depth=50, fusion_kernel=5, lateral_norm=False, num_classes=10)
+        >>> shape = file_shape(sz.create_model("slowfast_r101_r50_4x16x1", num_classes=10).state_dict())
+        >>> shape.slow_depth, shape.fast_depth, shape.fusion_kernel, shape.lateral_norm, shape.num_classes
+        (101, 50, 5, False, 10)
         >>> file_shape({})
-        FileShape(slow_depth=None, fast_depth=None, fusion_kernel=None, lateral_norm=False, num_classes=None)
+        FileShape(slow_depth=None, fast_depth=None, fusion_kernel=None, lateral_norm=False, num_classes=None, temporal=None, feature_order=None)
     """
     lateral = sd.get("laterals.0.weight")
     kernel = int(lateral.shape[2]) if isinstance(lateral, torch.Tensor) and lateral.dim() == 5 else None
@@ -75,11 +121,13 @@ def file_shape(sd: Mapping[str, torch.Tensor]) -> FileShape:
         slow_depth=_depth(sd, "slow"), fast_depth=_depth(sd, "fast"), fusion_kernel=kernel,
         lateral_norm=any(k.startswith("laterals.") and ".bn." in k for k in sd),
         num_classes=int(fc.shape[0]) if isinstance(fc, torch.Tensor) and fc.dim() == 2 else None,
+        temporal=_temporal_in_file(sd), feature_order=feature_order,
     )
 
 
 def fitting_weights(shape: FileShape) -> list[str]:
-    """Registered ``arch.tag`` names whose network has this file's depths, kernel and lateral norm.
+    """Registered ``arch.tag`` names whose network has this file's depths, kernel, lateral norm
+    and, where known, temporal blocks and classifier order.
 
     Shapes cannot tell the temporal strides apart: a kernel-5 r50 file fits both
     ``slowfast_r50_4x16x1.*`` and ``slowfast_r50_8x8x1.k400_256p`` (whose file has kernel 5).
@@ -94,19 +142,25 @@ def fitting_weights(shape: FileShape) -> list[str]:
     for name in PRETRAINED:
         spec = get_arch_spec(name)
         if ((spec.slow_depth, spec.fast_depth, spec.fusion_kernel, spec.lateral_norm)
-                == (shape.slow_depth, shape.fast_depth, shape.fusion_kernel, shape.lateral_norm)):
-            out.append(name)
+                != (shape.slow_depth, shape.fast_depth, shape.fusion_kernel, shape.lateral_norm)):
+            continue
+        if shape.temporal is not None and temporal_blocks(spec) != shape.temporal:
+            continue
+        if shape.feature_order is not None and spec.feature_order != shape.feature_order:
+            continue
+        out.append(name)
     return out
 
 
-def fitting_weights_hint(sd: Mapping[str, torch.Tensor]) -> str:
-    """One sentence on what the file is and which registered architecture/tags fit it.
+def fitting_weights_hint(sd: Mapping[str, torch.Tensor], *, feature_order: str | None = None) -> str:
+    """One sentence on what the file is and which registered architecture/tags fit it
+    (``feature_order``: the classifier order of the file's key family, when known).
 
     Example:
         >>> fitting_weights_hint({})
         'The file has slow/fast depth ?/?, lateral kernel ? without BatchNorm, no classifier: no registered architecture has that network.'
     """
-    shape = file_shape(sd)
+    shape = file_shape(sd, feature_order)
     names = fitting_weights(shape)
     if not names:
         return f"The file has {shape.describe()}: no registered architecture has that network."

@@ -17,15 +17,21 @@ step   module                    what it does
 :func:`slowfast_zoo.create_model` calls :func:`load_weights` for every way of naming a model;
 :func:`load_pretrained` fills a model that already exists.
 
-Cache layout, for a published file ``<stem>-<sha8>.pth``::
+Cache layout, for a published file ``<stem>-<sha8>.pth`` (MMAction2) and a file whose name
+carries no hash (PyTorchVideo / PySlowFast: ``<url16>`` = 16 hex digits of the whole URL's
+sha256, so that the three ``SLOWFAST_8x8_R50.pyth`` of Kinetics, SSv2 and Charades never share
+an entry)::
 
     $TORCH_HOME/hub/checkpoints/
-        <stem>-<sha8>.pth                        # the download, byte-identical to the published file
-        <stem>-<sha8>.slowfast_zoo.safetensors   # our keys, written after the first conversion
+        <stem>-<sha8>.pth                             # the download, byte-identical to the published file
+        <stem>-<sha8>.slowfast_zoo.safetensors        # our keys, written after the first conversion
+        <url16>-SLOWFAST_8x8_R50.pyth                 # verified by its trust-on-first-use record
+        <url16>-SLOWFAST_8x8_R50.pyth.slowfast_zoo.safetensors
 
-The ``.pth`` is verified against its name on every load; its ``.safetensors`` conversion is
-read instead of unpickling it when it records the ``.pth``'s full sha256 and the current
-converter version (else it is rebuilt).
+The download is verified against its name (or its recorded sha256) on every load; its
+``.safetensors`` conversion is read instead of unpickling it when it records the download's
+full sha256 and the current converter version (else it is rebuilt). The conversion records
+the source's classifier column order (``feature_order``), checked against every model it fills.
 """
 
 from __future__ import annotations
@@ -78,7 +84,8 @@ def load_weights(source: WeightSource, build: Builder, *, progress: bool = True)
         model, published_classes = build(ckpt)
         converted = convert_checkpoint(ckpt)
         apply_converted(model, converted, published_classes=published_classes)
-        write_converted_cache(model, converted.state_dict, ckpt)
+        write_converted_cache(model, converted.state_dict, ckpt, source_family=converted.key_family,
+                              feature_order=converted.feature_order)
     return model
 
 
@@ -92,8 +99,10 @@ def load_pretrained(model: SlowFast, cfg: PretrainedCfg, *,
             expected keys and shapes; its ``num_classes`` whether the classifier is kept).
         cfg: the weight record; its ``url`` and ``sha256_prefix`` are used when
             ``checkpoint_path`` is ``None``.
-        checkpoint_path: a local MMAction2 ``.pth`` / slowfast_zoo ``.safetensors`` file, or an
-            http(s) URL of one whose file name ends in ``-<sha256 prefix>.pth``.
+        checkpoint_path: a local weight file of any format :mod:`.readers` reads (MMAction2
+            ``.pth``, PyTorchVideo / PySlowFast ``.pyth``, caffe2 or torch ``.pkl``, slowfast_zoo
+            ``.safetensors``), or an http(s) URL of one (verified by the sha256 prefix in its
+            file name, else by trust on first use).
         progress: as :func:`load_weights`.
         download_timeout: the longest a download may take, in seconds (default
             ``$SLOWFAST_ZOO_DOWNLOAD_TIMEOUT`` or 3600; stalls end after 60 s regardless).

@@ -6,11 +6,19 @@ and, for a saved model, its ``config.json``. One reader per format:
 
 * our ``.safetensors`` (:func:`read_safetensors`): 8-byte header length, then a JSON header;
   metadata checked by :mod:`.schema`, tensors against their recorded ``weights_sha256``;
-* torch files, zip or legacy (:func:`read_mmaction2_checkpoint`), pre-scanned and loaded by
+* torch files, zip or legacy (:func:`read_torch_checkpoint`), pre-scanned and loaded by
   :mod:`.pickle_guard`: a restricted unpickler that builds tensors, containers and numpy plain
-  data only.
+  data only;
+* caffe2 pickles, the PySlowFast zoo's ``.pkl`` files
+  (:func:`~.readers_pysf.read_caffe2_checkpoint`): a restricted unpickler that builds numpy
+  arrays only.
 
-MMAction2 ``.pth`` files of both generations are read:
+Which reader applies is told by the file's first bytes (:func:`~.readers_pysf.sniff_format`),
+never by its extension. Torch files of three frameworks are read:
+
+* PyTorchVideo ``.pyth`` and PySlowFast ``.pyth`` / torch ``.pkl`` files (PySlowFast's
+  ``save_checkpoint``, Apache-2.0): ``{"epoch", "model_state": {...}, "optimizer_state", "cfg":
+  <config text>[, "scaler_state"]}``; only ``model_state`` is used (never the ``cfg`` string).
 
 * MMAction2 0.x (mmcv): ``{"meta": {...}, "state_dict": {...}[, "optimizer"]}``; ``meta`` may
   hold numpy scalars, whose plain-data reconstructors are allowed (through checking wrappers).
@@ -39,19 +47,22 @@ import torch
 
 from slowfast_zoo._digest import require_file, short_error, tensors_sha256
 from slowfast_zoo.errors import CheckpointError, UntrustedCacheError
+from slowfast_zoo.weights.convert_pysf import key_family
 from slowfast_zoo.weights.pickle_guard import load_torch_file
+from slowfast_zoo.weights.readers_pysf import read_caffe2_checkpoint, sniff_format
 from slowfast_zoo.weights.schema import validate_config, validate_metadata
 from slowfast_zoo.weights.trust import check_cache_entry
 
 if TYPE_CHECKING:  # the fetch step's result type; importing it at run time would make a cycle
     from slowfast_zoo.weights.download import LocalFiles
 
-__all__ = ["Checkpoint", "read_checkpoint", "read_mmaction2_checkpoint", "read_safetensors",
+__all__ = ["Checkpoint", "read_checkpoint", "read_torch_checkpoint", "read_mmaction2_checkpoint", "read_safetensors",
            "read_metadata", "read_config", "class_names_from_metadata", "CONVERTER_VERSION"]
 
 #: Bumped whenever the key mapping of :mod:`.convert` changes, so that stale converted caches
-#: (whose metadata records the version that wrote them) are rebuilt.
-CONVERTER_VERSION = "1"
+#: (whose metadata records the version that wrote them) are rebuilt. 2: the metadata records the
+#: classifier's ``feature_order`` and the source's key family (PySlowFast / PyTorchVideo files).
+CONVERTER_VERSION = "2"
 
 log = logging.getLogger(__name__)
 
@@ -75,32 +86,55 @@ def _load_restricted(path: Path, expected: str) -> tuple[object, tuple[str, ...]
     return obj, scan.stand_ins
 
 
-def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
-    """Read an MMAction2 (0.x or 1.x) checkpoint's state dict safely (:mod:`.pickle_guard`).
+#: What the torch reader accepts, for its messages.
+TORCH_EXPECTED = ("expected a torch.save checkpoint (MMAction2 .pth, PyTorchVideo / PySlowFast .pyth or "
+                  ".pkl) whose 'state_dict' or 'model_state' maps names to tensors")
+#: Where the frameworks keep the weights in a torch checkpoint: MMAction2's ``state_dict``,
+#: PySlowFast's and PyTorchVideo's ``model_state``.
+_STATE_KEYS = ("state_dict", "model_state")
 
-    Takes ``ckpt["state_dict"]`` if present, else the dict itself; ``meta``, ``optimizer``,
-    ``message_hub`` and ``param_schedulers`` are ignored (their mmengine objects are stood in
-    for, never built: see the module docstring), a DDP ``module.`` prefix is stripped.
+
+def read_torch_checkpoint(path: str | os.PathLike) -> StateDict:
+    """Read a torch checkpoint's state dict safely (:mod:`.pickle_guard`), zip or legacy format.
+
+    Takes ``ckpt["state_dict"]`` (MMAction2 0.x / 1.x) or ``ckpt["model_state"]`` (PySlowFast,
+    PyTorchVideo), else the dict itself when it maps names to tensors; everything else
+    (``meta``, ``optimizer``, ``message_hub``, ``optimizer_state``, PySlowFast's ``cfg`` text,
+    ...) is ignored (MMAction2 1.x's mmengine objects are stood in for, never built: see the
+    module docstring). A DDP ``module.`` prefix is stripped.
 
     Raises:
         CheckpointError: the file is missing, truncated, not a torch checkpoint, is refused by
             the pre-scan of :mod:`.pickle_guard` (a pickle bomb, a global outside its
-            allowlist), or holds no tensors (the underlying error is chained).
+            allowlist), has neither ``state_dict`` nor ``model_state`` (naming the keys it has),
+            or holds no tensors (the underlying error is chained).
 
     Example:
-        >>> sd = read_mmaction2_checkpoint("slowfast_r50_..._20200728-145f1097.pth")  # doctest: +SKIP
-        >>> next(iter(sd))  # doctest: +SKIP
-        'backbone.slow_path.conv1.conv.weight'
+        >>> from slowfast_zoo._io import temporary_directory
+        >>> with temporary_directory() as d:
+        ...     torch.save({"epoch": 3, "model_state": {"head.projection.bias": torch.zeros(2)},
+        ...                 "optimizer_state": {}, "cfg": "TRAIN: ..."}, d / "SLOWFAST_8x8_R50.pyth")
+        ...     list(read_torch_checkpoint(d / "SLOWFAST_8x8_R50.pyth"))
+        ['head.projection.bias']
     """
     path = Path(path)
     require_file(path)
-    expected = ("expected an MMAction2 checkpoint (a torch.save file of a dict whose 'state_dict' "
-                "maps names to tensors)")
+    expected = TORCH_EXPECTED
     obj, stood_in = _load_restricted(path, expected)
     if stood_in:
         log.info("Read the weights of %s; %d non-weight pickled classes were stood in for, not "
                  "built: %s", path, len(stood_in), ", ".join(stood_in))
-    sd = obj.get("state_dict", obj) if isinstance(obj, Mapping) else obj
+    sd = obj
+    if isinstance(obj, Mapping):
+        key = next((k for k in _STATE_KEYS if k in obj), None)
+        if key is not None:
+            sd = obj[key]
+        elif obj and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            # A training checkpoint without its weights (e.g. PySlowFast's {"epoch",
+            # "optimizer_state", "cfg"} with "model_state" removed): say what is there.
+            keys = ", ".join(reprlib.repr(k) for k in list(obj)[:8])
+            raise CheckpointError(f"Cannot use {path}: {expected}; it has neither 'state_dict' nor "
+                                  f"'model_state' (its keys: {keys}{', ...' if len(obj) > 8 else ''}).")
     if not isinstance(sd, Mapping) or not sd:
         raise CheckpointError(f"Cannot use {path}: {expected}; found {type(sd).__name__}"
                               f"{' (empty)' if isinstance(sd, Mapping) else ''}.")
@@ -111,6 +145,10 @@ def read_mmaction2_checkpoint(path: str | os.PathLike) -> StateDict:
                                   f"{type(value).__name__}.")
         out[key[len("module."):] if key.startswith("module.") else key] = value
     return out
+
+
+#: The earlier name of :func:`read_torch_checkpoint` (it reads every framework's torch files).
+read_mmaction2_checkpoint = read_torch_checkpoint
 
 
 # --------------------------------------------------------------------------- our safetensors
@@ -211,7 +249,8 @@ def read_config(path: Path, source: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- by bytes
-KeyFamily = Literal["mmaction2", "slowfast_zoo"]
+#: Whose key names a file's tensors use (:data:`~.convert_pysf.FAMILIES`, or ours).
+KeyFamily = Literal["mmaction2", "pytorchvideo", "pyslowfast", "caffe2", "slowfast_zoo"]
 
 
 @dataclass
@@ -220,8 +259,9 @@ class Checkpoint:
 
     Attributes:
         tensors: the tensors under the file's own key names.
-        family: whose key names they are (``"mmaction2"`` or ``"slowfast_zoo"``): picks the
-            converter of :mod:`.convert`.
+        family: whose key names they are (``"mmaction2"``, ``"pytorchvideo"``,
+            ``"pyslowfast"``, ``"caffe2"`` or ``"slowfast_zoo"``): picks the converter of
+            :mod:`.convert` (a torch file's family is told by its keys).
         source: the file (and URL) for messages.
         metadata: our safetensors metadata (empty for torch files).
         config: a saved model's ``config.json`` (``None`` otherwise).
@@ -265,20 +305,6 @@ class Checkpoint:
         return names
 
 
-_SAFETENSORS_MAX_HEADER = 100 << 20
-
-
-def _is_safetensors(path: Path) -> bool:
-    """safetensors: a little-endian u64 header length, then a JSON object."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-    except OSError:
-        return False
-    return (len(head) == 9 and 0 < int.from_bytes(head[:8], "little") <= _SAFETENSORS_MAX_HEADER
-            and head[8:9] == b"{")
-
-
 def _current_conversion(path: Path, sha256: str | None) -> tuple[StateDict, dict[str, str]] | None:
     """The converted cache, or ``None`` when absent, stale, damaged or made from other bytes."""
     if not path.exists():
@@ -311,10 +337,13 @@ def read_checkpoint(files: LocalFiles) -> Checkpoint:
 
     A published file's converted cache is read instead of the ``.pth`` when it was made from
     these very bytes (its ``source_sha256`` is the verified file's) by the current converter:
-    no pickle on the warm path. The format is recognised by the file's first bytes.
+    no pickle on the warm path. The format is recognised by the file's first bytes
+    (:func:`~.readers_pysf.sniff_format`): safetensors, a torch file (zip or legacy: MMAction2,
+    PyTorchVideo, PySlowFast) or a caffe2 pickle, whatever the file's extension.
 
     Raises:
-        CheckpointError: unreadable, truncated or not a checkpoint (naming the file).
+        CheckpointError: unreadable, truncated, refused by :mod:`.pickle_guard` or not a
+            checkpoint (naming the file).
         ConfigError: a saved model's ``config.json`` or metadata field out of range.
 
     Example:
@@ -328,8 +357,20 @@ def read_checkpoint(files: LocalFiles) -> Checkpoint:
         log.debug("Loaded converted weights from %s", files.converted)
         return Checkpoint(cached[0], "slowfast_zoo", str(files.converted), cached[1], config,
                           from_cache=True, sha256=files.sha256, url=files.url)
-    if _is_safetensors(files.weights):
+    fmt = sniff_format(files.weights)
+    if fmt == "safetensors":
         sd, meta = read_safetensors(files.weights)
         return Checkpoint(sd, "slowfast_zoo", files.source, meta, config, sha256=files.sha256, url=files.url)
-    return Checkpoint(read_mmaction2_checkpoint(files.weights), "mmaction2", files.source, config=config,
-                      cache_to=files.converted, sha256=files.sha256, url=files.url)
+    family: KeyFamily
+    if fmt == "pickle":  # not a torch file: a caffe2 checkpoint is the one plain pickle we read
+        sd = read_caffe2_checkpoint(files.weights)
+        family = "caffe2"
+    else:  # torch zip or legacy; unknown bytes too, so that torch's own error is chained
+        sd = read_torch_checkpoint(files.weights)
+        family = _TORCH_FAMILIES.get(key_family(sd) or "", "mmaction2")
+    return Checkpoint(sd, family, files.source, config=config, cache_to=files.converted,
+                      sha256=files.sha256, url=files.url)
+
+
+_TORCH_FAMILIES: dict[str, KeyFamily] = {"mmaction2": "mmaction2", "pytorchvideo": "pytorchvideo",
+                                         "pyslowfast": "pyslowfast", "caffe2": "caffe2"}

@@ -3,8 +3,10 @@
 ::
 
     config.json          architecture, base weight tag, num_classes, class names, test protocol,
-                         mean/std, fusion kernel, library version
-    model.safetensors    the state dict (our keys, unfused), metadata: architecture, fusion_kernel
+                         mean/std, fusion kernel, head pooling, classifier column order,
+                         library version
+    model.safetensors    the state dict (our keys, unfused), metadata: architecture, fusion_kernel,
+                         lateral_norm, feature_order, head_pool
     README.md            a model card
 
 :func:`save_pretrained` writes it (atomically: a temporary sibling directory renamed into
@@ -54,6 +56,10 @@ def _config_of(model: SlowFast, class_names: tuple[str, ...]) -> dict[str, Any]:
         "class_names": list(class_names),
         "fusion_kernel": int(spec.fusion_kernel),
         "lateral_norm": bool(spec.lateral_norm),
+        # The head as trained: PySlowFast's multigrid short-cycle weights average globally where
+        # their architecture pools the training crop ([] = global average).
+        "head_pool": [list(k) for k in spec.head_pool],
+        "feature_order": spec.feature_order,
         "test": dataclasses.asdict(test if test is not None else TestProtocol()),
         "mean": list(cfg.mean if cfg is not None else KINETICS_MEAN),
         "std": list(cfg.std if cfg is not None else KINETICS_STD),

@@ -16,9 +16,10 @@ from typing import Any
 
 from slowfast_zoo.errors import ConfigError
 from slowfast_zoo.registry import ARCHS
-from slowfast_zoo.registry.records import SAMPLING_RULES
+from slowfast_zoo.registry.records import PROTOCOL_FAMILIES, PYSF_SAMPLING_RULES, SAMPLING_RULES
 
-__all__ = ["validate_config", "validate_metadata", "MAX_CLASSES", "MAX_VIEW_BYTES"]
+__all__ = ["validate_config", "validate_metadata", "head_pool_value", "MAX_CLASSES", "MAX_VIEW_BYTES",
+           "FEATURE_ORDERS"]
 
 #: Largest classifier accepted from a file or an argument.
 MAX_CLASSES = 100_000
@@ -97,6 +98,54 @@ def _fusion_kernel(source: str, value: Any) -> int:
     return kernel
 
 
+#: The classifier's column orders (``ArchSpec.feature_order``).
+FEATURE_ORDERS = ("fast_slow", "slow_fast")
+
+
+def head_pool_value(source: str, field: str, value: Any) -> tuple[tuple[int, int, int], ...]:
+    """A head pooling setting read from a file: ``[]`` (global average) or the slow and fast
+    pathways' ``[t, h, w]`` kernels, each in [1, 1024].
+
+    Raises:
+        ConfigError: naming the field.
+
+    Example:
+        >>> head_pool_value("cfg", "head_pool", [[8, 7, 7], [32, 7, 7]])
+        ((8, 7, 7), (32, 7, 7))
+        >>> head_pool_value("cfg", "head_pool", [[8, 7]])
+        Traceback (most recent call last):
+        ...
+        slowfast_zoo.errors.ConfigError: cfg: field 'head_pool' must be [] (global average) or two [t, h, w] kernels of integers in [1, 1024], got [[8, 7]]
+    """
+    ok = isinstance(value, list) and len(value) in (0, 2) and all(
+        isinstance(k, list) and len(k) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1024 for v in k) for k in value)
+    if not ok:
+        raise _fail(source, field, "[] (global average) or two [t, h, w] kernels of integers in [1, 1024]", value)
+    return tuple((int(k[0]), int(k[1]), int(k[2])) for k in value)
+
+
+# The PyTorchVideo / PySlowFast protocol fields of TestProtocol: field -> allowed values.
+_TEST_CHOICES: dict[str, tuple[Any, ...]] = {
+    "family": PROTOCOL_FAMILIES, "score_activation": ("softmax", "sigmoid"),
+    "view_combination": ("mean", "max"), "channel_order": ("RGB", "BGR"),
+    "normalize_before_resize": (True, False), "crop_index": (0, 1, 2)}
+
+
+def _pysf_protocol(source: str, test: dict[str, Any]) -> None:
+    """The test protocol fields PyTorchVideo's and PySlowFast's weights add (a saved model of
+    theirs carries them in ``config.json``)."""
+    for key, choices in _TEST_CHOICES.items():
+        value = test.get(key, choices[0])
+        if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+            raise _fail(source, f"test.{key}", f"one of {list(choices)}", value)
+    fps = test.get("target_fps")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 1000):
+        raise _fail(source, "test.target_fps", "null or a frame rate in (0, 1000]", fps)
+    if test.get("clip_span") is not None:
+        _int(source, "test.clip_span", test["clip_span"], 1, 1024 * 64)
+
+
 def validate_config(config: Any, source: str) -> dict[str, Any]:
     """Check a ``config.json`` object (see :func:`slowfast_zoo.save_pretrained`); returns it.
 
@@ -125,6 +174,10 @@ def validate_config(config: Any, source: str) -> dict[str, Any]:
         _fusion_kernel(source, config["fusion_kernel"])
     if "lateral_norm" in config and not isinstance(config["lateral_norm"], bool):
         raise _fail(source, "lateral_norm", "true or false", config["lateral_norm"])
+    if "head_pool" in config:
+        head_pool_value(source, "head_pool", config["head_pool"])
+    if "feature_order" in config and config["feature_order"] not in FEATURE_ORDERS:
+        raise _fail(source, "feature_order", f"one of {list(FEATURE_ORDERS)}", config["feature_order"])
     if "class_names" in config:
         _class_names(source, "class_names", config["class_names"], num_classes)
     for key in ("mean", "std"):
@@ -142,8 +195,10 @@ def validate_config(config: Any, source: str) -> dict[str, Any]:
             raise _fail(source, "test.num_crops", "1 or 3", test["num_crops"])
         if "average_clips" in test and test["average_clips"] not in ("prob", "score"):
             raise _fail(source, "test.average_clips", "'prob' or 'score'", test["average_clips"])
-        if "sampling_rule" in test and test["sampling_rule"] not in SAMPLING_RULES:
-            raise _fail(source, "test.sampling_rule", f"one of {list(SAMPLING_RULES)}", test["sampling_rule"])
+        rules = SAMPLING_RULES + PYSF_SAMPLING_RULES
+        if "sampling_rule" in test and test["sampling_rule"] not in rules:
+            raise _fail(source, "test.sampling_rule", f"one of {list(rules)}", test["sampling_rule"])
+        _pysf_protocol(source, test)
         tmpl = test.get("filename_tmpl", "{}")
         if not isinstance(tmpl, str) or len(tmpl) > 255 or "{" not in tmpl or "/" in tmpl or "\x00" in tmpl:
             raise _fail(source, "test.filename_tmpl", "a file name template such as 'img_{:05d}.jpg'", tmpl)
@@ -174,6 +229,14 @@ def validate_metadata(meta: Mapping[str, str], source: str) -> None:
         _fusion_kernel(source, kernel)
     if "lateral_norm" in meta and meta["lateral_norm"] not in ("True", "False"):
         raise _fail(source, "lateral_norm", "'True' or 'False'", meta["lateral_norm"])
+    if "feature_order" in meta and meta["feature_order"] not in FEATURE_ORDERS:
+        raise _fail(source, "feature_order", f"one of {list(FEATURE_ORDERS)}", meta["feature_order"])
+    if "head_pool" in meta:
+        try:
+            pool = json.loads(meta["head_pool"])
+        except (ValueError, RecursionError):
+            raise _fail(source, "head_pool", "JSON", meta["head_pool"]) from None
+        head_pool_value(source, "head_pool", pool)
     num_classes = None
     if "num_classes" in meta:
         try:

@@ -9,15 +9,17 @@ fetch the source's files, read them, convert their keys and apply them to a mode
 kind          where the bytes come from
 ============  ===========================================================================
 ``url``       a published weight (its record's URL, then its ``alternative_urls``) or an
-              ``http(s)://`` ``checkpoint_path``; verified against a sha256 prefix, cached
-``file``      a local ``checkpoint_path`` (MMAction2 ``.pth`` or our ``.safetensors``)
+              ``http(s)://`` ``checkpoint_path``; verified against a sha256 prefix in its file
+              name, the registry's full sha256, ``sha256=`` or the digest recorded on its first
+              download; cached under a name keyed by the whole URL when the name has no hash
+``file``      a local ``checkpoint_path`` (any format :mod:`.readers` reads)
 ``hf-hub``    ``hf-hub:ORG/REPO[@revision]``: a :func:`~slowfast_zoo.save_pretrained` repo
 ``local-dir`` ``local-dir:PATH``: a :func:`~slowfast_zoo.save_pretrained` directory
 ============  ===========================================================================
 
 Example:
     >>> resolve_source("hf-hub:me/my-slowfast@v1")
-    WeightSource(kind='hf-hub', location='me/my-slowfast', revision='v1', sha256_prefix=None, alternatives=(), cache_names=(), deadline=3600.0, sha256=None, max_bytes=None)
+    WeightSource(kind='hf-hub', location='me/my-slowfast', revision='v1', sha256_prefix=None, alternatives=(), cache_names=(), deadline=3600.0, sha256=None, max_bytes=None, published_sha256=None)
     >>> resolve_source("x", checkpoint_path="https://h/m_20200728-145f1097.pth").sha256_prefix
     '145f1097'
 """
@@ -72,6 +74,9 @@ class WeightSource:
         sha256: the full sha256 the file is pinned to (``sha256=``).
         max_bytes: the largest file a download of a published weight may be
             (:func:`published_max_bytes`); ``None``: the transport's bound (2 GiB).
+        published_sha256: the full sha256 the registry records for ``location`` (not for its
+            alternatives: PySlowFast's ``model.``-prefixed re-hosts of PyTorchVideo's files are
+            other bytes); ``None``: not known yet (trust on first use holds the file).
 
     Example:
         >>> str(WeightSource("hf-hub", "me/my-slowfast", revision="v1"))
@@ -89,6 +94,7 @@ class WeightSource:
     deadline: float = _DEFAULT_DEADLINE_S
     sha256: str | None = None
     max_bytes: int | None = None
+    published_sha256: str | None = None
 
     def __str__(self) -> str:
         if self.kind == "hf-hub":
@@ -332,4 +338,5 @@ def resolve_source(name: str, checkpoint_path: str | os.PathLike[str] | None = N
     return WeightSource("url", cfg.url, sha256_prefix=cfg.sha256_prefix or hash_prefix_from_name(url_file_name(cfg.url)),
                         alternatives=tuple(cfg.alternative_urls),
                         cache_names=tuple(cache_name(u) for u in urls), deadline=deadline, sha256=pin,
-                        max_bytes=published_max_bytes(cfg.num_params))
+                        max_bytes=published_max_bytes(cfg.num_params),
+                        published_sha256=check_sha256(cfg.sha256) if cfg.sha256 else None)
