@@ -46,7 +46,9 @@ class ProgressBar:
                  stream: TextIO | None = None, unit: str = "B") -> None:
         self.unit = unit
         self.total = total if total and total > 0 else None
-        self.desc = desc
+        # The label is often a file name from a URL or a list: no control character of it may
+        # reach the terminal (an escape sequence could rewrite the screen).
+        self.desc = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in desc)
         self.n = 0
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)

@@ -537,3 +537,19 @@ def test_result_file_never_holds_nan_and_killed_writes_are_cleaned(tmp_path):
     doc = json.loads(text)
     assert doc["metrics"]["mean_class_accuracy"] is None and doc["results"][0]["scores"] == [None, 0.5, None]
     assert np.isnan(load_records(out, header)[0].scores[[0, 2]]).all()
+
+
+def test_resume_refusals_are_one_line(tmp_path):
+    out = tmp_path / "r.json"
+    header = {"model": {"name": "m"}, "protocol": {"num_clips": 10, "crop_size": 256}, "dtype": "float32",
+              "dataset": {"ann_file": "a.txt", "data_format": "video", "num_videos": 1}}
+    w = ResultWriter(out, header, every_s=0)
+    w.add(VideoRecord(0, "a.mp4", 1, np.array([0.5, 0.5], dtype=np.float32)))
+    with pytest.raises(SlowFastZooError) as e:
+        load_records(out, {**header, "protocol": {"num_clips": 1, "crop_size": 256}})
+    assert "\n" not in str(e.value) and "num_clips: 10 in the file, 1 in this run" in str(e.value)
+    doc = json.loads(out.read_text())
+    doc["results"][0].pop("index")
+    out.write_text(json.dumps(doc))
+    with pytest.raises(SlowFastZooError, match="not one of ours"):
+        load_records(out, header)

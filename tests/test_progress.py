@@ -45,3 +45,8 @@ def test_progress_bar_never_prints_its_final_state_twice() -> None:
         bar2._last_draw = 1e18  # no redraw during updates
         bar2.update(2)
     assert tty2.getvalue().count("2/2 videos") == 1
+
+
+def test_the_label_never_carries_control_characters() -> None:
+    bar = ProgressBar(total=1, desc="evil\x1b]0;title\x07\nname\u202e.pth", enabled=False)
+    assert bar.desc.isprintable() and "\\x1b" in bar.desc and "\\n" in bar.desc and "\\u202e" in bar.desc

@@ -135,14 +135,26 @@ def part_path(out: str | os.PathLike, rank: int) -> Path:
     return Path(f"{os.fspath(out)}.rank{rank}.part")
 
 
+def _difference(file: Any, run: Any) -> str:
+    """One line saying where two header values differ (the first few differing fields of a dict).
+
+    Example:
+        >>> _difference({"num_clips": 10, "crop": 256}, {"num_clips": 1, "crop": 256})
+        'num_clips: 10 in the file, 1 in this run'
+    """
+    if isinstance(file, dict) and isinstance(run, dict):
+        keys = [k for k in sorted(set(file) | set(run), key=str) if file.get(k) != run.get(k)]
+        parts = [f"{k}: {_difference(file.get(k), run.get(k))}" for k in keys[:3]]
+        return "; ".join(parts) + ("; ..." if len(keys) > 3 else "")
+    return f"{json.dumps(file)[:120]} in the file, {json.dumps(run)[:120]} in this run"
+
+
 def _compatible(header: Mapping[str, Any], other: Mapping[str, Any], source: str) -> None:
     for key in _MUST_MATCH:
         if header.get(key) != other.get(key):
-            raise ResultFileError(
-                f"cannot resume from {source}: its {key!r} differs from this run's\n"
-                f"  file: {json.dumps(other.get(key), sort_keys=True)}\n"
-                f"  run:  {json.dumps(header.get(key), sort_keys=True)}\n"
-                "Use another --out, or the options that produced the file.")
+            raise ResultFileError(f"cannot resume from {source}: its {key!r} differs from this run's "
+                                  f"({_difference(other.get(key), header.get(key))}); use another --out, "
+                                  f"or the options that produced the file")
     a, b = header.get("dataset", {}), other.get("dataset", {})
     for key in _DATASET_MUST_MATCH:
         if a.get(key) != b.get(key):
@@ -177,7 +189,11 @@ def load_records(out: str | os.PathLike, header: Mapping[str, Any] | None = None
         if header is not None:
             _compatible(header, data, str(path))
         for obj in list(data.get("results", [])) + list(data.get("failures", [])):
-            rec = record_from_json(obj)
+            try:
+                rec = record_from_json(obj)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a damaged or foreign record
+                raise ResultFileError(f"cannot resume from {path}: a record is not one of ours "
+                                      f"({type(exc).__name__}: {str(exc)[:120]})") from exc
             records[rec.index] = rec
     if records:
         log.info("resuming: %d videos already done in %s", len(records), out)
