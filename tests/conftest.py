@@ -1,8 +1,10 @@
-"""Shared fixtures: an isolated torch hub cache per test, and a loopback HTTP file server."""
+"""Shared fixtures: an isolated torch hub cache per test, a loopback HTTP file server, and
+generated checkpoint files (per test module: each is removed when its module is done)."""
 
 from __future__ import annotations
 
 import functools
+import shutil
 import http.server
 import socket
 import threading
@@ -10,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from weightgen import Checkpoints, Files, generate_state_dict, write_mmaction2_checkpoint
 
 _PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 
@@ -95,3 +99,28 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MMAction2 0.x checkpoint of slowfast_r50_4x16x1 with the reference weights."""
+    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
+
+
+@pytest.fixture(scope="module")
+def files(loopback_server: LoopbackServer) -> Iterator[Files]:
+    """Lateral-norm, sthv1 and r50 8x8 checkpoints of several formats, built on first use."""
+    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
+    root.mkdir()
+    yield Files(root)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ckpts(loopback_server: LoopbackServer) -> Iterator[Checkpoints]:
+    """Checkpoints of every MMAction2 architecture, built on first use."""
+    # Written under the server's root so the very same files are reachable by URL.
+    root = loopback_server.root / "ckpt"
+    root.mkdir()
+    yield Checkpoints(root)
+    shutil.rmtree(root, ignore_errors=True)  # ~1.5 GB: do not leave it in pytest's basetemp

@@ -4,10 +4,8 @@ options, mistakes answered in one line before any weight is loaded, label maps, 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,8 @@ from slowfast_zoo.cli import main as cli_main
 from slowfast_zoo.errors import DownloadError
 from slowfast_zoo.training.checkpoints import save_weights
 from slowfast_zoo.weights import loader as sources
-from test_weights_checkpoints import Files
+from weightgen import Files
 from video_factory import make_video
-from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 SMALL = ["--num-clips", "1", "--num-crops", "1", "--clip-len", "8", "--short-side", "32", "--crop-size", "32"]
 
@@ -118,10 +115,6 @@ def test_help_texts_state_defaults_and_units(capsys: pytest.CaptureFixture) -> N
 
 
 # ------------------------------------------------------------------------- mistakes: one line, exit 2
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
-
 
 @pytest.fixture
 def no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,13 +195,6 @@ def test_low_precision_on_a_cpu_without_it_warns(tmp_path: Path, capsys, no_load
 
 
 # ------------------------------------------------------------------------- label maps and fine-tuned files
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
-
 
 def test_predict_label_map_is_checked_before_any_download(tmp_path: Path, capsys, closed_port,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:

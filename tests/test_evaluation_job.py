@@ -4,13 +4,10 @@ own protocol and rawframe template, and SIGTERM mid-run then --resume."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,30 +17,14 @@ import torch
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main as cli_main
 from slowfast_zoo.errors import UsageError
-from test_weights_checkpoints import Files
+from procs import child_env
+from weightgen import Files
 from video_factory import make_video
-from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    return env
 
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
-
-
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_eval_protocol_follows_the_weights_rule() -> None:
@@ -109,10 +90,10 @@ def test_sigterm_mid_eval_then_resume_gives_the_uninterrupted_result(tmp_path: P
             "--data-root", str(videos), "--num-clips", "2", "--num-crops", "1", "--clip-len", "32",
             "--short-side", "64", "--crop-size", "64", "--no-progress", "--device", "cpu"]
     full = tmp_path / "full.json"
-    assert subprocess.run(base + ["--out", str(full)], env=_env(), capture_output=True, timeout=600).returncode == 0
+    assert subprocess.run(base + ["--out", str(full)], env=child_env(), capture_output=True, timeout=600).returncode == 0
 
     part = tmp_path / "part.json"
-    proc = subprocess.Popen(base + ["--out", str(part), "--save-every", "0.05"], env=_env(),
+    proc = subprocess.Popen(base + ["--out", str(part), "--save-every", "0.05"], env=child_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -130,7 +111,7 @@ def test_sigterm_mid_eval_then_resume_gives_the_uninterrupted_result(tmp_path: P
     assert "Traceback" not in err
     saved = json.loads(part.read_text())
     assert 2 <= len(saved["results"]) < 16 and saved.get("complete") is not True
-    resumed = subprocess.run(base + ["--out", str(part), "--resume"], env=_env(), capture_output=True,
+    resumed = subprocess.run(base + ["--out", str(part), "--resume"], env=child_env(), capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     a, b = json.loads(full.read_text()), json.loads(part.read_text())

@@ -15,7 +15,6 @@ import importlib.util
 import io
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 import slowfast_zoo as sz
+from procs import child_env
 from hostile_files import damaged_variants, samples
 from slowfast_zoo.cli import main as cli_main
 from slowfast_zoo.data import Failure, TestTransform, VideoReader
@@ -60,11 +60,6 @@ def _load_example():
     spec.loader.exec_module(mod)
     return mod
 
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +172,7 @@ def test_eval_k400_subprocess_with_worker(k400, uninterrupted, tmp_path):
     out = tmp_path / "sub.json"
     # One DataLoader worker: the damaged video's Failure crosses the process boundary.
     proc = subprocess.run([sys.executable, str(EXAMPLE), *_argv(k400, out, "--workers", "1")],
-                          capture_output=True, text=True, env=_env(), timeout=300)
+                          capture_output=True, text=True, env=child_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     _check_against_reference(k400, data, proc.stdout)
@@ -193,7 +188,7 @@ def test_torchrun_two_processes_same_as_one(k400, uninterrupted, tmp_path):
     out = tmp_path / "dist.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(EXAMPLE), *_argv(k400, out, "-v")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=400)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Disjoint shards without padding: 3 + 3 videos, and only rank 0 prints the report.
     assert "rank 0/2: 3 of 6 selected videos" in proc.stderr and "rank 1/2: 3 of 6 selected videos" in proc.stderr

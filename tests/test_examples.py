@@ -3,31 +3,21 @@ imported, outputs only inside --out, counts of what was written, SIGTERM then --
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import slowfast_zoo as sz
+from procs import child_env, wait_for
 from video_factory import make_video
 from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    return env
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
 
 
 @pytest.mark.slow
@@ -36,13 +26,13 @@ def test_examples_answer_mistakes_in_one_line(tmp_path: Path) -> None:
     for argv, needle in (([str(tmp_path / "nothing"), "--out", str(tmp_path / "o")], "no such folder"),
                          ([str(video), "--out", str(tmp_path / "o")], "is a video")):
         proc = subprocess.run([sys.executable, str(ROOT / "examples" / "extract_features.py"), *argv],
-                              capture_output=True, text=True, env=_env(), timeout=120)
+                              capture_output=True, text=True, env=child_env(), timeout=120)
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip().startswith("extract_features: error:") and needle in proc.stderr
         assert "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "finetune.py"), "--train-list",
                            str(tmp_path / "missing.txt"), "--out-dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, env=_env(), timeout=120)
+                          capture_output=True, text=True, env=child_env(), timeout=120)
     assert proc.returncode == 2 and "finetune: error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -129,12 +119,6 @@ def _small_videos(tmp_path: Path, count: int) -> Path:
     return videos
 
 
-def _wait_for(predicate, proc: subprocess.Popen, limit_s: float = 300) -> None:
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end and proc.poll() is None and not predicate():
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
-
 
 @pytest.mark.slow
 def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path: Path, ckpt: Path) -> None:
@@ -143,8 +127,8 @@ def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path
     cmd = [sys.executable, str(ROOT / "examples" / "extract_features.py"), str(videos), "--out", str(out),
            "--weights", str(ckpt), "--clip-len", "32", "--num-clips", "2", "--crop-size", "64",
            "--resize-short-side", "64", "--workers", "0", "--device", "cpu"]
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: out.is_dir() and len(list(out.glob("*.safetensors"))) >= 2, proc)
+    proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: out.is_dir() and len(list(out.glob("*.safetensors"))) >= 2, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
@@ -153,7 +137,7 @@ def test_sigterm_mid_features_keeps_finished_files_and_resume_completes(tmp_path
     assert not list(out.glob(".*partial"))  # nothing half-written
     for path in done:
         sz.weights.readers.read_safetensors(path)  # every finished file is whole
-    resumed = subprocess.run(cmd + ["--resume"], env=_env(), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(cmd + ["--resume"], env=child_env(), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len(list(out.glob("*.safetensors"))) == 12
 

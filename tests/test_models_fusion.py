@@ -3,8 +3,6 @@ inference fast paths (BatchNorm folding, channels_last_3d) keep MMAction2's gold
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -12,7 +10,7 @@ import torch
 import slowfast_zoo as sz
 import weightgen
 from slowfast_zoo.weights.loader import convert_mmaction2_state_dict
-from test_weights_checkpoints import LN, SS, Files
+from weightgen import LN, SS, Files
 from weightgen import ARCHS, MODEL_NAMES, generate_state_dict, golden_input, load_golden
 
 
@@ -138,13 +136,6 @@ def test_conv3d_as_2d_equals_conv3d(cin, cout, kernel, stride, padding, batch, m
 
 
 # ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", [LN, SS])

@@ -6,9 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,7 @@ import slowfast_zoo as sz
 import weightgen
 from slowfast_zoo.tools import export as ex
 from slowfast_zoo.cli import main
-from test_weights_checkpoints import LN, SS, Files
+from weightgen import LN, SS, Files
 from weightgen import MODEL_NAMES, generate_state_dict, load_golden, write_mmaction2_checkpoint
 
 ARCH = "slowfast_r50_4x16x1"
@@ -92,13 +90,6 @@ def test_cli_onnx_export_parity(checkpoint: Path, model, tmp_path: Path, capsys)
 
 
 # ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
-
 
 @pytest.mark.slow
 @pytest.mark.skipif(not _HAVE_ORT, reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")

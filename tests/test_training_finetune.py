@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +33,8 @@ from slowfast_zoo.errors import ListFileError
 from slowfast_zoo.training.checkpoints import load_training_state, read_weights_metadata
 from slowfast_zoo.training.freezing import configure_finetune
 from slowfast_zoo.training.schedule import WarmupCosine
-from test_weights_checkpoints import LN, SS, Files
+from procs import child_env, wait_for
+from weightgen import LN, SS, Files
 from video_factory import make_video
 from weightgen import MODEL_NAMES, generate_state_dict, write_mmaction2_checkpoint
 
@@ -236,22 +234,7 @@ def test_bf16_autocast_and_accumulation_smoke(dataset: dict[str, Path], tmp_path
 
 
 # ------------------------------------------------------------------------- unreadable videos, SIGTERM
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    return env
 
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
-
-
-def _wait_for(predicate, proc: subprocess.Popen, limit_s: float = 300) -> None:
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end and proc.poll() is None and not predicate():
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
 
 
 @pytest.mark.slow
@@ -283,27 +266,20 @@ def test_sigterm_mid_finetune_then_resume_finishes(tmp_path: Path, ckpt: Path) -
            "--data-root", str(tmp_path), "--out-dir", str(run), "--weights", str(ckpt), "--epochs", "40",
            "--batch-size", "2", "--clip-len", "8", "--resize-short-side", "32", "--crop-size", "32",
            "--freeze-stages", "3", "--workers", "0", "--no-progress", "--device", "cpu"]
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: (run / "training_state.pt").is_file(), proc)
+    proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (run / "training_state.pt").is_file(), proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
     lines = (run / "log.jsonl").read_text().splitlines()
     assert 1 <= len(lines) < 40
-    resumed = subprocess.run(cmd + ["--resume", "--stop-after", str(len(lines) + 1)], env=_env(),
+    resumed = subprocess.run(cmd + ["--resume", "--stop-after", str(len(lines) + 1)], env=child_env(),
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert len((run / "log.jsonl").read_text().splitlines()) == len(lines) + 1
 
 
 # ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", [LN, SS])

@@ -8,7 +8,6 @@ loaded into the wrong architecture naming the weights they fit (``weights.identi
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,9 @@ import weightgen
 from slowfast_zoo.errors import CheckpointError
 from test_weights_loader import assert_golden, assert_weights_equal
 from weightgen import (
+    LN,
+    SS,
+    Files,
     fake_mmengine_importable,
     generate_state_dict,
     load_golden,
@@ -28,49 +30,7 @@ from weightgen import (
     write_mmengine_checkpoint,
 )
 
-LN, SS = "r50_8x8x1_ln", "r50_16x8x1_sthv1"
 
-
-class Files:
-    """Generated state dicts and checkpoint files of the two architectures, built once."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._sd: dict[str, dict[str, torch.Tensor]] = {}
-        self._files: dict[str, Path] = {}
-
-    def state_dict(self, arch: str) -> dict[str, torch.Tensor]:
-        if arch not in self._sd:
-            self._sd[arch] = generate_state_dict(arch)
-        return self._sd[arch]
-
-    def file(self, kind: str) -> Path:
-        """``ln_mmengine_training``, ``ln_0x``, ``sthv1_0x`` or ``r50_8x8x1_0x``."""
-        if kind not in self._files:
-            if kind == "ln_mmengine_training":
-                path = write_mmengine_checkpoint(self.state_dict(LN), self.root / "mm1",
-                                                 "slowfast_r50_8xb8-8x8x1-steplr-256e_kinetics400-rgb",
-                                                 training_state=True)
-            elif kind == "ln_0x":
-                path = write_mmaction2_checkpoint(self.state_dict(LN), self.root / "0x", "slowfast_ln_gen")
-            elif kind == "sthv1_0x":
-                path = write_mmaction2_checkpoint(self.state_dict(SS), self.root / "0x",
-                                                  "slowfast_r50_16x8x1_22e_sthv1_rgb", with_optimizer=True)
-            elif kind == "r50_8x8x1_0x":
-                path = write_mmaction2_checkpoint(generate_state_dict("r50_8x8x1"), self.root / "0x",
-                                                  "slowfast_r50_8x8x1_gen")
-            else:
-                raise KeyError(kind)
-            self._files[kind] = path
-        return self._files[kind]
-
-
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -27,30 +27,14 @@ from slowfast_zoo.registry import get_arch_spec
 from slowfast_zoo.weights import get_cache_dir, hash_prefix_from_name, resolve_url
 from slowfast_zoo.weights import download as download_mod
 from slowfast_zoo.weights import loader as sources
-from test_weights_checkpoints import LN, Files
+from procs import child_env
+from weightgen import LN, Files
 from test_weights_loader import assert_golden, cache_listing
-from weightgen import generate_state_dict, write_mmaction2_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    return env
 
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path_factory.mktemp("ck"), "gen")
-
-
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------- failed transfers
@@ -164,7 +148,7 @@ def test_two_processes_download_the_same_url_once(loopback_server, ckpt: Path, t
     if not served.exists():
         served.symlink_to(ckpt)
     loopback_server.clear()
-    env = {**_env(), "TORCH_HOME": str(tmp_path / "shared_home")}
+    env = {**child_env(), "TORCH_HOME": str(tmp_path / "shared_home")}
     code = ("import slowfast_zoo as sz; "
             f"sz.create_model('slowfast_r50_4x16x1', pretrained=True, checkpoint_path={loopback_server.url(served)!r}); "
             "print('ok')")

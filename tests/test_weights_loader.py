@@ -14,7 +14,6 @@ import pickle
 import re
 import shutil
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +37,8 @@ from slowfast_zoo.weights import loader as load_mod
 from slowfast_zoo.weights import readers as readers_mod
 from slowfast_zoo.weights.apply import check_state_dict
 from weightgen import (
+    Checkpoints,
     ARCHS,
-    generate_state_dict,
     golden_input,
     load_golden,
     weights_sha256,
@@ -50,43 +49,7 @@ MODEL = {a: f"slowfast_{a}" for a in ARCHS}  # bare names: default tags, whose k
 
 
 # --------------------------------------------------------------------------- fixtures
-class Checkpoints:
-    """Generated MMAction2 state dicts and checkpoint files, each built at most once."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._sd: dict[str, dict[str, torch.Tensor]] = {}
-        self._files: dict[str, Path] = {}
-        self._sha: dict[str, str] = {}
-
-    def state_dict(self, arch: str, fusion_kernel: int | None = None) -> dict[str, torch.Tensor]:
-        key = f"{arch}_k{fusion_kernel}" if fusion_kernel else arch
-        if key not in self._sd:
-            self._sd[key] = generate_state_dict(arch, fusion_kernel=fusion_kernel)
-        return self._sd[key]
-
-    def sha256(self, arch: str) -> str:
-        if arch not in self._sha:
-            self._sha[arch] = sha256_file(self.file(arch))
-        return self._sha[arch]
-
-    def file(self, arch: str, fusion_kernel: int | None = None) -> Path:
-        key = f"{arch}_k{fusion_kernel}" if fusion_kernel else arch
-        if key not in self._files:
-            # One of them carries the training-time optimizer entry, which must be ignored.
-            self._files[key] = write_mmaction2_checkpoint(
-                self.state_dict(arch, fusion_kernel), self.root, f"slowfast_{key}_generated",
-                with_optimizer=arch == "r50_8x8x1")
-        return self._files[key]
-
-
-@pytest.fixture(scope="module")
-def ckpts(loopback_server) -> Iterator[Checkpoints]:
-    # Written under the server's root so the very same files are reachable by URL.
-    root = loopback_server.root / "ckpt"
-    root.mkdir()
-    yield Checkpoints(root)
-    shutil.rmtree(root, ignore_errors=True)  # ~1.5 GB: do not leave it in pytest's basetemp
 
 
 @pytest.fixture(scope="module")

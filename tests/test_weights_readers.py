@@ -3,7 +3,6 @@ legacy (pre-zip, numpy 1) files, and local checkpoint paths that cannot be read.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,25 +13,11 @@ import torch
 import slowfast_zoo as sz
 import weightgen
 from slowfast_zoo.errors import CheckpointError
-from test_weights_checkpoints import LN, Files
-from test_weights_loader import Checkpoints, assert_golden, assert_weights_equal, rename_to_true_hash
+from weightgen import LN, Files
+from test_weights_loader import assert_golden, assert_weights_equal, rename_to_true_hash
+from weightgen import Checkpoints
 
 
-@pytest.fixture(scope="module")
-def ckpts(loopback_server) -> Iterator[Checkpoints]:
-    # Written under the server's root so the very same files are reachable by URL.
-    root = loopback_server.root / "ckpt"
-    root.mkdir()
-    yield Checkpoints(root)
-    shutil.rmtree(root, ignore_errors=True)  # ~1.5 GB: do not leave it in pytest's basetemp
-
-
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

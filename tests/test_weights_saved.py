@@ -13,10 +13,8 @@ import hashlib
 import http.server
 import json
 import os
-import shutil
 import threading
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ import torch
 
 import slowfast_zoo as sz
 from slowfast_zoo.errors import CheckpointError
-from test_weights_checkpoints import LN, SS, Files
+from weightgen import LN, SS, Files
 from test_weights_loader import assert_golden
 from weightgen import MODEL_NAMES
 
@@ -246,13 +244,6 @@ def test_push_to_hub_uses_hfapi(finetuned, monkeypatch) -> None:
 
 
 # ------------------------------------------------------------------------- the lateral-norm and sthv1 architectures
-@pytest.fixture(scope="module")
-def files(loopback_server) -> Iterator[Files]:
-    root = loopback_server.root / "extra"  # served: the same files are reachable by URL
-    root.mkdir()
-    yield Files(root)
-    shutil.rmtree(root, ignore_errors=True)
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", [LN, SS])

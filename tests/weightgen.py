@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from slowfast_zoo._digest import sha256_file
+
 REFERENCE = Path(__file__).parent / "data" / "reference"
 ARCHS = ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1", "r152_r50_4x16x1")
 #: The two architectures produced by MMAction2 1.2.0 for the extra checkpoints (issue 12).
@@ -266,3 +268,72 @@ def pysf_input(spec: dict) -> torch.Tensor:
     """The golden input ``[N, 3, T, H, W]``: ``default_rng(seed).standard_normal(shape)`` as float32."""
     x = np.random.default_rng(spec["seed"]).standard_normal(spec["shape"]).astype(np.float32)
     return torch.from_numpy(x)
+
+
+# --------------------------------------------------------------------------- generated files, built once
+class Checkpoints:
+    """Generated MMAction2 state dicts and checkpoint files, each built at most once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._sd: dict[str, dict[str, torch.Tensor]] = {}
+        self._files: dict[str, Path] = {}
+        self._sha: dict[str, str] = {}
+
+    def state_dict(self, arch: str, fusion_kernel: int | None = None) -> dict[str, torch.Tensor]:
+        key = f"{arch}_k{fusion_kernel}" if fusion_kernel else arch
+        if key not in self._sd:
+            self._sd[key] = generate_state_dict(arch, fusion_kernel=fusion_kernel)
+        return self._sd[key]
+
+    def sha256(self, arch: str) -> str:
+        if arch not in self._sha:
+            self._sha[arch] = sha256_file(self.file(arch))
+        return self._sha[arch]
+
+    def file(self, arch: str, fusion_kernel: int | None = None) -> Path:
+        key = f"{arch}_k{fusion_kernel}" if fusion_kernel else arch
+        if key not in self._files:
+            # One of them carries the training-time optimizer entry, which must be ignored.
+            self._files[key] = write_mmaction2_checkpoint(
+                self.state_dict(arch, fusion_kernel), self.root, f"slowfast_{key}_generated",
+                with_optimizer=arch == "r50_8x8x1")
+        return self._files[key]
+
+
+LN, SS = "r50_8x8x1_ln", "r50_16x8x1_sthv1"
+
+
+class Files:
+    """Generated state dicts and checkpoint files of the two architectures, built once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._sd: dict[str, dict[str, torch.Tensor]] = {}
+        self._files: dict[str, Path] = {}
+
+    def state_dict(self, arch: str) -> dict[str, torch.Tensor]:
+        if arch not in self._sd:
+            self._sd[arch] = generate_state_dict(arch)
+        return self._sd[arch]
+
+    def file(self, kind: str) -> Path:
+        """``ln_mmengine_training``, ``ln_0x``, ``sthv1_0x`` or ``r50_8x8x1_0x``."""
+        if kind not in self._files:
+            if kind == "ln_mmengine_training":
+                path = write_mmengine_checkpoint(self.state_dict(LN), self.root / "mm1",
+                                                 "slowfast_r50_8xb8-8x8x1-steplr-256e_kinetics400-rgb",
+                                                 training_state=True)
+            elif kind == "ln_0x":
+                path = write_mmaction2_checkpoint(self.state_dict(LN), self.root / "0x", "slowfast_ln_gen")
+            elif kind == "sthv1_0x":
+                path = write_mmaction2_checkpoint(self.state_dict(SS), self.root / "0x",
+                                                  "slowfast_r50_16x8x1_22e_sthv1_rgb", with_optimizer=True)
+            elif kind == "r50_8x8x1_0x":
+                path = write_mmaction2_checkpoint(generate_state_dict("r50_8x8x1"), self.root / "0x",
+                                                  "slowfast_r50_8x8x1_gen")
+            else:
+                raise KeyError(kind)
+            self._files[kind] = path
+        return self._files[kind]
+

@@ -192,7 +192,7 @@ def load_records(out: str | os.PathLike, header: Mapping[str, Any] | None = None
             try:
                 rec = record_from_json(obj)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a damaged or foreign record
-                raise ResultFileError(f"cannot resume from {path}: a record is not one of ours "
+                raise ResultFileError(f"cannot resume from {path}: a record is damaged or not one of ours "
                                       f"({type(exc).__name__}: {str(exc)[:120]})") from exc
             records[rec.index] = rec
     if records:
