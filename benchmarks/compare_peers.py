@@ -1,4 +1,4 @@
-"""Our SlowFast r50 4x16x1 / 8x8x1 against PyTorchVideo's SlowFast R50, same input, alternating runs.
+"""Our SlowFast R50s against PyTorchVideo's (and MMAction2's) own models, same input, alternating runs.
 
 PyTorchVideo is a peer, never a dependency: ``pip install pytorchvideo==0.1.5`` into the
 benchmark environment. Both sides get random weights and the same normalized input
@@ -7,6 +7,12 @@ selection); each round times every variant once, in order, and the medians and p
 ratios (peer time / our time, > 1 = we are faster) are reported.
 
     python benchmarks/compare_peers.py --rounds 5 --threads 2 [--batch 1 3] [--json]
+
+Models: MMAction2's ``slowfast_r50_4x16x1`` / ``slowfast_r50_8x8x1`` (peers: PyTorchVideo's
+``create_slowfast`` with their tau/alpha/fusion kernel and a global head, MMAction2's own) and
+PySlowFast's ``pysf_slowfast_r50_8x8`` / ``pysf_slowfast_r50_4x16`` (peer: PyTorchVideo's
+``create_slowfast`` exactly as its hub builds that network: lateral BN, the fully-convolutional
+head pooling 7x7, so 2x2 positions at 256 px, slow clip by ``linspace``).
 
 Variants: ``ours`` = the library default (``prepare_model``: BatchNorm folded,
 channels_last_3d), ``ours-eager`` (``--with-eager``) = plain eval model,
@@ -35,7 +41,7 @@ from slowfast_zoo.inference.engine import prepare_model
 from slowfast_zoo.registry import ARCHS, get_pretrained_cfg
 
 # (tau, alpha, fusion kernel) per MMAction2 config: slow frames = 32 / tau, fast = 32.
-_ARCHS = ("slowfast_r50_4x16x1", "slowfast_r50_8x8x1")
+_ARCHS = ("slowfast_r50_4x16x1", "slowfast_r50_8x8x1", "pysf_slowfast_r50_8x8", "pysf_slowfast_r50_4x16")
 
 
 def _import_ptv():
@@ -56,11 +62,13 @@ def build_ptv(arch: str, size: int, clip_len: int = 32) -> torch.nn.Module:
     create_slowfast = _import_ptv()
     slow_t = clip_len // spec.tau
     s = size // 32
+    # MMAction2's networks: a global head at this size; PySlowFast's: its own trained head kernels.
+    head = spec.head_pool or ((slow_t, s, s), (clip_len, s, s))
     model = create_slowfast(
         model_depth=50, model_num_class=400,
         slowfast_fusion_conv_kernel_size=(spec.fusion_kernel, 1, 1),
         slowfast_fusion_conv_stride=(spec.alpha, 1, 1),
-        head_pool_kernel_sizes=((slow_t, s, s), (clip_len, s, s)),
+        head_pool_kernel_sizes=head,
     )
     return model.eval()
 
@@ -108,9 +116,13 @@ def build_mmaction2(arch: str) -> torch.nn.Module | None:
     return Recognizer().eval()
 
 
-def ptv_inputs(x: torch.Tensor, tau: int, alpha: int) -> list[torch.Tensor]:
-    """``[slow, fast]`` as our model selects them (nearest temporal resampling, strided)."""
-    return [x[:, :, ::tau].contiguous(), x[:, :, :: tau // alpha].contiguous()]
+def ptv_inputs(x: torch.Tensor, arch: str) -> list[torch.Tensor]:
+    """``[slow, fast]`` as our model selects them (MMAction2: strided; PySlowFast: ``linspace``)."""
+    spec = ARCHS[arch]
+    if spec.slow_sampling == "linspace":
+        index = torch.linspace(0, x.shape[2] - 1, x.shape[2] // spec.alpha).long()
+        return [x.index_select(2, index).contiguous(), x.contiguous()]
+    return [x[:, :, ::spec.tau].contiguous(), x[:, :, :: spec.tau // spec.alpha].contiguous()]
 
 
 def main(argv=None) -> int:
@@ -132,15 +144,14 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     variants = []  # (label, arch, batch, callable, input)
     for arch in args.models:
-        spec = ARCHS[arch]
         ours = prepare_model(sz.create_model(arch), device="cpu")
         eager = sz.create_model(arch).eval() if args.with_eager else None
         ptv = build_ptv(arch, args.size)
-        mma = build_mmaction2(arch) if not args.no_mmaction2 else None
+        mma = build_mmaction2(arch) if not (args.no_mmaction2 or arch.startswith("pysf_")) else None
         for b in args.batch:
             x = torch.randn(b, 3, 32, args.size, args.size)
             x_cl = x.contiguous(memory_format=torch.channels_last_3d)
-            xs = ptv_inputs(x, spec.tau, spec.alpha)
+            xs = ptv_inputs(x, arch)
             variants.append(("ours", arch, b, lambda m=ours, v=x_cl: m(v)))
             if eager is not None:
                 variants.append(("ours-eager", arch, b, lambda m=eager, v=x: m(v)))

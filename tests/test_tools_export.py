@@ -172,3 +172,17 @@ def test_cli_export_writes_and_reports_the_asked_opset(checkpoint: Path, tmp_pat
     report = json.loads(capsys.readouterr().out)
     assert report["opset"] == opset == ex.onnx_file_opset(out)
     assert report["max_abs_logit_diff"] <= ex.ONNX_ATOL
+
+
+@pytest.mark.slow
+def test_a_pysf_architecture_exports_with_its_fully_convolutional_head(tmp_path: Path) -> None:
+    from slowfast_zoo.tools.export import check_torchscript, export_torchscript
+
+    model = sz.create_model("pysf_slowfast_r50_8x8").eval()
+    path = export_torchscript(model, tmp_path / "pysf.pt", size=256)  # 2x2 head positions
+    x = torch.randn(1, 3, 32, 256, 256)
+    assert check_torchscript(path, model, x) <= 1e-5
+    with torch.inference_mode():  # the exported logits are the mean over the head's positions
+        per_position = model.forward_head(model.forward_features(x), return_map=True)
+        assert per_position.shape[2:] == (1, 2, 2)
+        assert torch.allclose(torch.jit.load(str(path))(x), per_position.mean((2, 3, 4)), atol=1e-4)
