@@ -15,6 +15,7 @@ import torch
 from torchvision.io import write_png
 
 import slowfast_zoo as sz
+from slowfast_zoo.data.pysf_transforms import PysfTestTransform
 from slowfast_zoo.errors import UsageError
 import weightgen
 from pipeline_reference import normalize
@@ -178,11 +179,16 @@ def test_train_transform_flip_ratio():
 
 # ------------------------------------------------------------------------- each weight's own protocol
 @pytest.mark.parametrize("name", sz.list_models("pysf_*", pretrained=True))
-def test_pysf_protocols_are_refused_until_implemented(name: str) -> None:
-    # Their own samplers (PyTorchVideo's clip sampler, PySlowFast's 30 fps decoder) are not
-    # written yet: running MMAction2's sampling on them would give quietly wrong scores.
-    with pytest.raises(UsageError, match=name.split(".")[0]):
-        sz.data.test_transform(name)
+def test_pysf_protocols_get_their_own_transform(name: str) -> None:
+    # PyTorchVideo / PySlowFast weights: their own frame selection and crops (test_data_pysf.py
+    # checks them against the frameworks), never MMAction2's.
+    test = sz.get_pretrained_cfg(name).test
+    tf = sz.data.test_transform(name, short_side=20, crop_size=16)
+    assert isinstance(tf, PysfTestTransform) and tf.sampling_rule == test.sampling_rule
+    assert tf.output_shape == (test.num_views, 3, test.clip_len, 16, 16)
+    assert tf.resize_short_side == 20
+    with pytest.raises(UsageError, match="sampling_rule"):
+        sz.data.test_transform("slowfast_r50_4x16x1", sampling_rule="ptv_pinned")
 
 
 @pytest.mark.parametrize("name", sz.list_models("slowfast_*", pretrained=True))

@@ -194,3 +194,23 @@ def test_cli_predict_refuses_a_missing_gpu_before_any_weight(tmp_path, capsys, m
     assert main(["predict", str(video), "--device", "cuda", "--views", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "device 'cuda'" in err and "use 'cpu'" in err
+
+
+@pytest.mark.slow
+def test_predict_scores_follow_the_pysf_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Charades (PySlowFast): its own views, sigmoid per view, max over the views.
+    from slowfast_zoo.inference import predict as predict_mod
+
+    name = "pysf_slowfast_r50_16x8.charades_multigrid"  # global-pool head: any frame size runs
+    model = sz.create_model(name).eval()
+    small = sz.data.test_transform(name, short_side=32, crop_size=32, clip_len=8, num_clips=2)
+    assert small.sampling_rule == "psf_charades" and small.num_views == 6
+    monkeypatch.setattr(predict_mod, "protocol_transform", lambda m, views: small)
+    video = make_video(tmp_path / "v.mp4", 40, 48, 40)
+    got = predict_mod.predict_scores(model, video, device="cpu", views_per_batch=3)
+    views = small.load(video)
+    with torch.no_grad():
+        direct = model(views).sigmoid().max(dim=0).values
+    torch.testing.assert_close(got, direct, atol=1e-5, rtol=1e-5)
+    mm = predict_mod.predict_scores(model, video, device="cpu", views_per_batch=3, average="prob")
+    torch.testing.assert_close(mm, model(views).softmax(dim=1).mean(dim=0).detach(), atol=1e-5, rtol=1e-5)

@@ -164,6 +164,9 @@ class _ClipDataset(Dataset[Item], abc.ABC):
         """``read(indices)`` of the transform's sampled frame indices (sampled again if reading
         corrects the reader's frame count, see :func:`read_sampled`)."""
         start = self._start_index()
+        sample_reader = getattr(self.transform, "sample_reader", None)
+        if sample_reader is not None:  # PyTorchVideo / PySlowFast place clips by timestamps
+            return read_sampled(lambda n: np.asarray(sample_reader(reader, start), dtype=np.int64), read, reader)
         return read_sampled(lambda n: np.asarray(self.transform.sample(n, start), dtype=np.int64), read, reader)
 
     def _load(self, reader: FrameReader, label: int) -> tuple[torch.Tensor, int]:

@@ -189,6 +189,13 @@ class VideoReader:
         return self._num_frames
 
     @property
+    def frame_pts(self) -> list[int] | None:
+        """pts of frame ``k`` (display order), ``None`` when some frame has none; for the
+        timestamp-based protocols of PyTorchVideo / PySlowFast."""
+        _ = self.num_frames
+        return None if self._pts is None else list(self._pts)
+
+    @property
     def count_method(self) -> str:
         """``"packets"`` or ``"decode"``: how :attr:`num_frames` was obtained."""
         _ = self.num_frames

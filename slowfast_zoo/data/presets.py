@@ -45,6 +45,7 @@ from slowfast_zoo.data.reading import (  # READ_CHUNK_BYTES: looked up here at e
     resolve_protocol,
     typed_failures,
 )
+from slowfast_zoo.data.pysf_transforms import PysfTestTransform
 from slowfast_zoo.data.resize_plan import Box
 from slowfast_zoo.data.sampling import RandomSource, check_rule, sample_frames
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
@@ -52,7 +53,7 @@ from slowfast_zoo.data.views import DecodedVideo, as_frames, assemble_views, ded
 from slowfast_zoo.errors import UsageError
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD
 
-__all__ = ["TestTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
+__all__ = ["TestTransform", "PysfTestTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
            "VideoSource", "RandomArg", "TrainTransform", "train_transform"]
 
 _VIEWS = ("test", "val")
@@ -124,6 +125,10 @@ class TestTransform(TransformBase):
         """Test-mode frame indices (deterministic; ``rng`` is accepted and ignored)."""
         return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_clips,
                              test_mode=True, start_index=start_index, rule=self.sampling_rule)
+
+    def sample_reader(self, reader: FrameReader, start_index: int = 0) -> np.ndarray:
+        """:meth:`sample` for ``reader`` (MMAction2 needs only its frame count)."""
+        return self.sample(reader.num_frames, start_index)
 
     def __call__(self, frames: torch.Tensor | np.ndarray,
                  indices: Sequence[int] | np.ndarray | torch.Tensor | None = None, *,
@@ -316,7 +321,8 @@ class TestTransform(TransformBase):
 def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_len: int | None = None,
                    frame_interval: int | None = None, num_clips: int | None = None,
                    resize_short_side: int | None = None, crop_size: int | None = None,
-                   num_crops: int | None = None) -> TestTransform:
+                   num_crops: int | None = None, short_side: int | None = None,
+                   sampling_rule: str | None = None) -> Any:
     """The test-time preprocessing of a weight: the one way from a protocol to its transform.
 
     Args:
@@ -330,13 +336,21 @@ def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_l
             centre clip with a centre crop, a quick look).
         clip_len, frame_interval, num_clips, resize_short_side, crop_size, num_crops: replace
             the chosen protocol's value (e.g. the clips of a feature-extraction chunk).
+        short_side: the same as ``resize_short_side``.
+        sampling_rule: PyTorchVideo / PySlowFast weights only: another of
+            ``PYSF_SAMPLING_RULES`` (e.g. ``"ptv_pinned"`` instead of the 2021-04 clip sampler).
+
+    PyTorchVideo / PySlowFast weights get a
+    :class:`~slowfast_zoo.data.pysf_transforms.PysfTestTransform` (same interface; their own
+    frame selection, normalize-then-resize, uniform crops); ``views=1`` is then one clip with
+    one centre crop.
 
     Clips are placed by the weight's own generation's test-mode ``SampleFrames``
     (``TestProtocol.sampling_rule``: "0.x" or "1.x").
 
     Raises:
-        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol), a
-            PyTorchVideo / PySlowFast protocol (not implemented yet), or ``views`` is none of the above.
+        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol), ``views`` is
+            none of the above, or ``sampling_rule`` is given for an MMAction2 weight.
 
     Example:
         >>> test_transform("slowfast_r50_8x8x1.k400_mm1").sampling_rule
@@ -347,18 +361,30 @@ def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_l
         (1, 3, 32, 224, 224)
         >>> test_transform("slowfast_r50_4x16x1", num_clips=2, num_crops=1).num_views
         2
+        >>> test_transform("pysf_slowfast_r50_8x8", short_side=16, crop_size=16).output_shape
+        (30, 3, 32, 16, 16)
     """
     if name_or_cfg is None:
         raise UsageError("no test protocol: the model has no pretrained_cfg (build it with create_model(), "
                          "or pass a TestProtocol)")
     cfg, mean, std = resolve_protocol(name_or_cfg)
     p = getattr(cfg, "test", cfg)
+    resize_short_side = short_side if resize_short_side is None else resize_short_side
     if getattr(p, "family", "mmaction2") != "mmaction2":
-        # MMAction2's sampling and crops on a PyTorchVideo / PySlowFast weight would score it
-        # quietly wrong: refuse until its own protocol is implemented.
-        raise UsageError(f"{getattr(cfg, 'name', 'this weight')}: its {p.family} test protocol "
-                         f"(sampling {p.sampling_rule!r}) is not implemented yet; the weights load and "
-                         f"run, but predict/evaluate/test_transform cannot reproduce its published protocol")
+        # MMAction2's sampling and crops would score these weights quietly wrong: their own
+        # protocol (pysf_transforms).
+        test = _view_kind(views, p.num_views) == "test"
+        return PysfTestTransform(
+            sampling_rule=sampling_rule or p.sampling_rule, clip_len=_pick(clip_len, p.clip_len),
+            frame_interval=_pick(frame_interval, p.frame_interval),
+            num_clips=_pick(num_clips, p.num_clips if test else 1),
+            resize_short_side=_pick(resize_short_side, p.resize_short_side),
+            crop_size=_pick(crop_size, p.crop_size), num_crops=_pick(num_crops, p.num_crops if test else 1),
+            crop_index=p.crop_index if test else 1, mean=mean, std=std, target_fps=p.target_fps,
+            clip_span=p.clip_span, filename_tmpl=p.filename_tmpl)
+    if sampling_rule is not None:
+        raise UsageError("sampling_rule= selects a PyTorchVideo / PySlowFast clip sampler; "
+                         f"{getattr(cfg, 'name', 'this weight')} follows MMAction2's protocol")
     if _view_kind(views, p.num_views) == "test":
         clips, size, crops = p.num_clips, p.crop_size, p.num_crops
     else:
@@ -391,7 +417,7 @@ def _view_kind(views: str | int | None, protocol_views: int) -> str:
                      f"(one centre clip, a quick look), got {views!r}")
 
 
-def views_transform(name_or_cfg: Any, views: int | None) -> TestTransform:
+def views_transform(name_or_cfg: Any, views: int | None) -> Any:
     """``test_transform(name_or_cfg, views=views)``: the weight's test transform by view count.
 
     Kept for callers that pass the count positionally; :func:`test_transform` is the one

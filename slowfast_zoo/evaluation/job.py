@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from slowfast_zoo._signals import terminate_as_interrupt
-from slowfast_zoo.data import RawframeDataset, TestTransform, VideoDataset, read_label_map
+from slowfast_zoo.data import RawframeDataset, TestTransform, VideoDataset, read_label_map, test_transform
 from slowfast_zoo.errors import InputFileError, UsageError
 from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
 from slowfast_zoo.evaluation.results import ResultWriter, load_records
@@ -122,7 +122,7 @@ class EvalConfig:
     progress: bool = True
 
 
-def resolve_protocol(cfg: PretrainedCfg, config: EvalConfig) -> tuple[dict[str, Any], TestTransform]:
+def resolve_protocol(cfg: PretrainedCfg, config: EvalConfig) -> tuple[dict[str, Any], Any]:
     """The ``protocol`` entry of the result file and the :class:`~slowfast_zoo.data.TestTransform`
     that implements it: the weight's published protocol with ``config``'s overrides.
 
@@ -166,10 +166,22 @@ def resolve_protocol(cfg: PretrainedCfg, config: EvalConfig) -> tuple[dict[str, 
         raise UsageError(f"--data-format must be one of {DATA_FORMATS}, got {config.data_format!r}")
     start = (config.start_index if config.start_index is not None
              else (1 if config.data_format == "rawframes" else 0))
-    tf = TestTransform(clip_len=values["clip_len"], frame_interval=values["frame_interval"],
-                       num_clips=values["num_clips"], resize_short_side=values["resize_short_side"],
-                       crop_size=values["crop_size"], num_crops=values["num_crops"], mean=cfg.mean,
-                       std=cfg.std, sampling_rule=pub.sampling_rule)
+    tf: Any
+    if pub.family == "mmaction2":
+        tf = TestTransform(clip_len=values["clip_len"], frame_interval=values["frame_interval"],
+                           num_clips=values["num_clips"], resize_short_side=values["resize_short_side"],
+                           crop_size=values["crop_size"], num_crops=values["num_crops"], mean=cfg.mean,
+                           std=cfg.std, sampling_rule=pub.sampling_rule)
+    else:
+        # PyTorchVideo / PySlowFast: their own frame selection, crops and scoring ("protocol"
+        # average: PySlowFast's per-view score, see protocol_scoring), unless --average-clips.
+        tf = test_transform(cfg, clip_len=values["clip_len"], frame_interval=values["frame_interval"],
+                            num_clips=values["num_clips"], resize_short_side=values["resize_short_side"],
+                            crop_size=values["crop_size"], num_crops=values["num_crops"])
+        if config.average_clips is None:
+            average = "protocol"
+        else:  # MMAction2's averaging instead of the weight's own scoring
+            overrides["average_clips"] = average
     protocol = {**values, "num_views": values["num_clips"] * values["num_crops"], "average_clips": average,
                 "sampling_rule": pub.sampling_rule,
                 "start_index": start, "mean": list(cfg.mean), "std": list(cfg.std),
@@ -183,7 +195,7 @@ def _class_names(config: EvalConfig, cfg: PretrainedCfg) -> tuple[list[str], str
     return list(read_label_map(config.label_map, cfg.num_classes)), os.fspath(config.label_map)
 
 
-def _dataset(config: EvalConfig, cfg: PretrainedCfg, tf: TestTransform,
+def _dataset(config: EvalConfig, cfg: PretrainedCfg, tf: Any,
              start_index: int) -> VideoDataset | RawframeDataset:
     if config.data_format == "rawframes":
         return RawframeDataset(config.ann_file, config.data_root, tf,

@@ -1,7 +1,9 @@
 """Accuracy metrics exactly as MMAction2 0.x computes them (docs/SPEC.md sections 3 and 5).
 
 Reproduces ``mmaction.core.evaluation`` (``top_k_accuracy``, ``mean_class_accuracy``,
-``confusion_matrix``) and the recognizer's ``average_clips`` of MMAction2 (Apache-2.0).
+``confusion_matrix``) and the recognizer's ``average_clips`` of MMAction2 (Apache-2.0), and the
+Charades mAP of PySlowFast's ``utils/meters.py`` ``get_map`` (Meta, Apache-2.0), which calls
+scikit-learn's ``average_precision_score`` per class (re-implemented here, no dependency).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import torch
 from slowfast_zoo.errors import UsageError
 from slowfast_zoo.inference.engine import average_views  # re-exported: the one view averaging
 
-__all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views"]
+__all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views", "average_precision",
+           "mean_average_precision"]
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence
 
@@ -100,3 +103,51 @@ def mean_class_accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
     counts = matrix.sum(axis=1)
     hits = np.diag(matrix)
     return float(np.mean([h / c if c else 0.0 for c, h in zip(counts, hits)]))
+
+
+def average_precision(scores: ArrayLike, positives: ArrayLike) -> float:
+    """Average precision of one class: scikit-learn's ``average_precision_score`` (the step-wise
+    sum ``sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds, highest first), which
+    PySlowFast's ``get_map`` calls per class.
+
+    Example:
+        >>> round(average_precision([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 6)
+        0.833333
+    """
+    s = np.asarray(scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else scores,
+                   dtype=np.float64).reshape(-1)
+    y = np.asarray(positives.detach().cpu().numpy() if isinstance(positives, torch.Tensor) else positives
+                   ).reshape(-1) > 0
+    if s.size != y.size or s.size == 0:
+        raise UsageError(f"scores and positives must be non-empty and of one length, got {s.size} and {y.size}")
+    if not y.any():
+        raise UsageError("average precision needs at least one positive")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # the last row of each distinct score
+    tps = np.cumsum(y)[last].astype(np.float64)
+    precision = tps / (last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def mean_average_precision(scores: ArrayLike, labels: ArrayLike) -> float:
+    """PySlowFast's ``get_map`` (Charades): the mean of :func:`average_precision` over the classes
+    that have at least one positive video (the others are dropped, as it drops them).
+
+    Args:
+        scores: ``[num_videos, num_classes]`` video scores.
+        labels: ``[num_videos, num_classes]`` multi-hot ground truth (0/1).
+
+    Example:
+        >>> mean_average_precision([[0.9, 0.2, 0.1], [0.3, 0.8, 0.5]], [[1, 0, 0], [0, 1, 0]])
+        1.0
+    """
+    s = np.asarray(scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
+    y = np.asarray(labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels)
+    if s.ndim != 2 or s.shape != y.shape:
+        raise UsageError(f"scores and labels must both be [num_videos, num_classes], got {s.shape} and {y.shape}")
+    keep = np.flatnonzero((y > 0).any(axis=0))
+    if keep.size == 0:
+        raise UsageError("no class has a positive video: mAP is undefined")
+    return float(np.mean([average_precision(s[:, k], y[:, k]) for k in keep]))

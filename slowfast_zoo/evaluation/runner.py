@@ -39,7 +39,7 @@ from slowfast_zoo.evaluation.metrics import mean_class_accuracy, top_k_accuracy
 from slowfast_zoo.evaluation.results import VideoRecord
 from slowfast_zoo.inference.device import resolve_device
 from slowfast_zoo.inference.engine import (average_views, default_views_per_batch, prepare_model,
-                                           run_view_stream, video_scores)
+                                           protocol_scoring, run_view_stream, video_scores)
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo._progress import ProgressBar
 
@@ -47,7 +47,7 @@ __all__ = ["EvalResult", "evaluate", "compute_metrics"]
 
 log = logging.getLogger(__name__)
 
-_AVERAGES = ("prob", "score")
+_AVERAGES = ("protocol", "prob", "score")
 
 
 def compute_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -166,7 +166,7 @@ def _labels_of(dataset: Dataset[Any]) -> Sequence[int]:
     return labels
 
 
-def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "prob", views_per_batch: int | None = None,
+def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "protocol", views_per_batch: int | None = None,
              device: str | torch.device | None = None, dtype: torch.dtype | None = None,
              progress: bool = True, num_workers: int = 0, indices: Iterable[int] | None = None,
              resume_from: Mapping[int, VideoRecord] | None = None,
@@ -190,7 +190,12 @@ def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "prob", v
             ``labels`` attribute: :class:`~slowfast_zoo.data.VideoDataset` /
             :class:`~slowfast_zoo.data.RawframeDataset` (use ``on_error="skip"`` to survive
             damaged videos; with ``"raise"`` the first one stops the run).
-        average: ``"prob"`` (softmax then mean, all published numbers) or ``"score"``.
+        average: ``"protocol"`` (default): the weight's own scoring
+            (:func:`~slowfast_zoo.inference.engine.protocol_scoring` of ``model.pretrained_cfg.test``:
+            ``"prob"`` for MMAction2 weights; PySlowFast's per-view score, softmax or sigmoid at
+            every head position then the mean, combined by mean or max, for PyTorchVideo /
+            PySlowFast weights); ``"prob"`` (softmax then mean) or ``"score"``: MMAction2's
+            ``average_clips`` whatever the weight.
         views_per_batch: views per forward pass (default: 1 on CPU, 10 on GPU).
         device: compute device (default: CUDA when available; ``cuda:LOCAL_RANK`` under torchrun).
         dtype: autocast dtype (``torch.float16`` / ``torch.bfloat16``), ``None`` for float32.
@@ -219,7 +224,9 @@ def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "prob", v
         (0.7564, 3)
     """
     if average not in _AVERAGES:
-        raise UsageError(f"average must be 'prob' or 'score' for evaluation, got {average!r}")
+        raise UsageError(f"average must be one of {_AVERAGES} for evaluation, got {average!r}")
+    activation, mode = (protocol_scoring(getattr(getattr(model, "pretrained_cfg", None), "test", None))
+                        if average == "protocol" else (None, average))
     labels = _labels_of(dataset)
     size = _length(dataset)
     selection = list(range(size)) if indices is None else [int(i) for i in indices]
@@ -246,7 +253,8 @@ def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "prob", v
              info.rank, info.world_size, len(mine), len(selection), len(done))
     if resize_on_device is None:
         resize_on_device = dev.type != "cpu"
-    new = _run_shard(model, dataset, mine, labels, average=average, views_per_batch=views_per_batch,
+    new = _run_shard(model, dataset, mine, labels, average=mode, activation=activation,
+                     views_per_batch=views_per_batch,
                      dtype=dtype, num_workers=num_workers, pin=dev.type == "cuda",
                      progress=progress and info.is_main, on_result=on_result,
                      resize_on_device=bool(resize_on_device))
@@ -306,6 +314,7 @@ def _loader_items(dataset: Dataset[Any], mine: list[int], *, num_workers: int, p
 
 def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: Sequence[int], *,
                average: str, views_per_batch: int | None, dtype: torch.dtype | None, num_workers: int,
+               activation: str | None = None,
                pin: bool, progress: bool, on_result: Callable[[VideoRecord], None] | None,
                resize_on_device: bool = False) -> list[VideoRecord]:
     """Evaluate this process's videos."""
@@ -330,12 +339,12 @@ def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: 
             if isinstance(payload, torch.Tensor):  # a dataset that gives whole views
                 step = views_per_batch or default_views_per_batch(device, payload.shape[2:])
                 video_score = video_scores(model, payload, average=average, views_per_batch=step,
-                                           dtype=dtype)
+                                           dtype=dtype, activation=activation)
             else:
                 step = views_per_batch or default_views_per_batch(device, transform.view_shape)
                 video = payload.to(device, non_blocking=True) if device.type != "cpu" else payload
                 logits = run_view_stream(model, transform.iter_views(video, step),
-                                         views_per_batch=step, dtype=dtype)
+                                         views_per_batch=step, dtype=dtype, activation=activation)
                 video_score = average_views(logits[None], average)[0]
             scores = video_score.numpy().astype(np.float32, copy=False)
             rec = VideoRecord(i, _record_path(dataset, i), int(labels[i]), scores, None)

@@ -1,17 +1,19 @@
-"""Predict the action in a video: decode, the weight's own test views, model, softmax average."""
+"""Predict the action in a video: decode, the weight's own test views, model, the weight's own scoring."""
 
 from __future__ import annotations
 
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from slowfast_zoo.errors import UsageError
-from slowfast_zoo.data.presets import TestTransform, test_transform
+from slowfast_zoo.data.presets import test_transform
 from slowfast_zoo.data.reading import VideoSource, open_reader, read_sampled
-from slowfast_zoo.inference.engine import Prediction, prepare_model, streamed_scores, topk_predictions
+from slowfast_zoo.inference.engine import (Prediction, prepare_model, protocol_scoring, streamed_scores,
+                                           topk_predictions)
 from slowfast_zoo.models.slowfast import SlowFast
 
 __all__ = ["Prediction", "predict", "predict_scores", "sample_video_path", "class_names_of",
@@ -40,8 +42,10 @@ def class_names_of(model: SlowFast) -> tuple[str, ...]:
     return model.class_names
 
 
-def protocol_transform(model: SlowFast, views: int | None) -> TestTransform:
-    """The test transform of the model's weight: its own protocol, or 1 view (a quick look).
+def protocol_transform(model: SlowFast, views: int | None) -> Any:
+    """The test transform of the model's weight: its own protocol, or 1 view (a quick look):
+    a :class:`~slowfast_zoo.data.TestTransform` (MMAction2 weights) or a
+    :class:`~slowfast_zoo.data.pysf_transforms.PysfTestTransform` (PyTorchVideo / PySlowFast).
 
     Args:
         model: a model built by :func:`slowfast_zoo.create_model` (it has a ``pretrained_cfg``).
@@ -59,9 +63,15 @@ def protocol_transform(model: SlowFast, views: int | None) -> TestTransform:
 
 def predict_scores(model: SlowFast, video: VideoSource, *, views: int | None = None,
                    device: str | torch.device | None = None, views_per_batch: int | None = None,
-                   dtype: torch.dtype | None = None, average: str = "prob",
+                   dtype: torch.dtype | None = None, average: str | None = None,
                    progress: bool = False) -> torch.Tensor:
-    """Video-level scores ``[num_classes]`` (softmax averaged over the views by default).
+    """Video-level scores ``[num_classes]``, scored as the weight's test protocol scored them.
+
+    ``average=None`` (default): the weight's own scoring (:func:`~slowfast_zoo.inference.engine.
+    protocol_scoring`): MMAction2 weights average the softmax of each view's logits;
+    PyTorchVideo / PySlowFast weights take PySlowFast's per-view score (softmax, sigmoid for
+    Charades, at every head position, then the mean) and combine the views by their mean (max
+    for Charades). ``"prob"`` / ``"score"``: MMAction2's ``average_clips`` whatever the weight.
 
     The model runs on the fast path (eval, BatchNorm folded, channels_last) as a prepared copy
     (:func:`slowfast_zoo.inference.prepare_model`): the caller's model is left unchanged. The views are streamed: each distinct frame is
@@ -77,19 +87,23 @@ def predict_scores(model: SlowFast, video: VideoSource, *, views: int | None = N
         (torch.Size([400]), 1.0)
     """
     tf = protocol_transform(model, views)
+    activation, mode = (protocol_scoring(getattr(model.pretrained_cfg, "test", None)) if average is None
+                        else (None, average))
     reader, first = open_reader(os.fspath(video) if isinstance(video, (str, os.PathLike)) else video,
                                 filename_tmpl=tf.filename_tmpl)
     model = prepare_model(model, device=device)
-    return read_sampled(lambda n: tf.sample(n, first),
+    return read_sampled(lambda n: tf.sample_reader(reader, first),
                         lambda idx: streamed_scores(model, tf, reader, idx, views_per_batch=views_per_batch,
-                                                    dtype=dtype, average=average, progress=progress),
+                                                    dtype=dtype, average=mode, progress=progress,
+                                                    activation=activation),
                         reader)
 
 
 def predict(model: SlowFast, video: VideoSource, *, topk: int = 5, views: int | None = None,
             device: str | torch.device | None = None, views_per_batch: int | None = None,
             dtype: torch.dtype | None = None, progress: bool = False) -> list[Prediction]:
-    """Top-k classes of a video with their probabilities, using the weight's test protocol.
+    """Top-k classes of a video with their scores, using the weight's test protocol (views and
+    scoring: :func:`predict_scores`; Charades weights give per-class sigmoid scores).
 
     Args:
         model: a model from :func:`slowfast_zoo.create_model` (left unchanged: a prepared copy runs).
