@@ -148,3 +148,25 @@ def test_pyslowfast_layout_is_the_models_own(video: Path, tmp_path: Path) -> Non
     path = feats.save(tmp_path / "f.safetensors")
     with safe_open(str(path), framework="pt") as f:
         assert f.metadata()["layout"] == feats.layout
+
+
+def test_pyslowfast_weight_features_use_its_own_normalization(video: Path) -> None:
+    # Clips are spread by the 1.x rule (the PyTorchVideo / PySlowFast samplers pick clips by time
+    # for scoring), but pixels are resized, cropped and normalized by the weight's own transform
+    # (/255, mean 0.45, std 0.225, RGB): the embedding equals the model's on those views.
+    cfg = sz.get_pretrained_cfg("pysf_slowfast_r50_8x8")
+    spec = sz.registry.ARCHS["pysf_slowfast_r50_8x8"].replace(slow_base_channels=8)
+    torch.manual_seed(0)
+    model = sz.SlowFast(spec, num_classes=5, pretrained_cfg=cfg).eval()
+    feats = sz.extract_features(model, video, num_clips=1, prepare=False, **SMALL)
+    tf = sz.data.test_transform(cfg, clip_len=8, frame_interval=2, num_clips=1, resize_short_side=40,
+                                crop_size=32, num_crops=1)
+    clip = sz.data.sample_frames(40, 8, 2, 1, test_mode=True, rule="1.x")
+    reader = sz.data.VideoReader(video)
+    views = tf.read_views(reader, np.asarray(clip).reshape(1, -1))
+    # On [0, 1] with mean 0.45 and std 0.225 every value lies in [-2, 2.45] (MMAction2's 0-255 scale
+    # with its means would reach -2.1 to 2.7 and differ everywhere).
+    assert -2.0 - 1e-6 <= float(views.min()) and float(views.max()) <= 0.55 / 0.225 + 1e-6
+    with torch.no_grad():
+        expected = model.forward_head(model.forward_features(views), pre_logits=True)
+    torch.testing.assert_close(feats.embeddings, expected, rtol=1e-4, atol=1e-4)

@@ -202,8 +202,11 @@ def extract_features(model: SlowFast, video: VideoSource, *, clip_len: int | Non
 
     reader, first = open_reader(video, filename_tmpl=proto.filename_tmpl)
     n = int(reader.num_frames)
-    # The weight's own generation places the evenly spread clips (0.x or 1.x SampleFrames).
-    clips = _clip_indices(n, L, step, K, stride, proto.sampling_rule)  # [C, L], before start_index
+    # The weight's own generation places the evenly spread clips (0.x or 1.x SampleFrames); for
+    # PyTorchVideo / PySlowFast weights (whose samplers pick clips by time, for scoring) the 1.x
+    # rule spreads them, and the weight's own transform still resizes, crops and normalizes.
+    rule = proto.sampling_rule if proto.sampling_rule in ("0.x", "1.x") else "1.x"
+    clips = _clip_indices(n, L, step, K, stride, rule)  # [C, L], before start_index
     crops = 3 if crop == "three" else 1
     embeddings, slows, fasts = [], [], []
     for lo in range(0, len(clips), clips_per_chunk):
