@@ -53,7 +53,7 @@ from slowfast_zoo.data.views import DecodedVideo, as_frames, assemble_views, ded
 from slowfast_zoo.errors import UsageError
 from slowfast_zoo.registry.records import KINETICS_MEAN, KINETICS_STD
 
-__all__ = ["TestTransform", "PysfTestTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
+__all__ = ["TestTransform", "PysfTestTransform", "ViewTransform", "test_transform", "views_transform", "open_reader", "FrameReader",
            "VideoSource", "RandomArg", "TrainTransform", "train_transform"]
 
 _VIEWS = ("test", "val")
@@ -318,11 +318,16 @@ class TestTransform(TransformBase):
                               out=out, channels_last=channels_last)
 
 
+#: What :func:`test_transform` returns: MMAction2's protocol, or PyTorchVideo's / PySlowFast's (the
+#: same methods: ``sample``, ``read_views``, ``stream_views``, ``load``, ``num_views`` ...).
+ViewTransform = TestTransform | PysfTestTransform
+
+
 def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_len: int | None = None,
                    frame_interval: int | None = None, num_clips: int | None = None,
                    resize_short_side: int | None = None, crop_size: int | None = None,
                    num_crops: int | None = None, short_side: int | None = None,
-                   sampling_rule: str | None = None) -> Any:
+                   sampling_rule: str | None = None) -> "ViewTransform":
     """The test-time preprocessing of a weight: the one way from a protocol to its transform.
 
     Args:
@@ -417,7 +422,7 @@ def _view_kind(views: str | int | None, protocol_views: int) -> str:
                      f"(one centre clip, a quick look), got {views!r}")
 
 
-def views_transform(name_or_cfg: Any, views: int | None) -> Any:
+def views_transform(name_or_cfg: Any, views: int | None) -> "ViewTransform":
     """``test_transform(name_or_cfg, views=views)``: the weight's test transform by view count.
 
     Kept for callers that pass the count positionally; :func:`test_transform` is the one

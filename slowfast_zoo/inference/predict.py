@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from slowfast_zoo.errors import UsageError
-from slowfast_zoo.data.presets import test_transform
+from slowfast_zoo.data.presets import ViewTransform, test_transform
 from slowfast_zoo.data.reading import VideoSource, open_reader, read_sampled
 from slowfast_zoo.inference.engine import (Prediction, prepare_model, protocol_scoring, streamed_scores,
                                            topk_predictions)
@@ -42,7 +41,7 @@ def class_names_of(model: SlowFast) -> tuple[str, ...]:
     return model.class_names
 
 
-def protocol_transform(model: SlowFast, views: int | None) -> Any:
+def protocol_transform(model: SlowFast, views: int | None) -> ViewTransform:
     """The test transform of the model's weight: its own protocol, or 1 view (a quick look):
     a :class:`~slowfast_zoo.data.TestTransform` (MMAction2 weights) or a
     :class:`~slowfast_zoo.data.pysf_transforms.PysfTestTransform` (PyTorchVideo / PySlowFast).

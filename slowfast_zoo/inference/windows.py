@@ -37,7 +37,7 @@ import torch
 
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.decode import VideoReader
-from slowfast_zoo.data.presets import TestTransform, test_transform
+from slowfast_zoo.data.presets import ViewTransform, test_transform
 from slowfast_zoo.inference.engine import Prediction, prepare_model, streamed_scores, topk_predictions
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.errors import IndexOutOfRangeError, UsageError, VideoDecodeError
@@ -239,7 +239,7 @@ def predict_windows(model: SlowFast, video: str | os.PathLike[str] | VideoReader
                            views_per_batch=views_per_batch, dtype=dtype, progress=progress)
 
 
-def _predict_stream(model: SlowFast, reader: VideoReader, ranges: WindowRanges, transform: TestTransform, *,
+def _predict_stream(model: SlowFast, reader: VideoReader, ranges: WindowRanges, transform: ViewTransform, *,
                     video: str, topk: int, device: str | torch.device | None, views_per_batch: int | None,
                     dtype: torch.dtype | None, progress: bool) -> Iterator[WindowPrediction]:
     """The windows of :func:`predict_windows`, computed as they are consumed."""

@@ -50,7 +50,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from slowfast_zoo._io import atomic_write_text, json_finite, remove_leftovers
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo.data.datasets import VideoDataset, collate_skip_failures
-from slowfast_zoo.data.presets import TestTransform, test_transform
+from slowfast_zoo.data.presets import ViewTransform, test_transform
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
 from slowfast_zoo.evaluation.distributed import DistInfo, init_distributed
 from slowfast_zoo.evaluation.runner import evaluate
@@ -184,7 +184,7 @@ def _train_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int,
     return train_transform(_protocol(cfg, pcfg, num_classes), flip=cfg.flip, rng=seed)
 
 
-def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -> TestTransform:
+def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -> ViewTransform:
     # MMAction2's validation pipeline: one clip, centre crop.
     return test_transform(pcfg, views="val", clip_len=cfg.clip_len, frame_interval=cfg.frame_interval,
                           resize_short_side=cfg.resize_short_side, crop_size=cfg.val_crop_size)
