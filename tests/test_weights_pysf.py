@@ -35,7 +35,8 @@ from slowfast_zoo.weights.readers import Checkpoint, read_metadata, read_torch_c
 from slowfast_zoo.weights.readers_pysf import CAFFE2_GLOBALS, read_caffe2_checkpoint, sniff_format
 from slowfast_zoo.weights.source import resolve_source
 from slowfast_zoo.weights.trust import record_path
-from weightgen import load_pysf, pysf_input
+from slowfast_zoo.weights.convert_pysf import psf_key_to_ours, ptv_key_to_ours
+from weightgen import generate_pysf_state_dict, load_pysf, pysf_input
 
 W8 = pf.w8_spec()
 #: The width-8 synthetic caffe2 file of the golden-data workshop (its ``c2_pickle_globals.json``):
@@ -162,7 +163,6 @@ def test_every_format_of_one_network_loads_the_same_weights(name: str, tmp_path:
 def _as_blobs(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """Our weights under caffe2 blob names (no counters: caffe2 files have none)."""
     table = load_pysf("c2_blob_table_psf_slowfast_r50_8x8")["table"]
-    from slowfast_zoo.weights.convert_pysf import psf_key_to_ours
     return {c2: state[psf_key_to_ours(psf)].numpy() for c2, psf, *_ in table}
 
 
@@ -494,3 +494,106 @@ def test_a_published_file_with_another_class_count_than_its_record_is_named(
     assert "has a 5-class classifier, but the registry records 10 classes for it" in str(e.value)
     assert record.name in str(e.value)
     assert load_w8(url, classes=5).num_classes == 5  # the file's own classifier, as the message says
+
+
+# ------------------------------------------------------------- every registered weight, full size
+#: (key family, architecture, classes) -> the manifest whose key names and shapes the file has.
+_MANIFESTS = {
+    ("pytorchvideo", "pysf_slowfast_r50_4x16", 400): "manifest_ptv_slowfast_r50_4x16",
+    ("pytorchvideo", "pysf_slowfast_r50_8x8", 400): "manifest_ptv_slowfast_r50_8x8",
+    ("pytorchvideo", "pysf_slowfast_r50_8x8", 174): "manifest_ptv_slowfast_r50_8x8_ssv2",
+    ("pytorchvideo", "pysf_slowfast_r50_8x8", 157): "manifest_ptv_slowfast_r50_8x8_charades",
+    ("pytorchvideo", "pysf_slowfast_r101_8x8", 400): "manifest_ptv_slowfast_r101_8x8",
+    ("pytorchvideo", "pysf_slowfast_16x8_r101_50_50", 400): "manifest_ptv_slowfast_16x8_r101_50_50",
+    ("pyslowfast", "pysf_slowfast_r50_8x8", 400): "manifest_psf_slowfast_r50_8x8",
+    ("pyslowfast", "pysf_slowfast_r50_16x8", 174): "manifest_psf_slowfast_r50_16x8_ssv2",
+    ("pyslowfast", "pysf_slowfast_r50_16x8", 157): "manifest_psf_slowfast_r50_16x8_charades",
+}
+
+
+def _source_key(name: str) -> tuple[str, str, int]:
+    cfg = sz.get_pretrained_cfg(name)
+    return cfg.key_family, cfg.architecture, cfg.num_classes
+
+
+#: Every registered PyTorchVideo / PySlowFast weight, those sharing a generated file side by side
+#: (the one-entry cache below then builds each file's weights once).
+_ALL_PYSF = sorted(sz.list_models("pysf_*", pretrained=True), key=lambda n: (_source_key(n), n))
+
+_GENERATED: dict[tuple[str, str, int], tuple[object, dict[str, torch.Tensor]]] = {}
+
+
+def _published_weights(name: str) -> tuple[object, dict[str, torch.Tensor]]:
+    """``(what the file holds, the same weights under our keys)`` for ``name``'s published file:
+    a state dict under the framework's key names (torch files) or caffe2 blobs. Rules v1-ptv /
+    v1-psf (tests/data/pysf/README.md); one entry kept: full-size weights are 140 to 250 MB."""
+    key = _source_key(name)
+    if key not in _GENERATED:
+        _GENERATED.clear()
+        family, arch, _classes = key
+        if family == "caffe2":  # the c2 table's names with the network's own shapes
+            shapes = {k: tuple(v.shape) for k, v in SlowFast(sz.registry.ARCHS[arch]).state_dict().items()}
+            blobs = pf.synthetic_caffe2_blobs(shapes)
+            psf_of = {c2: psf for c2, psf, *_ in load_pysf("c2_blob_table_psf_slowfast_r50_8x8")["table"]}
+            ours = {psf_key_to_ours(psf_of[n]): torch.from_numpy(v) for n, v, kind in blobs
+                    if kind == "str"}
+            _GENERATED[key] = (blobs, ours)
+        else:
+            manifest = load_pysf(_MANIFESTS[key])["state_dict"]
+            rule, to_ours = ("v1-ptv", ptv_key_to_ours) if family == "pytorchvideo" else ("v1-psf", psf_key_to_ours)
+            theirs = dict(generate_pysf_state_dict(manifest, rule))
+            _GENERATED[key] = (theirs, {to_ours(k): v for k, v in theirs.items()})
+    return _GENERATED[key]
+
+
+def _write_published(name: str, url: str, root: Path, prefix: str = "") -> Path:
+    """``name``'s file in its published format at ``url``'s path under ``root``."""
+    cfg = sz.get_pretrained_cfg(name)
+    content, _ = _published_weights(name)
+    path = root / url.split("dl.fbaipublicfiles.com/", 1)[1]
+    if cfg.key_family == "caffe2":
+        return pf.write_caffe2_pickle(path, content)  # type: ignore[arg-type]
+    state = {prefix + k: v for k, v in content.items()}  # type: ignore[attr-defined]
+    # The multigrid zoo's .pkl torch files predate torch 1.6: the legacy format.
+    return pf.write_torch_checkpoint(path, state, legacy=url.endswith(".pkl"))
+
+
+def _assert_loaded(model: SlowFast, ours: dict[str, torch.Tensor]) -> None:
+    got = model.state_dict()
+    weights = {k for k in got if not k.endswith("num_batches_tracked")}
+    assert weights <= set(ours), sorted(weights - set(ours))[:5]
+    assert all(torch.equal(got[k], ours[k]) for k in weights)
+
+
+def _empty_cache() -> None:
+    for p in get_cache_dir().iterdir():  # full-size downloads: do not keep them in pytest's basetemp
+        if p.is_file():
+            p.unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _ALL_PYSF)
+def test_every_registered_weight_loads_over_the_mirror_with_its_trust_record(
+        name: str, http_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = sz.get_pretrained_cfg(name)
+    monkeypatch.setenv("SLOWFAST_ZOO_MIRROR", http_server.base_url)
+    _, ours = _published_weights(name)
+    written = [_write_published(name, cfg.url, http_server.root)]
+    try:
+        _assert_loaded(sz.create_model(name, pretrained=True), ours)
+        assert http_server.requests == ["/" + written[0].relative_to(http_server.root).as_posix()]
+        record = record_path(cfg.url)
+        assert record.is_file()  # trust on first use: the published URL's sha256
+        assert json.loads(record.read_text())["sha256"] == hashlib.sha256(written[0].read_bytes()).hexdigest()
+        with pytest.raises(HashMismatchError):
+            sz.create_model(name, pretrained=True, sha256="0" * 64)
+        for alt in cfg.alternative_urls:  # PySlowFast's re-hosts: PyTorchVideo's keys under "model."
+            written[0].unlink()
+            _empty_cache()
+            written.append(_write_published(name, alt, http_server.root, prefix="model."))
+            _assert_loaded(sz.create_model(name, pretrained=True), ours)
+            assert record_path(alt).is_file()
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
+        _empty_cache()

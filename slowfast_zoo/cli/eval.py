@@ -12,6 +12,10 @@ Examples::
 
 ``--out`` is rewritten atomically every ``--save-every`` seconds; run the same command with
 ``--resume`` after an interruption to continue without redoing finished videos.
+
+Charades weights (e.g. ``pysf_slowfast_r50_16x8.charades``) are multi-label: they read PySlowFast's
+frame lists (``--ann-file val.csv --data-root Charades_v1_rgb``) and report mAP as PySlowFast's
+``get_map`` computes it instead of top-1/top-5.
 """
 
 from __future__ import annotations
@@ -44,7 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: the published file, downloaded and sha256-verified)")
     p.add_argument("--ann-file", required=True,
                    help="annotation list: 'video_id num_frames label' (Kinetics-400 val list) or "
-                        "'path label' for videos; 'frame_dir total_frames label' for rawframes")
+                        "'path label' for videos; 'frame_dir total_frames label' for rawframes. "
+                        "Charades (multi-label, scored by mAP): PySlowFast's frame list (header "
+                        "'original_vido_id video_id frame_id path labels', one line per frame) or "
+                        "'path l1,l2,...' (comma-separated class ids)")
     p.add_argument("--data-root", default=None, help="folder the annotation paths are relative to")
     p.add_argument("--data-format", choices=("video", "rawframes"), default="video",
                    help="video files (PyAV) or rawframe folders img_00001.jpg... (default: %(default)s)")

@@ -29,8 +29,9 @@ from slowfast_zoo.data.datasets import (
     collate_skip_failures,
 )
 from slowfast_zoo.data.decode import VideoReader
+from slowfast_zoo.data.multilabel import MultiLabelDataset
 from slowfast_zoo.data.labels import read_label_map
-from slowfast_zoo.data.presets import TestTransform, test_transform, views_transform
+from slowfast_zoo.data.presets import TestTransform, ViewTransform, test_transform, views_transform
 from slowfast_zoo.data.rawframes import RawframeReader
 from slowfast_zoo.data.sampling import SAMPLING_RULES, clip_offsets, sample_frames
 from slowfast_zoo.data.train_presets import TrainTransform, train_transform
@@ -53,8 +54,8 @@ __all__ = [
     # class names
     "read_label_map",
     # presets
-    "test_transform", "train_transform", "views_transform", "TestTransform", "TrainTransform",
+    "test_transform", "train_transform", "views_transform", "TestTransform", "TrainTransform", "ViewTransform",
     # datasets
-    "VideoDataset", "RawframeDataset", "Failure", "Record", "AnnotationError",
+    "VideoDataset", "RawframeDataset", "MultiLabelDataset", "Failure", "Record", "AnnotationError",
     "collate_skip_failures", "VIDEO_EXTENSIONS",
 ]

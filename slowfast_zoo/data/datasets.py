@@ -49,7 +49,7 @@ from slowfast_zoo.errors import (
 )
 
 __all__ = ["VideoDataset", "RawframeDataset", "ClipTransform", "Failure", "Record", "AnnotationError",
-           "collate_skip_failures",
+           "collate_skip_failures", "find_video",
            "VIDEO_EXTENSIONS"]
 
 #: Extensions tried, in order, when an annotation names a video without one (Kinetics ids).
@@ -68,12 +68,14 @@ class Failure(NamedTuple):
 
 
 class Record(NamedTuple):
-    """One annotation line."""
+    """One annotation line (one video of a multi-label frame list: its first line)."""
 
     path: str          # as written in the annotation (relative to data_root)
-    label: int
+    label: int         # -1 for a multi-label video: its classes are ``classes``
     num_frames: int | None  # the annotation's frame count, when the line has one
     line: int          # 1-based line number in the annotation file
+    classes: tuple[int, ...] | None = None  # multi-label lists (Charades): the video's classes
+    frames: tuple[str, ...] | None = None   # frame lists: the video's frame files, in order
 
 
 def _parse_int(tok: str, what: str, where: str) -> int:
@@ -105,6 +107,22 @@ def _check_on_error(on_error: str) -> str:
     if on_error not in _ON_ERROR:
         raise UsageError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
     return on_error
+
+
+def find_video(full: Path, where: str) -> Path:
+    """``full``, or else ``full`` plus the first of :data:`VIDEO_EXTENSIONS` that is a file.
+
+    Raises:
+        VideoDecodeError: none is, naming the annotation line ``where``.
+    """
+    if full.is_file():
+        return full
+    for ext in VIDEO_EXTENSIONS:
+        cand = full.with_name(full.name + ext)
+        if cand.is_file():
+            return cand
+    raise VideoDecodeError(f"{full}: no such file (also tried the extensions {' '.join(VIDEO_EXTENSIONS)}; "
+                           f"annotation {where})")
 
 
 class ClipTransform(Protocol):
@@ -160,6 +178,10 @@ class _ClipDataset(Dataset[Item], abc.ABC):
     def _start_index(self) -> int:
         return 0
 
+    def _target(self, rec: Record) -> Any:
+        """What an item carries as its label: the class (multi-label datasets: a multi-hot vector)."""
+        return rec.label
+
     def _read_sampled(self, reader: FrameReader, read: Callable[[np.ndarray], _T]) -> _T:
         """``read(indices)`` of the transform's sampled frame indices (sampled again if reading
         corrects the reader's frame count, see :func:`read_sampled`)."""
@@ -212,7 +234,7 @@ class _ClipDataset(Dataset[Item], abc.ABC):
         path = self._full(rec.path)
         try:
             path = self._locate(rec)
-            views, label = load(self._open(path, rec), rec.label)
+            views, label = load(self._open(path, rec), self._target(rec))
         except (VideoDecodeError, OSError) as exc:
             if self.on_error == "raise":
                 raise
@@ -277,17 +299,7 @@ class VideoDataset(_ClipDataset):
         return self._locate(self.records[index])
 
     def _locate(self, rec: Record) -> Path:
-        full = self._full(rec.path)
-        if full.is_file():
-            return full
-        tried = []
-        for ext in VIDEO_EXTENSIONS:
-            cand = full.with_name(full.name + ext)
-            if cand.is_file():
-                return cand
-            tried.append(ext)
-        raise VideoDecodeError(f"{full}: no such file (also tried the extensions {' '.join(tried)}; "
-                               f"annotation {self.ann_file}:{rec.line})")
+        return find_video(self._full(rec.path), f"{self.ann_file}:{rec.line}")
 
     def _open(self, path: Path, rec: Record) -> FrameReader:
         from slowfast_zoo.data.decode import VideoReader
@@ -346,7 +358,8 @@ def collate_skip_failures(batch: Sequence[Item]) -> tuple[torch.Tensor | None, t
 
     Returns:
         ``(views, labels, indices, failures)``: ``views`` stacked ``[B', ...]`` over the
-        items that loaded (``None`` if none did), ``labels`` and ``indices`` int64 ``[B']``,
+        items that loaded (``None`` if none did), ``labels`` and ``indices`` int64 ``[B']``
+        (multi-label datasets: ``labels`` float32 multi-hot ``[B', num_classes]``),
         ``failures`` the list of :class:`Failure` of this batch.
     """
     good = [b for b in batch if not isinstance(b, Failure)]
@@ -354,6 +367,9 @@ def collate_skip_failures(batch: Sequence[Item]) -> tuple[torch.Tensor | None, t
     if not good:
         return None, torch.empty(0, dtype=torch.int64), torch.empty(0, dtype=torch.int64), failures
     views = torch.stack([g[0] for g in good])
-    labels = torch.tensor([int(g[1]) for g in good], dtype=torch.int64)
+    if isinstance(good[0][1], torch.Tensor):  # multi-label items: multi-hot vectors, stacked [B', K]
+        labels = torch.stack([g[1] for g in good])
+    else:
+        labels = torch.tensor([int(g[1]) for g in good], dtype=torch.int64)
     indices = torch.tensor([int(g[2]) for g in good], dtype=torch.int64)
     return views, labels, indices, failures

@@ -34,6 +34,7 @@ import torch
 
 from slowfast_zoo._signals import terminate_as_interrupt
 from slowfast_zoo.data import RawframeDataset, TestTransform, VideoDataset, read_label_map, test_transform
+from slowfast_zoo.data.multilabel import MultiLabelDataset
 from slowfast_zoo.errors import InputFileError, UsageError
 from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
 from slowfast_zoo.evaluation.results import ResultWriter, load_records
@@ -43,7 +44,8 @@ from slowfast_zoo.inference.device import resolve_device, slow_low_precision_war
 from slowfast_zoo.registry import PretrainedCfg, get_arch_spec, get_pretrained_cfg
 from slowfast_zoo.weights import resolve_url
 
-__all__ = ["EvalConfig", "EvalReport", "run_evaluation", "resolve_protocol", "DATA_FORMATS", "Notify"]
+__all__ = ["EvalConfig", "EvalReport", "run_evaluation", "resolve_protocol", "is_multi_label", "DATA_FORMATS",
+           "Notify"]
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,12 @@ class EvalConfig:
 
     Attributes:
         ann_file: annotation list: ``video_id num_frames label`` (Kinetics-400 val list) or
-            ``path label`` for videos; ``frame_dir total_frames label`` for rawframes.
+            ``path label`` for videos; ``frame_dir total_frames label`` for rawframes. For a
+            multi-label weight (Charades, scored by mAP): PySlowFast's frame list
+            (``original_vido_id video_id frame_id path labels`` with a header line; a video's
+            classes are the union of its frames'), or ``path l1,l2,...`` (videos or, with
+            ``data_format="rawframes"``, frame folders; also ``frame_dir total_frames l1,l2``),
+            see :class:`~slowfast_zoo.data.multilabel.MultiLabelDataset`.
         model: weight ``NAME[.TAG]`` whose protocol and published numbers are used.
         weights: local MMAction2 ``.pth`` / slowfast_zoo ``.safetensors`` file or URL
             (default: the published file, downloaded and sha256-verified).
@@ -195,8 +202,24 @@ def _class_names(config: EvalConfig, cfg: PretrainedCfg) -> tuple[list[str], str
     return list(read_label_map(config.label_map, cfg.num_classes)), os.fspath(config.label_map)
 
 
+def is_multi_label(cfg: PretrainedCfg) -> bool:
+    """True for a weight scored by mean average precision over multi-label videos (Charades).
+
+    Example:
+        >>> from slowfast_zoo.registry import get_pretrained_cfg
+        >>> is_multi_label(get_pretrained_cfg("pysf_slowfast_r50_16x8.charades"))
+        True
+    """
+    return cfg.mean_ap is not None
+
+
 def _dataset(config: EvalConfig, cfg: PretrainedCfg, tf: Any,
-             start_index: int) -> VideoDataset | RawframeDataset:
+             start_index: int) -> VideoDataset | RawframeDataset | MultiLabelDataset:
+    if is_multi_label(cfg):
+        return MultiLabelDataset(config.ann_file, config.data_root, tf, num_classes=cfg.num_classes,
+                                 data_format=config.data_format,
+                                 filename_tmpl=config.filename_tmpl or cfg.test.filename_tmpl,
+                                 start_index=start_index, on_error="skip")
     if config.data_format == "rawframes":
         return RawframeDataset(config.ann_file, config.data_root, tf,
                                filename_tmpl=config.filename_tmpl or cfg.test.filename_tmpl,
@@ -285,18 +308,22 @@ class EvalReport:
         lines.append("  ".join(f"{k} {_frac(v)}" for k, v in m.items()) or "no metrics (no video evaluated)")
         top1, top5 = m.get("top1_acc"), m.get("top5_acc")
 
-        # Charades weights publish mAP, not top-1/top-5 (their record's top1/top5 are None).
         def diff(ours: float | None, pub: float | None) -> str:
             return "-" if ours is None or pub is None else f"{100 * ours - pub:+.2f}"
 
         def published(pub: float | None) -> str:
             return "-" if pub is None else f"{pub:.2f}"
 
-        lines += ["| weight | top-1 (%) | top-5 (%) | published top-1 (%) | published top-5 (%) "
+        if is_multi_label(cfg):  # Charades publishes mAP, not top-1/top-5 (both None in its record)
+            ours = m.get("mAP")
+            lines += ["| weight | mAP (%) | published mAP (%) | diff mAP |", "|---|---|---|---|",
+                      f"| {cfg.name} | {_pct(ours)} | {published(cfg.mean_ap)} | {diff(ours, cfg.mean_ap)} |"]
+        else:
+            lines += ["| weight | top-1 (%) | top-5 (%) | published top-1 (%) | published top-5 (%) "
                   "| diff top-1 | diff top-5 |",
-                  "|---|---|---|---|---|---|---|",
-                  f"| {cfg.name} | {_pct(top1)} | {_pct(top5)} | {published(cfg.top1)} | {published(cfg.top5)} "
-                  f"| {diff(top1, cfg.top1)} | {diff(top5, cfg.top5)} |"]
+                      "|---|---|---|---|---|---|---|",
+                      f"| {cfg.name} | {_pct(top1)} | {_pct(top5)} | {published(cfg.top1)} | "
+                      f"{published(cfg.top5)} | {diff(top1, cfg.top1)} | {diff(top5, cfg.top5)} |"]
         if self.caveats:
             lines.append("not comparable to the published row: " + "; ".join(self.caveats))
         if self.config.out:
@@ -342,7 +369,9 @@ def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalR
     protocol, tf = resolve_protocol(cfg, config)
     names, label_map = _class_names(config, cfg)
     dataset = _dataset(config, cfg, tf, protocol["start_index"])
-    bad = sorted({y for y in dataset.labels if not 0 <= y < len(names)})
+    classes = ({c for y in dataset.labels for c in y} if isinstance(dataset, MultiLabelDataset)
+               else set(dataset.labels))
+    bad = sorted(y for y in classes if not 0 <= y < len(names))
     if bad:
         raise UsageError(f"labels {bad[:5]} of {os.fspath(config.ann_file)} are outside [0, {len(names)})")
     if config.resume and not config.out:
@@ -368,7 +397,8 @@ def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalR
     header: dict[str, Any] = {
         "model": {"name": cfg.name, "weights": os.fspath(config.weights) if config.weights else cfg.url,
                   "sha256_prefix": None if config.weights else cfg.sha256_prefix,
-                  "published": {"top1": cfg.top1, "top5": cfg.top5}},
+                  "published": ({"mAP": cfg.mean_ap} if is_multi_label(cfg)
+                                else {"top1": cfg.top1, "top5": cfg.top5})},
         "protocol": protocol,
         "dataset": {"ann_file": os.fspath(config.ann_file),
                     "data_root": None if config.data_root is None else os.fspath(config.data_root),

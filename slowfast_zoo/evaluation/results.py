@@ -17,6 +17,9 @@ Schema (``"format": "slowfast_zoo.eval/1"``)::
      "failures": [{"index", "video", "label", "reason"}],
      "results": [{"index", "video", "label", "pred", "scores": [K floats]}]}   # dataset order
 
+A multi-label dataset (Charades) writes each ``label`` as the list of the video's classes and
+its ``metrics`` as ``{"mAP"}`` (PySlowFast's ``get_map``, a fraction).
+
 Scores are written as the shortest decimal that reads back to the same float32, so a
 resumed run computes its metrics from bit-identical scores.
 """
@@ -60,14 +63,14 @@ class VideoRecord:
     Attributes:
         index: position in the dataset (annotation order).
         video: the file or folder (as the dataset resolved it).
-        label: the annotated class.
+        label: the annotated class; a tuple of classes for a multi-label video (Charades).
         scores: float32 ``[num_classes]`` video scores, or ``None`` when the video was skipped.
         reason: why it was skipped (``None`` when evaluated).
     """
 
     index: int
     video: str
-    label: int
+    label: int | tuple[int, ...]
     scores: np.ndarray | None = None
     reason: str | None = None
 
@@ -104,8 +107,11 @@ def record_to_json(rec: VideoRecord) -> str:
         '{"index": 0, "video": "a.mp4", "label": 1, "pred": 1, "scores": [0.25, 0.75]}'
         >>> record_to_json(VideoRecord(1, "b.mp4", 0, reason="VideoDecodeError: empty file"))
         '{"index": 1, "video": "b.mp4", "label": 0, "reason": "VideoDecodeError: empty file"}'
+        >>> record_to_json(VideoRecord(2, "c", (3, 7), reason="x"))
+        '{"index": 2, "video": "c", "label": [3, 7], "reason": "x"}'
     """
-    head = f'{{"index": {rec.index}, "video": {json.dumps(rec.video)}, "label": {rec.label}, '
+    label = json.dumps(list(rec.label)) if isinstance(rec.label, tuple) else str(int(rec.label))
+    head = f'{{"index": {rec.index}, "video": {json.dumps(rec.video)}, "label": {label}, '
     if rec.scores is None:
         return head + f'"reason": {json.dumps(rec.reason)}}}'
     return head + f'"pred": {int(np.argmax(rec.scores))}, "scores": {_float32_text(rec.scores)}}}'
@@ -118,9 +124,13 @@ def record_from_json(obj: Mapping[str, Any]) -> VideoRecord:
         >>> rec = record_from_json({"index": 0, "video": "a.mp4", "label": 1, "scores": [0.25, 0.75]})
         >>> rec.ok, rec.scores.dtype
         (True, dtype('float32'))
+        >>> record_from_json({"index": 2, "video": "c", "label": [3, 7], "reason": "x"}).label
+        (3, 7)
     """
     scores = obj.get("scores")
-    return VideoRecord(int(obj["index"]), str(obj["video"]), int(obj["label"]),
+    raw = obj["label"]
+    label = tuple(int(c) for c in raw) if isinstance(raw, list) else int(raw)
+    return VideoRecord(int(obj["index"]), str(obj["video"]), label,
                        None if scores is None else np.asarray(scores, dtype=np.float32),
                        obj.get("reason"))
 

@@ -16,6 +16,9 @@ Typical use::
     result = sz.evaluation.evaluate(model, ds)
     print(result.metrics)              # {'top1_acc': ..., 'top5_acc': ..., 'mean_class_accuracy': ...}
 
+A multi-label dataset (:class:`~slowfast_zoo.data.multilabel.MultiLabelDataset`, Charades) is
+scored by PySlowFast's ``get_map`` instead: ``{'mAP': ...}``.
+
 Under ``torchrun --nproc_per_node N`` the same call shards the videos over the N processes
 and gathers the scores on rank 0 (see :mod:`slowfast_zoo.evaluation.distributed`).
 """
@@ -35,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from slowfast_zoo.data.datasets import Failure, collate_skip_failures
 from slowfast_zoo.errors import DistributedError, IndexOutOfRangeError, UsageError, WrongTypeError
 from slowfast_zoo.evaluation.distributed import DistInfo, gather_to_main, init_distributed, shard
-from slowfast_zoo.evaluation.metrics import mean_class_accuracy, top_k_accuracy
+from slowfast_zoo.evaluation.metrics import mean_average_precision, mean_class_accuracy, top_k_accuracy
 from slowfast_zoo.evaluation.results import VideoRecord
 from slowfast_zoo.inference.device import resolve_device
 from slowfast_zoo.inference.engine import (average_views, default_views_per_batch, prepare_model,
@@ -52,18 +55,28 @@ _AVERAGES = ("protocol", "prob", "score")
 
 def compute_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """MMAction2's test metrics of video scores: ``top1_acc``, ``top5_acc`` (when there are
-    at least 5 classes) and ``mean_class_accuracy``, as fractions.
+    at least 5 classes) and ``mean_class_accuracy``, as fractions; for multi-hot ``labels``
+    ``[num_videos, num_classes]`` (Charades) PySlowFast's ``mAP`` instead
+    (:func:`~slowfast_zoo.evaluation.metrics.mean_average_precision`).
 
-    Returns an empty dict when there is no video.
+    Returns an empty dict when there is no video (or, multi-label, no class with a positive).
 
     Example:
         >>> compute_metrics(np.array([[0.2, 0.8], [0.6, 0.4]]), np.array([1, 1]))
         {'top1_acc': 0.5, 'mean_class_accuracy': 0.25}
+        >>> compute_metrics(np.array([[0.2, 0.8], [0.6, 0.4], [0.5, 0.1]]),
+        ...                 np.array([[0, 1], [0, 1], [1, 0]]))
+        {'mAP': 0.75}
     """
     scores = np.asarray(scores)
     labels = np.asarray(labels)
     if len(scores) == 0:
         return {}
+    if labels.ndim == 2:
+        if not (labels > 0).any():  # get_map's mean of nothing; say so rather than report NaN
+            log.warning("no evaluated video has a class: no mAP")
+            return {}
+        return {"mAP": mean_average_precision(scores, labels)}
     ks = (1, 5) if scores.shape[1] >= 5 else (1,)
     metrics = {f"top{k}_acc": v for k, v in zip(ks, top_k_accuracy(scores, labels, ks))}
     metrics["mean_class_accuracy"] = mean_class_accuracy(scores, labels)
@@ -78,15 +91,18 @@ class EvalResult:
         records: one :class:`VideoRecord` per selected video, in dataset order (evaluated and
             skipped ones; on ranks other than 0 of a distributed run: this rank's share only).
         metrics: ``top1_acc``, ``top5_acc`` (K >= 5), ``mean_class_accuracy`` over the
-            evaluated videos (skipped videos excluded); empty on ranks other than 0.
+            evaluated videos (skipped videos excluded), or ``mAP`` for a multi-label dataset;
+            empty on ranks other than 0.
         num_selected: videos asked for (dataset length, or the given ``indices``).
         is_main: False on ranks other than 0 of a distributed run.
+        multi_label: the dataset gives each video a set of classes (Charades).
     """
 
     records: list[VideoRecord]
     metrics: dict[str, float] = field(default_factory=dict)
     num_selected: int = 0
     is_main: bool = True
+    multi_label: bool = False
 
     @property
     def evaluated(self) -> list[VideoRecord]:
@@ -107,8 +123,19 @@ class EvalResult:
 
     @property
     def labels(self) -> np.ndarray:
-        """int64 ``[num_evaluated]`` labels of the evaluated videos."""
-        return np.asarray([r.label for r in self.evaluated], dtype=np.int64)
+        """int64 ``[num_evaluated]`` labels of the evaluated videos; multi-label: the multi-hot
+        ``[num_evaluated, num_classes]`` (PySlowFast's ``as_binary_vector``)."""
+        ok = self.evaluated
+        if not self.multi_label:
+            return np.asarray([r.label for r in ok], dtype=np.int64)
+        hot = np.zeros((len(ok), self.scores.shape[1] if ok else 0), dtype=np.int64)
+        for row, rec in enumerate(ok):
+            classes = list(_classes(rec.label))
+            if classes and not 0 <= min(classes) <= max(classes) < hot.shape[1]:
+                raise UsageError(f"video {rec.index} ({rec.video}) has classes {classes}, outside the "
+                                 f"model's {hot.shape[1]} scores")
+            hot[row, classes] = 1
+        return hot
 
     @property
     def failures(self) -> list[Failure]:
@@ -158,11 +185,19 @@ def _record_path(dataset: Dataset[Any], index: int) -> str:
     return str(index)
 
 
-def _labels_of(dataset: Dataset[Any]) -> Sequence[int]:
+def _classes(label: int | tuple[int, ...]) -> tuple[int, ...]:
+    return label if isinstance(label, tuple) else (int(label),)
+
+
+def _labels_of(dataset: Dataset[Any]) -> Sequence[int | tuple[int, ...]]:
+    """One int per item, or (``dataset.multi_label``) one tuple of classes per item."""
     labels = getattr(dataset, "labels", None)
     if labels is None:
-        raise WrongTypeError("dataset must expose .labels (one int per item), like VideoDataset / "
-                             "RawframeDataset")
+        raise WrongTypeError("dataset must expose .labels (one int per item, or a tuple of classes per "
+                             "item with multi_label = True), like VideoDataset / RawframeDataset / "
+                             "MultiLabelDataset")
+    if getattr(dataset, "multi_label", False):
+        return [tuple(int(c) for c in y) for y in labels]
     return labels
 
 
@@ -189,7 +224,11 @@ def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "protocol
         dataset: items ``(views [V, 3, T, H, W], label, index)`` or ``Failure``, with a
             ``labels`` attribute: :class:`~slowfast_zoo.data.VideoDataset` /
             :class:`~slowfast_zoo.data.RawframeDataset` (use ``on_error="skip"`` to survive
-            damaged videos; with ``"raise"`` the first one stops the run).
+            damaged videos; with ``"raise"`` the first one stops the run). A dataset with
+            ``multi_label = True`` (:class:`~slowfast_zoo.data.multilabel.MultiLabelDataset`:
+            PySlowFast's Charades frame lists, or ``path l1,l2`` lists) gives a tuple of classes
+            per video, and is scored by ``mAP`` (PySlowFast's ``get_map``: scikit-learn's
+            ``average_precision_score`` per class, over the classes with a positive video).
         average: ``"protocol"`` (default): the weight's own scoring
             (:func:`~slowfast_zoo.inference.engine.protocol_scoring` of ``model.pretrained_cfg.test``:
             ``"prob"`` for MMAction2 weights; PySlowFast's per-view score, softmax or sigmoid at
@@ -258,7 +297,7 @@ def evaluate(model: SlowFast, dataset: Dataset[Any], *, average: str = "protocol
                      dtype=dtype, num_workers=num_workers, pin=dev.type == "cuda",
                      progress=progress and info.is_main, on_result=on_result,
                      resize_on_device=bool(resize_on_device))
-    return _assemble(new, done, selection, info)
+    return _assemble(new, done, selection, info, multi_label=bool(getattr(dataset, "multi_label", False)))
 
 
 class _DecodedItems(Dataset[Any]):
@@ -308,11 +347,11 @@ def _loader_items(dataset: Dataset[Any], mine: list[int], *, num_workers: int, p
                         collate_fn=collate_skip_failures, pin_memory=pin, prefetch_factor=prefetch)
     for views, labels, idx, failures in loader:
         yield from failures
-        if views is not None:
-            yield views[0], int(labels[0]), int(idx[0])
+        if views is not None:  # the label is the dataset's (an int, or a multi-hot vector)
+            yield views[0], labels[0], int(idx[0])
 
 
-def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: Sequence[int], *,
+def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: Sequence[int | tuple[int, ...]], *,
                average: str, views_per_batch: int | None, dtype: torch.dtype | None, num_workers: int,
                activation: str | None = None,
                pin: bool, progress: bool, on_result: Callable[[VideoRecord], None] | None,
@@ -327,7 +366,7 @@ def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: 
         for item in _loader_items(dataset, mine, num_workers=num_workers, pin=pin,
                                   resize_on_device=resize_on_device):
             if isinstance(item, Failure):
-                rec = VideoRecord(int(item.index), str(item.path), int(labels[item.index]), None, item.reason)
+                rec = VideoRecord(int(item.index), str(item.path), _as_label(labels[item.index]), None, item.reason)
                 # INFO: the record (EvalResult.failures) carries it; the CLI prints it once.
                 log.info("skipped video %d (%s): %s", item.index, item.path, item.reason)
                 out.append(rec)
@@ -347,7 +386,7 @@ def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: 
                                          views_per_batch=step, dtype=dtype, activation=activation)
                 video_score = average_views(logits[None], average)[0]
             scores = video_score.numpy().astype(np.float32, copy=False)
-            rec = VideoRecord(i, _record_path(dataset, i), int(labels[i]), scores, None)
+            rec = VideoRecord(i, _record_path(dataset, i), _as_label(labels[i]), scores, None)
             out.append(rec)
             if on_result is not None:
                 on_result(rec)
@@ -358,12 +397,16 @@ def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: 
     return out
 
 
+def _as_label(label: int | tuple[int, ...]) -> int | tuple[int, ...]:
+    return label if isinstance(label, tuple) else int(label)
+
+
 def _assemble(new: list[VideoRecord], done: Mapping[int, VideoRecord], selection: list[int],
-              info: DistInfo) -> EvalResult:
+              info: DistInfo, *, multi_label: bool = False) -> EvalResult:
     gathered = gather_to_main(new, info)
     if gathered is None:  # not rank 0: keep the local share
         return EvalResult(records=sorted(new, key=lambda r: r.index), num_selected=len(selection),
-                          is_main=False)
+                          is_main=False, multi_label=multi_label)
     by_index = dict(done)
     for part in gathered:
         for rec in part:
@@ -372,7 +415,7 @@ def _assemble(new: list[VideoRecord], done: Mapping[int, VideoRecord], selection
     missing = len(selection) - len(records)
     if missing:  # cannot happen unless a rank lost work; never report partial metrics silently
         raise DistributedError(f"{missing} selected videos have no result after gathering")
-    result = EvalResult(records=records, num_selected=len(selection))
+    result = EvalResult(records=records, num_selected=len(selection), multi_label=multi_label)
     if result.num_evaluated:
         result.metrics = compute_metrics(result.scores, result.labels)
     else:
