@@ -331,3 +331,25 @@ def test_a_resume_file_that_is_not_ours_is_one_typed_error(tmp_path: Path) -> No
     (tmp_path / "text.pt").write_text("not a checkpoint")
     with pytest.raises(CheckpointError, match="text.pt"):
         load_training_state(tmp_path / "text.pt")
+
+
+def test_a_resume_file_swapped_after_its_scan_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slowfast_zoo.errors import CheckpointError
+    from slowfast_zoo.training import checkpoints
+
+    state = tmp_path / "training_state.pt"
+    checkpoints.save_training_state({"format": "slowfast_zoo.finetune/1", "epoch": 1}, state)
+    other = tmp_path / "other.pt"
+    checkpoints.save_training_state({"format": "slowfast_zoo.finetune/1", "epoch": 99}, other)
+    real_scan = checkpoints.scan_torch_file
+
+    def scan_then_swap(path, **kwargs):  # the attacker's window: between the scan and the load
+        result = real_scan(path, **kwargs)
+        os.replace(other, state)
+        return result
+
+    monkeypatch.setattr(checkpoints, "scan_torch_file", scan_then_swap)
+    with pytest.raises(CheckpointError, match="changed while"):
+        load_training_state(state)
+    monkeypatch.setattr(checkpoints, "scan_torch_file", real_scan)
+    assert load_training_state(state)["epoch"] == 99

@@ -72,9 +72,23 @@ def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
         CheckpointError: the file is not a training state of ours, or is damaged (naming it).
     """
     expected = "expected a fine-tuning training_state.pt"
-    scan_torch_file(path, expected=expected)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        f = open(path, "rb")
+    except OSError as e:
+        raise CheckpointError(f"Cannot read {path}: {e.strerror or e}") from e
+    try:
+        with f:
+            # torch.load reads the very file object whose file was scanned: a file swapped or
+            # rewritten after the scan is refused.
+            opened = os.fstat(f.fileno())
+            scan_torch_file(path, expected=expected)
+            scanned = os.stat(path)
+            if ((scanned.st_dev, scanned.st_ino, scanned.st_size, scanned.st_mtime_ns)
+                    != (opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns)):
+                raise CheckpointError(f"Cannot read {path}: it changed while it was being checked")
+            state = torch.load(f, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
         raise CheckpointError(f"Cannot read {path}: {expected} ({type(e).__name__}: {short_error(e)})") from e
     if not isinstance(state, dict) or not str(state.get("format", "")).startswith("slowfast_zoo.finetune/"):
