@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 
@@ -36,6 +37,69 @@ def torch_archive(path: Path, data_pkl: bytes, extra: dict[str, bytes] | None = 
         for name, payload in records.items():
             method = zipfile.ZIP_DEFLATED if name in compress else zipfile.ZIP_STORED
             z.writestr(zipfile.ZipInfo(f"{path.stem}/{name}"), payload, compress_type=method)
+    return path
+
+
+def op_long(value: int) -> bytes:
+    raw = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
+    return b"\x8b" + struct.pack("<I", len(raw)) + raw  # LONG4
+
+
+def op_storage(key: str, numel: int, legacy_tail: bytes = b"") -> bytes:
+    """A BINPERSID of ("storage", torch.FloatStorage, key, "cpu", numel[, legacy_tail])."""
+    return (b"(" + op_text("storage") + op_global("torch", "FloatStorage") + op_text(key) + op_text("cpu")
+            + b"J" + struct.pack("<i", numel) + legacy_tail + b"tQ")
+
+
+def rebuilt_tensor(storage: bytes, offset: bytes, size: bytes, stride: bytes) -> bytes:
+    """_rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())."""
+    return (op_global("torch._utils", "_rebuild_tensor_v2") + b"(" + storage + offset + size + stride
+            + b"\x89" + op_global("collections", "OrderedDict") + b")RtR")
+
+
+def legacy_file(path: Path, obj_pickle: bytes, keys: list[str], storage_bytes: bytes) -> Path:
+    """torch's pre-1.6 layout: magic, protocol, sys info, the object, the keys, the storages."""
+    with open(path, "wb") as f:
+        for head in (0x1950A86A20F9469CFC6C, 1001, {"protocol_version": 1001}):
+            pickle.dump(head, f, protocol=2)
+        f.write(obj_pickle)
+        pickle.dump(keys, f, protocol=2)
+        f.write(storage_bytes)
+    return path
+
+
+def _local(name: str, data: bytes) -> bytes:
+    raw = name.encode()
+    return struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0x21, zlib.crc32(data), len(data),
+                       len(data), len(raw), 0) + raw + data
+
+
+def _central(name: str, data: bytes, offset: int, comment: bytes = b"") -> bytes:
+    raw = name.encode()
+    return struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 0, 0, 0x21, zlib.crc32(data),
+                       len(data), len(data), len(raw), 0, len(comment), 0, 0, 0, offset) + raw + comment
+
+
+def two_faced_zip(path: Path, hidden: dict[str, bytes], shown: dict[str, bytes]) -> Path:
+    """A zip whose declared central directory (read by torch's miniz) lists ``hidden`` while
+    Python's zipfile, taking the gap before the end record for prepended data, reads a second
+    directory listing ``shown`` (the review's PoC: a TorchScript archive behind a plain one)."""
+    body, hid, sho = b"", [], []
+    for records, out in ((hidden, hid), (shown, sho)):
+        for name, data in records.items():
+            out.append((name, data, len(body)))
+            body += _local(name, data)
+        body += bytes(4096)
+    width = max(sum(len(_central(n, d, 0)) for n, d, _ in entries) for entries in (hid, sho))
+
+    def directory(entries: list[tuple[str, bytes, int]], shift: int) -> bytes:
+        parts = [_central(n, d, o - shift) for n, d, o in entries]
+        n, d, o = entries[-1]
+        parts[-1] = _central(n, d, o - shift, b" " * (width - sum(map(len, parts))))
+        return b"".join(parts)
+
+    eocd = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(hid), len(hid), width, len(body), 0)
+    path.write_bytes(body + directory(hid, 0) + directory(sho, width) + eocd)
     return path
 
 
@@ -116,4 +180,39 @@ def hostile_files(d: Path) -> dict[str, Path]:
     plain.write_bytes(b"\x80\x02}" + op_text("blobs") + op_global("numpy.core.multiarray", "scalar")
                       + op_dtype("V4000000000") + b"N\x86Rs.")
     files["plain_void_dtype"] = plain
+    files.update(review_files(d))
+    return files
+
+
+def review_files(d: Path) -> dict[str, Path]:
+    """The second review's holes, one small file each."""
+    base = {"data.pkl": state_dict_pickle(b"N"), ".format_version": b"1", "byteorder": b"little",
+            "version": b"3\n"}
+    shown = {f"archive/{k}": v for k, v in base.items()}
+    hidden = {**shown, "archive/constants.pkl": b"\x80\x02N.", "archive/code/__torch__/m.py": b""}
+    tensor = op_storage("0", 4)
+    files = {
+        "zip_directory_gap": two_faced_zip(d / "zip_directory_gap.pth", hidden, shown),
+        "huge_long": torch_archive(d / "huge_long.pth", state_dict_pickle(op_long(1 << 4000))),
+        "plain_huge_int_key": d / "plain_huge_int_key.pkl",
+        "set_of_a_string": torch_archive(d / "set_of_a_string.pth", state_dict_pickle(
+            op_global("__builtin__", "set") + op_text("a" * 1000) + b"\x85R")),
+        "counter_of_a_string": torch_archive(d / "counter_of_a_string.pth", state_dict_pickle(
+            op_global("collections", "Counter") + op_text("a" * 1000) + b"\x85R")),
+        "legacy_long_key": legacy_file(d / "legacy_long_key.pth", b"\x80\x02" + op_storage("k" * 300, 1, b"N")
+                                       + b".", ["k" * 300], struct.pack("<q", 1) + bytes(4)),
+        "legacy_view_metadata": legacy_file(d / "legacy_view_metadata.pth", b"\x80\x02" + op_storage(
+            "k", 1, op_text("v") + b"K\x00K\x01\x87") + b".", ["k"], struct.pack("<q", 1) + bytes(4)),
+        "size_as_a_list": torch_archive(d / "size_as_a_list.pth", state_dict_pickle(rebuilt_tensor(
+            tensor, b"K\x00", b"(J" + struct.pack("<i", 1 << 30) + b"l", b"K\x00\x85")), {"data/0": bytes(16)}),
+        "view_past_storage": torch_archive(d / "view_past_storage.pth", state_dict_pickle(rebuilt_tensor(
+            tensor, b"K\x03", b"K\x02\x85", b"K\x01\x85")), {"data/0": bytes(16)}),
+        "dtype_flags": d / "dtype_flags.pkl",
+        "ordered_dict_state": torch_archive(d / "ordered_dict_state.pth", state_dict_pickle(
+            op_global("collections", "OrderedDict") + b")R}" + op_text("__class__") + b"Nsb")),
+    }
+    files["plain_huge_int_key"].write_bytes(b"\x80\x02}" + op_long(1 << 4000) + b"K\x01s.")
+    # numpy.dtype("f8") with flags 0x10 (NPY_ITEM_IS_POINTER ...): only (3, "<", N, N, N, -1, -1, 0)
+    files["dtype_flags"].write_bytes(b"\x80\x02" + op_dtype("f8") + b"(K\x03" + op_text("<")
+                                     + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x10tb.")
     return files

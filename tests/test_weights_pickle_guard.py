@@ -50,7 +50,14 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ("sparse_memo", "memo slot 4294967280"), ("zero_stride_view", "1073741824 elements"),
     ("torchscript", "constants.pkl"), ("state_on_a_global", "state set on torch._utils"),
     ("legacy_huge_storage", "storage 'k' of 17179869184 bytes"),
-    ("plain_void_dtype", "numpy dtype 'V4000000000'")])
+    ("plain_void_dtype", "numpy dtype 'V4000000000'"),
+    ("zip_directory_gap", "not at the end record"), ("huge_long", "an int of 4001 bits"),
+    ("plain_huge_int_key", "an int of 4001 bits"), ("set_of_a_string", "builtins.set of str"),
+    ("counter_of_a_string", "collections.Counter of str"),
+    ("legacy_long_key", "persistent id that is not a torch storage"),
+    ("legacy_view_metadata", "persistent id that is not a torch storage"),
+    ("size_as_a_list", "size or stride is not a tuple"), ("view_past_storage", "past the end of its storage"),
+    ("dtype_flags", "numpy dtype state other than"), ("ordered_dict_state", "OrderedDict state other than")])
 def test_each_bomb_is_refused_before_unpickling(bombs: dict[str, Path], kind: str, says: str) -> None:
     with pytest.raises(CheckpointError, match="refused before unpickling") as e:
         _load(bombs[kind])
@@ -124,6 +131,58 @@ def test_caps_of_the_scan(tmp_path: Path, payload: bytes, limits: pg.Limits, say
     with pytest.raises(CheckpointError, match=says):
         pg.scan_pickle(path, limits=limits)
 
+
+
+def test_the_two_faced_zip_hides_a_torchscript_archive_from_zipfile(bombs: dict[str, Path]) -> None:
+    """Control of ``zip_directory_gap``: zipfile reads a plain checkpoint, torch's own reader the
+    TorchScript records (torch.load would route the file to torch.jit.load)."""
+    import zipfile
+
+    path = bombs["zip_directory_gap"]
+    assert "archive/constants.pkl" not in zipfile.ZipFile(path).namelist()
+    if hasattr(torch._C, "PyTorchFileReader"):
+        with open(path, "rb") as f:
+            assert "constants.pkl" in torch._C.PyTorchFileReader(f).get_all_records()
+
+
+def test_torch_cross_check_refuses_what_zipfile_alone_misses(bombs: dict[str, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the end-record check, torch's own reader still sees other records than zipfile."""
+    import zipfile
+
+    if not hasattr(torch._C, "PyTorchFileReader"):
+        pytest.skip("this torch has no zip reader to cross-check with")
+    path = bombs["zip_directory_gap"]
+    start = zipfile.ZipFile(path).start_dir
+    monkeypatch.setattr(pg, "_zip_directory", lambda f, size: (start, 0))
+    with pytest.raises(CheckpointError, match="torch and zipfile see different archives"):
+        pg.load_torch_file(path)
+
+
+def test_an_archive_comment_is_read_past(tmp_path: Path) -> None:
+    """The end record is found behind a comment (as zipfile and torch find it)."""
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    data = bytearray(buf.getvalue())
+    eocd = data.rfind(b"PK\x05\x06")
+    comment = b"a comment with PK in it"
+    data[eocd + 20:eocd + 22] = struct.pack("<H", len(comment))
+    (tmp_path / "c.pth").write_bytes(bytes(data) + comment)
+    obj, _ = pg.load_torch_file(tmp_path / "c.pth")
+    assert obj["w"].tolist() == [1.0, 1.0]
+    (tmp_path / "d.pth").write_bytes(bytes(data) + comment + b"x")  # bytes past the comment
+    with pytest.raises(CheckpointError, match="after the zip end record"):
+        pg.scan_torch_file(tmp_path / "d.pth")
+
+
+def test_legitimate_calls_with_strings_and_containers_still_load(tmp_path: Path) -> None:
+    meta = {"dev": torch.device("cuda", 0), "s": {1, 2}, "f": frozenset({"a"}), "size": torch.Size([2, 3]),
+            "big": 1 << 100, "neg": -(1 << 100), "od": OrderedDict(a=1)}
+    for new_format in (True, False):
+        torch.save({"meta": meta, "state_dict": _tiny_state_dict()}, tmp_path / "m.pth",
+                   _use_new_zipfile_serialization=new_format)
+        obj, _ = pg.load_torch_file(tmp_path / "m.pth")
+        assert obj["meta"] == meta
 
 
 def test_each_pickle_of_a_legacy_file_is_capped(tmp_path: Path) -> None:

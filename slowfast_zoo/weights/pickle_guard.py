@@ -7,14 +7,20 @@ the plain ``.pkl`` readers: caffe2 checkpoints, proposal files) goes through thi
    container first: a torch zip archive may hold only torch's own records (``data.pkl``,
    ``data/<key>``, ``version``, ``byteorder``, ...; so never a TorchScript archive), each stored
    uncompressed (torch writes them so; a compressed record inflates without bound), with
-   ``data.pkl`` and the central directory under their caps; a legacy (pre-1.6) file is scanned
+   ``data.pkl`` and the central directory under their caps; the central directory must end
+   right at the end records (else Python's ``zipfile`` and torch's reader see different
+   archives), local headers must agree with it, and torch's own reader must list the same
+   records at the same offsets, its ``data.pkl`` bytes being the ones scanned; a legacy (pre-1.6) file is scanned
    pickle by pickle, and a tar file (torch's pre-0.4 format) is refused. Then the pickle, by
    :mod:`.pickle_scan`'s model of the unpickler: globals outside the allowlist (refused by name),
    over-long or too many names, oversized strings (refused from their length field), too many
    opcodes, sparse memo indices, containers that expand through shared memo references to over
    ``max_nodes`` objects or nest over ``max_depth`` deep, calls of anything but a global, state
-   set on anything but numpy data, an ``OrderedDict`` or a stand-in, numpy dtypes other than
-   plain numeric ones (void, object, subarray, fields), bytes built from memo references beyond
+   set on anything but numpy data, an ``OrderedDict`` (``_metadata`` only) or a stand-in, numpy
+   dtypes other than plain numeric ones (void, object, subarray, fields, flags), ints over 128
+   bits, ``set``/``Counter``/... of anything but one container, strings passed to anything but
+   numpy's wrappers, stand-ins and ``torch.device``, tensors whose size, stride and offset are
+   not tuples of ints inside their storage, bytes built from memo references beyond
    the pickle's own size, and torch storages missing, larger than their record or, all together,
    than the file. The scan costs about 1.2 microseconds per opcode: 25 ms for an r50
    checkpoint (20k opcodes), 0.15 s for a 276 MB caffe2 pickle (25k: an array is one opcode).
@@ -68,35 +74,70 @@ _TORCH_RECORDS = frozenset({"data.pkl", "version", ".format_version", ".storage_
 _MAX_ZIP_DIRECTORY = 64 << 20  # ~1M records: a checkpoint has one per tensor
 
 
-def _zip_directory_size(f: IO[bytes]) -> int:
-    """The central directory's size from the end record (zip64 too); 0 if not found there."""
-    f.seek(0, os.SEEK_END)
-    end = f.tell()
-    f.seek(max(0, end - 22))
-    tail = f.read(22)
-    if len(tail) < 22 or tail[:4] != b"PK\x05\x06":
-        return 0  # a comment after the end record: zipfile finds it, the record count still caps
-    size = struct.unpack("<I", tail[12:16])[0]
-    if size == 0xFFFFFFFF and end >= 98:
-        f.seek(end - 42)
-        locator = f.read(20)
-        if locator[:4] == b"PK\x06\x07":
-            f.seek(struct.unpack("<Q", locator[8:16])[0])
-            record = f.read(56)
-            size = struct.unpack("<Q", record[40:48])[0] if record[:4] == b"PK\x06\x06" else size
-    return int(size)
+def _zip_directory(f: IO[bytes], size: int) -> tuple[int, int]:
+    """The central directory's ``(offset, size)`` from the end record (zip64 too), required to
+    end exactly where the end records begin.
+
+    Python's ``zipfile`` takes a gap before the end records for data prepended to the archive
+    and shifts every offset by it; torch's reader (miniz) reads at the declared offsets. With no
+    gap both read the same directory, so the archive scanned is the archive loaded.
+    """
+    f.seek(max(0, size - (1 << 16) - 22))
+    tail = f.read()
+    base = size - len(tail)
+    at = tail.rfind(b"PK\x05\x06", 0, max(0, len(tail) - 18))  # the last end record, as both do
+    if at < 0:
+        raise CheckpointError("no zip end record")
+    eocd = base + at
+    cd_size, cd_offset, comment = struct.unpack("<IIH", tail[at + 12:at + 22])
+    if eocd + 22 + comment != size:
+        raise CheckpointError("bytes after the zip end record's comment")
+    end = eocd
+    if at >= 20 and eocd >= 20 + 56 and tail[at - 20:at - 16] == b"PK\x06\x07":  # zip64
+        locator = tail[at - 20:at]
+        end = eocd - 20 - 56
+        f.seek(end)
+        record = f.read(56)
+        if (struct.unpack("<Q", locator[8:16])[0] != end or record[:4] != b"PK\x06\x06"
+                or struct.unpack("<Q", record[4:12])[0] != 44):
+            raise CheckpointError("a zip64 end record not right before its locator")
+        cd_size, cd_offset = struct.unpack("<QQ", record[40:56])
+    if cd_offset + cd_size != end:
+        raise CheckpointError(f"a zip central directory ending at {cd_offset + cd_size}, not at "
+                              f"the end record ({end}): readers would disagree on the archive")
+    return cd_offset, cd_size
+
+
+def _torch_reader(f: IO[bytes]) -> Any:
+    """torch's own zip reader over ``f``, or None where this torch has none.
+
+    House rule: only public torch APIs. torch has no public way to list an archive's records as
+    ``torch.load`` reads them, so the private ``torch._C.PyTorchFileReader`` is used here only
+    as a security cross-check (guarded by ``hasattr``): the records and bytes that torch will
+    read must be those that ``zipfile`` scanned."""
+    import torch
+
+    reader = getattr(torch._C, "PyTorchFileReader", None)
+    if reader is None:
+        return None
+    f.seek(0)
+    return reader(f)
 
 
 def _scan_archive(f: IO[bytes], size: int, limits: Limits) -> set[str]:
-    if _zip_directory_size(f) > _MAX_ZIP_DIRECTORY:
+    cd_offset, cd_size = _zip_directory(f, size)
+    if cd_size > _MAX_ZIP_DIRECTORY:
         raise CheckpointError(f"a zip directory over {_MAX_ZIP_DIRECTORY} bytes")
     f.seek(0)
     with zipfile.ZipFile(f) as z:
+        if getattr(z, "start_dir", cd_offset) != cd_offset:
+            raise CheckpointError("a zip central directory not at its declared offset")
         infos = z.infolist()
         if not infos or len({i.filename for i in infos}) != len(infos):
             raise CheckpointError("an empty archive or a record named twice")
         root = infos[0].filename.split("/")[0]
         records: dict[str, int] = {}
+        offsets: dict[str, int] = {}
         for info in infos:
             name = info.filename[len(root) + 1:] if info.filename.startswith(root + "/") else None
             if name is None or not (name in _TORCH_RECORDS or re.fullmatch(r"data/\w{1,64}", name)):
@@ -105,12 +146,37 @@ def _scan_archive(f: IO[bytes], size: int, limits: Limits) -> set[str]:
                     or info.compress_size != info.file_size):
                 raise CheckpointError(f"record {info.filename[:80]!r} is compressed or encrypted "
                                       f"(torch stores records uncompressed)")
+            f.seek(info.header_offset)  # the local header must agree with the directory
+            local = f.read(30)
+            name_len, extra_len = struct.unpack("<HH", local[26:30]) if len(local) == 30 else (0, 0)
+            if (local[:4] != b"PK\x03\x04" or struct.unpack("<H", local[8:10])[0] != zipfile.ZIP_STORED
+                    or f.read(name_len) != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800
+                                                                     else "cp437")):
+                raise CheckpointError(f"record {info.filename[:80]!r}: its local header disagrees "
+                                      f"with the central directory")
             records[name] = info.file_size
+            offsets[name] = info.header_offset + 30 + name_len + extra_len
         pkl = records.get("data.pkl")
         if pkl is None or pkl > limits.max_pickle_bytes:
             raise CheckpointError(f"data.pkl {'missing' if pkl is None else f'of {pkl} bytes'} "
                                   f"(cap {limits.max_pickle_bytes})")
-        data = z.read(f"{root}/data.pkl")
+        reader = _torch_reader(f)
+        if reader is None:
+            data = z.read(f"{root}/data.pkl")
+        else:
+            seen = set(reader.get_all_records())
+            if seen != set(records):
+                odd = sorted(seen ^ set(records))[0]
+                raise CheckpointError(f"record {odd[:80]!r}: torch and zipfile see different "
+                                      f"archives")
+            for name in records:
+                if (reader.get_record_size(name) != records[name]
+                        or reader.get_record_offset(name) != offsets[name]):
+                    raise CheckpointError(f"record {name[:80]!r}: torch and zipfile read it at "
+                                          f"different places")
+            data = reader.get_record("data.pkl")  # the bytes torch.load will unpickle
+            if len(data) != pkl:
+                raise CheckpointError("data.pkl: torch and zipfile read different sizes")
     return scan_one(io.BytesIO(data), TORCH_GLOBALS, limits, len(data), StorageCheck(records, size))
 
 

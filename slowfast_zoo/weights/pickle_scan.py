@@ -98,11 +98,12 @@ class _V:
     """The scan's model of one unpickled object: its kind, expanded size and nesting depth;
     short strings, ints and globals keep their value, short tuples their items."""
 
-    __slots__ = ("kind", "val", "n", "size", "depth", "items")
+    __slots__ = ("kind", "val", "n", "size", "depth", "items", "keys")
 
     def __init__(self, kind: str, val: Any = None, n: int = 0, size: int = 1, depth: int = 0,
-                 items: list[_V] | None = None) -> None:
+                 items: list[_V] | None = None, keys: list[_V] | None = None) -> None:
         self.kind, self.val, self.n, self.size, self.depth, self.items = kind, val, n, size, depth, items
+        self.keys = keys  # a dict's keys while it has at most 16 (else None)
 
 
 _NONE, _CONST = _V("none"), _V("const")
@@ -115,6 +116,17 @@ _INTS = frozenset({"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG
 _EMPTY = {"EMPTY_LIST": "list", "EMPTY_DICT": "dict", "EMPTY_SET": "set", "EMPTY_TUPLE": "tuple"}
 _FROM_MARK = {"TUPLE": "tuple", "LIST": "list", "DICT": "dict", "FROZENSET": "frozenset"}
 _BUILD_TARGETS = ("numpy.dtype", "collections.OrderedDict", "_reconstruct")
+#: Callees that iterate over (and hash) their argument: one container argument or none, never a
+#: string (``set("a" * 64M)`` is 64M one-character strings; ``Counter`` of it, 64M hashes).
+_CONTAINER_CALLEES = frozenset({"builtins.set", "builtins.frozenset", "collections.Counter",
+                                "collections.OrderedDict", "torch.Size"})
+_CONTAINERS = frozenset({"list", "tuple", "dict", "set", "frozenset"})
+#: Callees that may take a string: numpy's wrappers check their text; a stand-in drops
+#: whatever it is given (``builtins.getattr`` is a stand-in); ``torch.device("cuda", 0)``.
+_TEXT_CALLEES = NUMPY_GLOBALS | STAND_IN_NAMES | {"torch.device"}
+#: Ints over 128 bits: nothing torch or numpy pickles needs one (torch's legacy magic number is
+#: 77 bits), and a huge one costs quadratic time to multiply, hash or print.
+MAX_INT_BITS = 128
 
 
 class _Stream:
@@ -205,6 +217,17 @@ class Scanner:
             raise CheckpointError("a call of something other than an allowed global")
         self._grow(_V("tuple"), [], [args])  # what the callee may hash or walk
         a, out = args.items or [], _V("obj", f.val)
+        if args.items is None:
+            raise CheckpointError(f"a call of {f.val} with over 16 arguments")
+        if f.val in _CONTAINER_CALLEES and (len(a) > 1 or (a and a[0].kind not in _CONTAINERS)):
+            raise CheckpointError(f"{f.val} of {a[0].kind if len(a) == 1 else f'{len(a)} arguments'} "
+                                  f"(only of one list, tuple, dict or set)")
+        if f.val not in _TEXT_CALLEES and any(x.kind == "str" for x in a):
+            raise CheckpointError(f"{f.val} called with a string argument")
+        if f.val == "torch.device" and not (a and all(x.kind == "str" and x.val is not None
+                                                      and len(x.val) <= 64 or x.kind == "int"
+                                                      for x in a)):
+            raise CheckpointError("torch.device of anything but a short name and an index")
         if f.val == "numpy.dtype":
             code = a[0].val if a else None
             code = code.decode("latin-1") if isinstance(code, bytes) else code
@@ -216,23 +239,54 @@ class Scanner:
             data = a[-1] if f.val.endswith(".scalar") else a[0] if a else None
             self._spend(data)
             out.n = data.n if data is not None else 0
-        elif f.val in TENSOR_REBUILDS and len(a) >= 3 and a[0].kind == "storage" and a[2].items:
-            numel = 1
-            for d in a[2].items:
-                numel *= d.val if d.kind == "int" and d.val >= 0 else 1 << 62
-            if numel > a[0].val:  # e.g. a zero-stride view that any later op would materialise
-                raise CheckpointError(f"a tensor of {numel} elements over a storage of {a[0].val}")
+        elif f.val in ("torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2"):
+            self._check_tensor(a)
+        elif f.val == "torch._utils._rebuild_parameter" and not (a and a[0].kind == "obj"
+                                                                 and a[0].val in TENSOR_REBUILDS):
+            raise CheckpointError("a parameter of something other than a rebuilt tensor")
         return out
+
+    @staticmethod
+    def _check_tensor(a: list[_V]) -> None:
+        """(storage, offset, size, stride, ...): a view inside its storage, of ints only."""
+        def ints(v: _V | None) -> list[int] | None:
+            if v is None or v.kind != "tuple" or v.items is None:
+                return None
+            out = [x.val for x in v.items if x.kind == "int" and type(x.val) is int and x.val >= 0]
+            return out if len(out) == len(v.items) else None
+
+        if len(a) < 4 or a[0].kind != "storage" or type(a[0].val) is not int:
+            raise CheckpointError("a tensor rebuilt from something other than a storage")
+        offset, size, stride = ints(_V("tuple", items=[a[1]])), ints(a[2]), ints(a[3])
+        if offset is None or size is None or stride is None or len(size) != len(stride):
+            raise CheckpointError("a tensor whose offset, size or stride is not a tuple of "
+                                  "non-negative ints (of the same length, at most 16)")
+        numel, elements = 1, a[0].val
+        for d in size:
+            numel *= d
+        if numel > elements:  # e.g. a zero-stride view that any later op would materialise
+            raise CheckpointError(f"a tensor of {numel} elements over a storage of {elements}")
+        if numel and offset[0] + sum((d - 1) * s for d, s in zip(size, stride)) >= elements:
+            raise CheckpointError(f"a tensor view past the end of its storage of {elements}")
 
     def _build(self, state: _V, target: _V) -> None:
         if target.kind != "obj" or not (target.val in STAND_IN_NAMES
                                         or target.val.endswith(_BUILD_TARGETS)):
             raise CheckpointError(f"state set on {target.val or target.kind}")
         s = state.items or []
-        # numpy accepts a subarray or fields for any dtype here: a float64 with a 1e9-element
-        # subarray (or numpy's shared built-in dtype, were it not a copy) must not come of it.
-        if target.val == "numpy.dtype" and (len(s) < 8 or any(x.kind != "none" for x in s[2:5])):
-            raise CheckpointError("a numpy dtype state with subarray, names or fields")
+        # numpy accepts a subarray, fields or flags for any dtype here: a float64 with a
+        # 1e9-element subarray (or numpy's shared built-in dtype, were it not a copy) must not
+        # come of it. Plain numeric dtypes pickle exactly (3, endian, None, None, None, -1, -1, 0).
+        if target.val == "numpy.dtype" and not (
+                len(s) == 8 and [x.val if x.kind == "int" else None for x in s[:1] + s[5:]] == [3, -1, -1, 0]
+                and s[1].kind == "str" and s[1].val in ("<", ">", "|", "=")
+                and all(x.kind == "none" for x in s[2:5])):
+            raise CheckpointError("a numpy dtype state other than a plain numeric one's")
+        if target.val == "collections.OrderedDict" and not (
+                state.kind == "none" or (state.kind == "dict" and state.keys is not None
+                                         and all(k.kind == "str" and k.val == "_metadata"
+                                                 for k in state.keys))):
+            raise CheckpointError("an OrderedDict state other than {'_metadata': ...}")
         if target.val.endswith("_reconstruct") and len(s) in (4, 5):
             self._spend(s[-1])
 
@@ -268,16 +322,20 @@ class Scanner:
         elif name in _STRINGS:
             push(_V("str", arg if len(arg) <= 256 else None, len(arg)))
         elif name in _INTS:
+            if type(arg) is int and arg.bit_length() > MAX_INT_BITS:
+                raise CheckpointError(f"an int of {arg.bit_length()} bits (cap {MAX_INT_BITS})")
             push(_V("int", arg) if type(arg) is int else _CONST)
         elif name in ("NONE", "NEWTRUE", "NEWFALSE", "FLOAT", "BINFLOAT"):
             push(_NONE if name == "NONE" else _CONST)
         elif name in _EMPTY:
-            push(_V(_EMPTY[name], items=[] if name == "EMPTY_TUPLE" else None))
+            push(_V(_EMPTY[name], items=[] if name == "EMPTY_TUPLE" else None,
+                    keys=[] if name == "EMPTY_DICT" else None))
         elif name in _FROM_MARK or name in ("TUPLE1", "TUPLE2", "TUPLE3"):
             items = self._pop_mark() if name in _FROM_MARK else self._pop_n(int(name[-1]))
             kind = _FROM_MARK.get(name, "tuple")
             keys = items[::2] if kind == "dict" else items if kind == "frozenset" else ()
-            push(self._grow(_V(kind, items=items if kind == "tuple" and len(items) <= 16 else None),
+            push(self._grow(_V(kind, items=items if kind == "tuple" and len(items) <= 16 else None,
+                               keys=list(keys) if kind == "dict" and len(keys) <= 16 else None),
                            items, keys))
         elif name == "MARK":
             self.marks.append(len(self.stack))
@@ -297,6 +355,8 @@ class Scanner:
                 # SETITEM on a tensor or an array would call its __setitem__.
                 raise CheckpointError(f"{name} on a {target.val or target.kind}")
             self._grow(target, items, items[::2] if kind == "dict" else items if kind == "set" else ())
+            if target.keys is not None:
+                target.keys = target.keys + items[::2] if len(target.keys) + len(items) // 2 <= 16 else None
         elif name == "GLOBAL":
             push(self._global(*arg.partition(" ")[::2]))
         elif name == "STACK_GLOBAL":
@@ -346,9 +406,17 @@ class StorageCheck:
 
     def __call__(self, pid: _V) -> None:
         it = pid.items or []
-        if not (len(it) in (5, 6) and it[0].val in ("storage", b"storage") and it[1].kind == "global"
-                and it[1].val in STORAGE_BYTES and it[2].kind == "str" and it[4].kind == "int"):
-            raise CheckpointError("a persistent id that is not a torch storage")
+        # torch's zip format writes ("storage", type, key, location, numel); its legacy format
+        # adds view_metadata, which torch.save has written as None since storages stopped being
+        # views (torch.serialization: ``is_view = storage._cdata != storage._cdata``).
+        legacy = self.records is None
+        if not (len(it) == (6 if legacy else 5) and it[0].val in ("storage", b"storage")
+                and it[1].kind == "global" and it[1].val in STORAGE_BYTES
+                and it[2].kind == "str" and isinstance(it[2].val, str) and 0 < len(it[2].val) <= 64
+                and it[4].kind == "int" and type(it[4].val) is int
+                and (not legacy or it[5].kind == "none")):
+            raise CheckpointError("a persistent id that is not a torch storage "
+                                  "(a key of at most 64 characters)")
         key, nbytes = it[2].val, it[4].val * STORAGE_BYTES[it[1].val]
         size = self.records.get(f"data/{key}") if self.records is not None else self.left
         if size is None or nbytes > size or nbytes < 0:
