@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from slowfast_zoo.registry.records import ArchSpec
+from slowfast_zoo.registry.records import ArchSpec, RoISpec
 
 __all__ = ["ARCHS"]
 
@@ -106,5 +106,45 @@ _PYSF_SPECS = (
                default_tag="ssv2", num_classes=174),
 )
 
-#: Read-only mapping ``architecture name -> ArchSpec``.
-ARCHS: MappingProxyType[str, ArchSpec] = MappingProxyType({s.name: s for s in _SPECS + _PYSF_SPECS})
+
+# Spatio-temporal action detectors (AVA, MultiSports): the recognition networks with res5 at
+# spatial stride 1 (maps at 1/16 of the input) and a RoI head instead of the global one.
+# MMAction2's FastRCNN (configs/detection/{slowfast,acrn}): no dilation, RoIAlign 8x8 aligned,
+# 81 AVA rows with the background first.
+def _mm_det(name: str, base: str, default_tag: str, roi: RoISpec = RoISpec(),
+            num_classes: int = 80) -> ArchSpec:
+    """An MMAction2 detector on the recognition architecture ``base``.
+
+    Example:
+        >>> spec = _mm_det("x", "slowfast_r50_4x16x1", "t")
+        >>> spec.spatial_strides, spec.task, spec.roi.output_size
+        ((1, 2, 2, 1), 'detection', 8)
+    """
+    return _BY_NAME[base].replace(name=name, default_tag=default_tag, spatial_strides=(1, 2, 2, 1),
+                                   roi=roi, num_classes=num_classes)
+
+
+_BY_NAME = {s.name: s for s in _SPECS}
+
+_DET_SPECS = (
+    _mm_det("slowfast_r50_4x16x1_ava", "slowfast_r50_4x16x1", "ava21_mm1"),
+    _mm_det("slowfast_r50_8x8x1_ava", "slowfast_r50_8x8x1", "ava21_mm1"),
+    _mm_det("slowfast_r50_8x8x1_ava_tmax", "slowfast_r50_8x8x1", "ava22_mm1",
+            RoISpec(temporal_pool="max")),
+    _mm_det("slowfast_r50_4x16x1_ava_context", "slowfast_r50_4x16x1", "ava21_mm1",
+            RoISpec(with_global=True)),
+    _mm_det("slowfast_r50_8x8x1_ava_acrn", "slowfast_r50_8x8x1", "ava21_mm1",
+            RoISpec(shared_head="acrn")),
+    _mm_det("slowfast_r50_4x16x1_multisports", "slowfast_r50_4x16x1", "multisports_mm1",
+            RoISpec(background_class=False, score_activation="softmax"), num_classes=66),
+    # PyTorchVideo's hub slowfast_r50_detection (create_slowfast_with_roi_head): the PySlowFast
+    # 8x8 R50 with res5 dilated by 2 in both pathways, RoIAlign 7x7 not aligned, 80 classes.
+    _pysf_spec("ptv_slowfast_r50_detection", depth=50, num_frames=32, alpha=4, fusion_kernel=7,
+               default_tag="ava22_ptv", num_classes=80).replace(
+        head_pool=(), spatial_strides=(1, 2, 2, 1), res5_dilation=2,
+        roi=RoISpec(output_size=7, aligned=False, background_class=False)),
+)
+
+#: Read-only mapping ``architecture name -> ArchSpec`` (classifiers and detectors).
+ARCHS: MappingProxyType[str, ArchSpec] = MappingProxyType(
+    {s.name: s for s in _SPECS + _PYSF_SPECS + _DET_SPECS})

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["ArchSpec", "TestProtocol", "TrainProtocol", "PretrainedCfg"]
+__all__ = ["ArchSpec", "RoISpec", "TestProtocol", "TrainProtocol", "DetectionProtocol", "PretrainedCfg"]
 
 #: Test-mode SampleFrames rules: the MMAction2 generation whose clip placement is reproduced.
 SAMPLING_RULES: tuple[str, ...] = ("0.x", "1.x")
@@ -44,6 +44,43 @@ KINETICS_STD: tuple[float, float, float] = (58.395, 57.12, 57.375)
 # that (x - 114.75) / 57.375 == (x / 255 - 0.45) / 0.225.
 PYSF_MEAN: tuple[float, float, float] = (114.75, 114.75, 114.75)
 PYSF_STD: tuple[float, float, float] = (57.375, 57.375, 57.375)
+
+
+@dataclass(frozen=True)
+class RoISpec:
+    """The action-detection head of a detector architecture (docs/SPEC.md section 12).
+
+    MMAction2's ``FastRCNN`` (``SingleRoIExtractor3D`` + ``BBoxHeadAVA``, optionally the
+    ``ACRNHead`` shared head) and PyTorchVideo's ``create_slowfast_with_roi_head`` compute the
+    same chain with different settings: each pathway's map pooled over time (``temporal_pool``),
+    concatenated slow first then fast, RoIAlign of ``output_size`` cells at 1/16 (``aligned``:
+    the half-pixel offset of MMAction2 and PySlowFast; PyTorchVideo's hub model has ``False``),
+    then the maximum over the cells and a linear classifier.
+
+    Attributes:
+        output_size: RoIAlign output cells per side (MMAction2 8, PyTorchVideo 7).
+        aligned: RoIAlign's ``aligned`` flag.
+        temporal_pool: ``"avg"`` or ``"max"`` over each pathway's time axis (MMAction2's
+            ``temporal_pool_mode``).
+        with_global: append the clip's whole map pooled to ``output_size`` cells (MMAction2's
+            ``with_global``: 4608 channels into the classifier).
+        shared_head: ``""`` or ``"acrn"`` (MMAction2's actor-context relation head).
+        background_class: the published classifier has a background row 0 (MMAction2's AVA
+            files); the model keeps it and drops its column from every output.
+        score_activation: ``"sigmoid"`` (multi-label AVA) or ``"softmax"`` (MultiSports).
+
+    Example:
+        >>> RoISpec().output_size, RoISpec().background_class
+        (8, True)
+    """
+
+    output_size: int = 8
+    aligned: bool = True
+    temporal_pool: Literal["avg", "max"] = "avg"
+    with_global: bool = False
+    shared_head: Literal["", "acrn"] = ""
+    background_class: bool = True
+    score_activation: Literal["sigmoid", "softmax"] = "sigmoid"
 
 
 @dataclass(frozen=True)
@@ -86,6 +123,11 @@ class ArchSpec:
         feature_order: order of the pooled pathways in the classifier's input: ``"fast_slow"``
             (MMAction2: 256 fast channels, then 2048 slow) or ``"slow_fast"`` (PySlowFast and
             PyTorchVideo); the classifier's weight columns follow it.
+        spatial_strides: spatial stride of each residual stage (detectors: res5 stride 1, so
+            the maps are at 1/16 of the input).
+        res5_dilation: spatial dilation of res5's 3x3 convs (PyTorchVideo's detector: 2).
+        roi: the action-detection head; ``None`` for a video classifier. A detector's
+            ``num_classes`` counts actions, background excluded.
 
     Example:
         >>> import slowfast_zoo as sz
@@ -119,6 +161,20 @@ class ArchSpec:
     inflated_blocks: tuple[int, ...] = ()
     head_pool: tuple[tuple[int, int, int], ...] = ()
     feature_order: Literal["fast_slow", "slow_fast"] = "fast_slow"
+    spatial_strides: tuple[int, int, int, int] = (1, 2, 2, 2)
+    res5_dilation: int = 1
+    roi: RoISpec | None = None
+
+    @property
+    def task(self) -> str:
+        """``"detection"`` for a spatio-temporal action detector, else ``"recognition"``.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> sz.registry.ARCHS["slowfast_r50_4x16x1"].task
+            'recognition'
+        """
+        return "recognition" if self.roi is None else "detection"
 
     def replace(self, **changes: Any) -> "ArchSpec":
         """Return a copy with some fields changed (e.g. ``fusion_kernel=5``).
@@ -281,6 +337,39 @@ class TrainProtocol:
 
 
 @dataclass(frozen=True)
+class DetectionProtocol:
+    """How a detection weight's published frame-mAP was measured (docs/SPEC.md section 12).
+
+    One clip per keyframe (MMAction2's ``SampleAVAFrames(clip_len, frame_interval,
+    test_mode=True)``, centred on the keyframe), the short side resized to ``resize_short_side``
+    with the boxes scaled alike, no crop; person boxes from ``proposals`` (kept at score >=
+    ``proposal_score_threshold``, or the best ones if none reaches it, at most
+    ``max_proposals``); detections below ``action_score_threshold`` dropped before the results
+    file; frame-mAP@0.5 by ``evaluator`` (``"mmaction2"``: MMAction2's ``ava_eval``;
+    ``"official"``: the ActivityNet evaluator) on ``label_map`` (``"ava_v2.1"``, ``"ava_v2.2"``,
+    ``"multisports"`` or a custom class list's name).
+
+    Example:
+        >>> DetectionProtocol().fps, DetectionProtocol().timestamp_start
+        (30.0, 900)
+    """
+
+    clip_len: int = 32
+    frame_interval: int = 2
+    fps: float = 30.0
+    timestamp_start: int = 900
+    timestamp_end: int = 1800
+    start_index: int = 0
+    resize_short_side: int = 256
+    proposals: str = "ava_dense_proposals_val.FAIR.recall_93.9.pkl"
+    proposal_score_threshold: float = 0.9
+    max_proposals: int = 1000
+    action_score_threshold: float = 0.002
+    evaluator: Literal["mmaction2", "official"] = "mmaction2"
+    label_map: str = "ava_v2.1"
+
+
+@dataclass(frozen=True)
 class PretrainedCfg:
     """Everything known about one published weight file (``arch.tag``).
 
@@ -349,6 +438,18 @@ class PretrainedCfg:
     key_family: str = "mmaction2"
     sha256: str | None = None
     file_size: int | None = None
+    detection: DetectionProtocol | None = None
+
+    @property
+    def task(self) -> str:
+        """``"detection"`` for a spatio-temporal action detector's weight, else ``"recognition"``.
+
+        Example:
+            >>> import slowfast_zoo as sz
+            >>> sz.get_pretrained_cfg("slowfast_r50_4x16x1").task
+            'recognition'
+        """
+        return "recognition" if self.detection is None else "detection"
 
     @property
     def publisher(self) -> str:
