@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from slowfast_zoo.errors import UsageError
+from slowfast_zoo.models.detector import SlowFastDetector
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import ARCHS, PRETRAINED, get_arch_spec, get_pretrained_cfg
 from slowfast_zoo.registry.records import ArchSpec, PretrainedCfg, TestProtocol
@@ -26,6 +27,8 @@ __all__ = ["create_model"]
 
 
 def _build(spec: ArchSpec, cfg: PretrainedCfg, num_classes: int | None) -> SlowFast:
+    if spec.roi is not None:
+        return SlowFastDetector(spec, num_classes=num_classes, pretrained_cfg=cfg)
     return SlowFast(spec, num_classes=num_classes, pretrained_cfg=cfg)
 
 

@@ -60,7 +60,7 @@ def fold_conv_bn(unit: ConvBn) -> None:
     weight, bias = _folded(conv, bn)
     padding = conv.padding if isinstance(conv.padding, str) else _triple(conv.padding)
     fused = Conv3d(conv.in_channels, conv.out_channels, _triple(conv.kernel_size), _triple(conv.stride),
-                   padding, bias=True).to(device=conv.weight.device)
+                   padding, _triple(conv.dilation), bias=True).to(device=conv.weight.device)
     assert fused.bias is not None  # built with bias=True
     fused.weight.copy_(weight)
     fused.bias.copy_(bias)

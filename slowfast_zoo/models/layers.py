@@ -72,7 +72,7 @@ class Conv3d(nn.Conv3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d)
-                and self.groups == 1 and self.dilation == (1, 1, 1)
+                and self.groups == 1 and self.dilation[0] == 1
                 and self.padding_mode == "zeros" and not isinstance(self.padding, str)):
             kt, kh, kw = self.kernel_size
             st, sh, sw = self.stride
@@ -80,7 +80,7 @@ class Conv3d(nn.Conv3d):
             n, c, t, h, w = x.shape
             if kt == 1 and st == 1 and pt == 0:
                 y = F.conv2d(x.transpose(1, 2).reshape(n * t, c, h, w), self.weight.squeeze(2),
-                             self.bias, (sh, sw), (ph, pw))
+                             self.bias, (sh, sw), (ph, pw), self.dilation[1:])
                 return y.reshape(n, t, *y.shape[1:]).transpose(1, 2)
             if (kh, kw, sh, sw, ph, pw) == (1, 1, 1, 1, 0, 0):
                 y = F.conv2d(x.reshape(n, c, t, h * w), self.weight.squeeze(4), self.bias,
@@ -103,10 +103,11 @@ class ConvBn(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int, int],
                  stride: int | tuple[int, int, int] = 1,
-                 padding: int | tuple[int, int, int] = 0) -> None:
+                 padding: int | tuple[int, int, int] = 0,
+                 dilation: int | tuple[int, int, int] = 1) -> None:
         super().__init__()
         self.conv = Conv3d(in_channels, out_channels, _triple(kernel_size), _triple(stride),
-                           _triple(padding), bias=False)
+                           _triple(padding), _triple(dilation), bias=False)
         #: ``nn.Identity`` once folded into ``conv`` (:func:`~slowfast_zoo.models.fusion.fold_conv_bn`).
         self.bn: nn.BatchNorm3d | nn.Identity = nn.BatchNorm3d(out_channels, eps=1e-5, momentum=0.1)
 
@@ -148,6 +149,8 @@ class Bottleneck(nn.Module):
         planes: bottleneck width; the output has ``4 * planes`` channels.
         spatial_stride: stride of the 1x3x3 conv and of the projection shortcut.
         inflate: give the first conv a temporal kernel of 3 (padding 1).
+        dilation: spatial dilation (and padding) of the 1x3x3 conv (PyTorchVideo's detector
+            dilates res5 by 2).
 
     Example:
         >>> block = Bottleneck(64, 16, spatial_stride=2, inflate=True)
@@ -158,7 +161,7 @@ class Bottleneck(nn.Module):
     expansion = 4
 
     def __init__(self, in_channels: int, planes: int, spatial_stride: int = 1,
-                 inflate: bool = False) -> None:
+                 inflate: bool = False, dilation: int = 1) -> None:
         super().__init__()
         out_channels = planes * self.expansion
         if inflate:
@@ -166,7 +169,7 @@ class Bottleneck(nn.Module):
         else:
             self.conv_a = ConvBn(in_channels, planes, 1)
         self.conv_b = ConvBn(planes, planes, (1, 3, 3), stride=(1, spatial_stride, spatial_stride),
-                             padding=(0, 1, 1))
+                             padding=(0, dilation, dilation), dilation=(1, dilation, dilation))
         self.conv_c = ConvBn(planes, out_channels, 1)
         self.shortcut: ConvBn | None = None
         if spatial_stride != 1 or in_channels != out_channels:
@@ -184,7 +187,7 @@ class Bottleneck(nn.Module):
 
 
 def make_stage(in_channels: int, planes: int, num_blocks: int, spatial_stride: int,
-               inflate: bool, num_inflated: int | None = None) -> nn.Sequential:
+               inflate: bool, num_inflated: int | None = None, dilation: int = 1) -> nn.Sequential:
     """One residual stage: ``num_blocks`` bottlenecks, the first one striding/projecting.
 
     Args:
@@ -196,6 +199,7 @@ def make_stage(in_channels: int, planes: int, num_blocks: int, spatial_stride: i
         num_inflated: with ``inflate``, only the first ``num_inflated`` blocks are (PySlowFast's
             ``NUM_BLOCK_TEMP_KERNEL``: its R101 16x8 has 6 temporal blocks of 23 in res4);
             ``None``: all of them.
+        dilation: spatial dilation of every block's 1x3x3 conv.
 
     Example:
         >>> stage = make_stage(16, 8, num_blocks=3, spatial_stride=2, inflate=False)
@@ -207,5 +211,5 @@ def make_stage(in_channels: int, planes: int, num_blocks: int, spatial_stride: i
     limit = num_blocks if num_inflated is None else num_inflated
     return nn.Sequential(*(
         Bottleneck(in_channels if i == 0 else planes * Bottleneck.expansion, planes,
-                   spatial_stride if i == 0 else 1, inflate and i < limit)
+                   spatial_stride if i == 0 else 1, inflate and i < limit, dilation)
         for i in range(num_blocks)))

@@ -35,9 +35,6 @@ from slowfast_zoo.errors import ModelStateError, UsageError
 
 __all__ = ["Pathway", "SlowFast"]
 
-_SPATIAL_STRIDES = (1, 2, 2, 2)
-
-
 class Pathway(nn.Module):
     """Stem (conv + BN + ReLU + max-pool) and four residual stages of one pathway.
 
@@ -50,6 +47,8 @@ class Pathway(nn.Module):
             before the stage (0 for the fast pathway).
         inflated_blocks: per stage, how many leading blocks of an inflated stage are temporal
             (empty: all).
+        spatial_strides: per stage, the first block's spatial stride (detectors: res5 stride 1).
+        res5_dilation: spatial dilation of res5's 3x3 convs.
 
     Example:
         >>> fast = Pathway(50, 8, 5, (True, True, True, True))
@@ -60,7 +59,9 @@ class Pathway(nn.Module):
     def __init__(self, depth: int, base_channels: int, stem_temporal_kernel: int,
                  inflate: tuple[bool, bool, bool, bool],
                  lateral_channels: tuple[int, int, int, int] = (0, 0, 0, 0),
-                 inflated_blocks: tuple[int, ...] = ()) -> None:
+                 inflated_blocks: tuple[int, ...] = (),
+                 spatial_strides: tuple[int, int, int, int] = (1, 2, 2, 2),
+                 res5_dilation: int = 1) -> None:
         super().__init__()
         if depth not in STAGE_BLOCKS:
             raise UsageError(f"depth must be one of {sorted(STAGE_BLOCKS)}, got {depth}")
@@ -73,8 +74,9 @@ class Pathway(nn.Module):
         for i, num_blocks in enumerate(STAGE_BLOCKS[depth]):
             planes = base_channels * 2**i
             stages.append(make_stage(in_channels + lateral_channels[i], planes, num_blocks,
-                                     _SPATIAL_STRIDES[i], inflate[i],
-                                     inflated_blocks[i] if inflated_blocks else None))
+                                     spatial_strides[i], inflate[i],
+                                     inflated_blocks[i] if inflated_blocks else None,
+                                     res5_dilation if i == 3 else 1))
             in_channels = planes * 4
         self.stages = nn.ModuleList(stages)
         self.out_channels = in_channels
@@ -132,9 +134,11 @@ class SlowFast(nn.Module):
         expand = spec.lateral_expansion
         lateral_out = tuple(c * expand for c in fast_widths)
         self.slow = Pathway(spec.slow_depth, spec.slow_base_channels, spec.slow_stem_kernel,
-                            spec.slow_inflate, lateral_out, spec.inflated_blocks)
+                            spec.slow_inflate, lateral_out, spec.inflated_blocks,
+                            spec.spatial_strides, spec.res5_dilation)
         self.fast = Pathway(spec.fast_depth, fast_base, spec.fast_stem_kernel, spec.fast_inflate,
-                            inflated_blocks=spec.inflated_blocks)
+                            inflated_blocks=spec.inflated_blocks, spatial_strides=spec.spatial_strides,
+                            res5_dilation=spec.res5_dilation)
         k = spec.fusion_kernel
         kernel, stride, padding = (k, 1, 1), (spec.alpha, 1, 1), ((k - 1) // 2, 0, 0)
         self.laterals = nn.ModuleList(

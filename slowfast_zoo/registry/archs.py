@@ -120,8 +120,9 @@ def _mm_det(name: str, base: str, default_tag: str, roi: RoISpec = RoISpec(),
         >>> spec.spatial_strides, spec.task, spec.roi.output_size
         ((1, 2, 2, 1), 'detection', 8)
     """
+    # The RoI extractor joins the pathways slow first (the recognition head: fast first).
     return _BY_NAME[base].replace(name=name, default_tag=default_tag, spatial_strides=(1, 2, 2, 1),
-                                   roi=roi, num_classes=num_classes)
+                                   roi=roi, num_classes=num_classes, feature_order="slow_fast")
 
 
 _BY_NAME = {s.name: s for s in _SPECS}

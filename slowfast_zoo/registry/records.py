@@ -347,7 +347,9 @@ class DetectionProtocol:
     ``max_proposals``); detections below ``action_score_threshold`` dropped before the results
     file; frame-mAP@0.5 by ``evaluator`` (``"mmaction2"``: MMAction2's ``ava_eval``;
     ``"official"``: the ActivityNet evaluator) on ``label_map`` (``"ava_v2.1"``, ``"ava_v2.2"``,
-    ``"multisports"`` or a custom class list's name).
+    ``"multisports"`` or a custom class list's name). ``action_ids``: the label-map id of each
+    output column when the weight was trained on a subset of the classes (empty: column ``j`` is
+    id ``j + 1``).
 
     Example:
         >>> DetectionProtocol().fps, DetectionProtocol().timestamp_start
@@ -367,6 +369,17 @@ class DetectionProtocol:
     action_score_threshold: float = 0.002
     evaluator: Literal["mmaction2", "official"] = "mmaction2"
     label_map: str = "ava_v2.1"
+    action_ids: tuple[int, ...] = ()
+
+    def action_id(self, column: int) -> int:
+        """The label-map id of output column ``column``: ``action_ids[column]`` for a weight
+        trained on a subset of the classes, else ``column + 1`` (AVA ids start at 1).
+
+        Example:
+            >>> DetectionProtocol().action_id(0), DetectionProtocol(action_ids=(3, 17)).action_id(1)
+            (1, 17)
+        """
+        return self.action_ids[column] if self.action_ids else column + 1
 
 
 @dataclass(frozen=True)

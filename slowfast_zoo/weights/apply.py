@@ -310,6 +310,8 @@ def apply_converted(model: SlowFast, converted: Converted, *, published_classes:
         raise CheckpointError(f"Checkpoint {source} was converted for another network: "
                               f"{'; '.join(problems)}.")
     file_classes = classifier_rows(sd)
+    if file_classes is not None and model.spec.roi is not None and model.spec.roi.background_class:
+        file_classes -= 1  # MMAction2's AVA classifiers: a background row before the actions
     try:
         keep: bool | None = keep_file_classifier(file_classes, model, published_classes, source)
     except CheckpointError as e:

@@ -66,6 +66,11 @@ _RULES: tuple[Rule, ...] = (
     (re.compile(r"backbone\.slow_path\.layer([1-3])_lateral\.bn\.(\w+)"),
      lambda m: f"laterals.{m[1]}.bn.{m[2]}"),
     (re.compile(r"cls_head\.fc_cls\.(weight|bias)"), lambda m: f"fc.{m[1]}"),
+    # Detectors (FastRCNN): BBoxHeadAVA's classifier (background row 0 kept: SlowFastDetector)
+    # and the ACRN shared head.
+    (re.compile(r"roi_head\.bbox_head\.fc_cls\.(weight|bias)"), lambda m: f"fc.{m[1]}"),
+    (re.compile(r"roi_head\.shared_head\.(conv[12])\.(conv|bn)\.(\w+)"),
+     lambda m: f"shared_head.{m[1]}.{m[2]}.{m[3]}"),
 )
 
 
@@ -125,7 +130,11 @@ class Converted:
         if self.key_family == "slowfast_zoo":
             # Our files record it (the converted cache: the order of the file it came from).
             return self.checkpoint.metadata.get("feature_order")
-        return "fast_slow" if self.key_family == "mmaction2" else "slow_fast"
+        if self.key_family == "mmaction2":
+            # MMAction2's RoI extractor joins the pathways slow first, its recognition head fast first.
+            detector = any("roi_head." in k for k in self.source_keys.values())
+            return "slow_fast" if detector else "fast_slow"
+        return "slow_fast"
 
 
 #: Family -> its key converter (our key for a file key, ``None``: no rule knows it).

@@ -72,6 +72,8 @@ _PTV_RULES: tuple[Rule, ...] = (
     (re.compile(rf"blocks\.([1-4])\.multipathway_blocks\.([01])\.res_blocks\.(\d+)\.branch2\.norm_([abc])\.{_BN}"),
      lambda m: f"{_block(int(m[1]) - 1, m[2], m[3])}.conv_{m[4]}.bn.{m[5]}"),
     (re.compile(r"blocks\.6\.proj\.(weight|bias)"), lambda m: f"fc.{m[1]}"),
+    # create_slowfast_with_roi_head (the AVA detector): its ResNetRoIHead's projection.
+    (re.compile(r"detection_head\.proj\.(weight|bias)"), lambda m: f"fc.{m[1]}"),
 )
 
 # PySlowFast: s1 = stems, s2..s5 = res2..res5 (pathway0 slow, pathway1 fast), sK_fuse after s1..s4.
