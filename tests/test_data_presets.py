@@ -191,7 +191,13 @@ def test_pysf_protocols_get_their_own_transform(name: str) -> None:
         sz.data.test_transform("slowfast_r50_4x16x1", sampling_rule="ptv_pinned")
 
 
-@pytest.mark.parametrize("name", sz.list_models("slowfast_*", pretrained=True))
+def test_a_detector_weight_has_no_classification_views() -> None:
+    with pytest.raises(UsageError, match="action detector"):
+        sz.data.test_transform("slowfast_r50_4x16x1_ava")
+
+
+@pytest.mark.parametrize("name", [n for n in sz.list_models("slowfast_*", pretrained=True)
+                                  if sz.get_pretrained_cfg(n).task == "recognition"])
 def test_each_weight_test_transform_follows_its_generation(name: str) -> None:
     cfg = sz.get_pretrained_cfg(name)
     for views in ("test", "val"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -95,18 +96,50 @@ PYSF_ARCHS = ("pysf_slowfast_r50_4x16", "pysf_slowfast_r50_8x8", "pysf_slowfast_
 MULTIGRID_TAGS = ("pysf_slowfast_r50_8x8.k400_multigrid", "pysf_slowfast_r50_16x8.ssv2_multigrid",
                   "pysf_slowfast_r50_16x8.charades_multigrid")
 
+# The detectors (AVA, MultiSports) and their default tags.
+DET_ARCHS = {"slowfast_r50_4x16x1_ava": "ava21_mm1", "slowfast_r50_8x8x1_ava": "ava21_mm1",
+             "slowfast_r50_8x8x1_ava_tmax": "ava22_mm1", "slowfast_r50_4x16x1_ava_context": "ava21_mm1",
+             "slowfast_r50_8x8x1_ava_acrn": "ava21_mm1", "slowfast_r50_4x16x1_multisports": "multisports_mm1",
+             "ptv_slowfast_r50_detection": "ava22_ptv", "slowfast_r50_8x8x1_ava_acrn_tmax": "ava21"}
+# Every detection weight of MMAction2's metafiles (0.x configs/detection/ava, the README's custom-classes
+# row; 1.x configs/detection/{slowfast,acrn}) and PyTorchVideo's zoo: sha256 prefix ("" for PyTorchVideo),
+# published mAP (%), dataset, generation, label map.
+DET_TAGS = {
+    "slowfast_r50_4x16x1_ava.ava21": ("6e7c704d", 24.4, "AVA v2.1", "0.x", "ava_v2.1"),
+    "slowfast_r50_4x16x1_ava.ava21_custom16": ("c6225546", 37.85, "AVA v2.1", "0.x", "ava_v2.1_custom16"),
+    "slowfast_r50_4x16x1_ava_context.ava21": ("f4d209c9", 25.4, "AVA v2.1", "0.x", "ava_v2.1"),
+    "slowfast_r50_8x8x1_ava.ava21": ("ae225e97", 25.5, "AVA v2.1", "0.x", "ava_v2.1"),
+    "slowfast_r50_8x8x1_ava.ava22": ("b987b516", 26.1, "AVA v2.2", "0.x", "ava_v2.2"),
+    "slowfast_r50_8x8x1_ava_tmax.ava22": ("874e0845", 26.4, "AVA v2.2", "0.x", "ava_v2.2"),
+    "slowfast_r50_8x8x1_ava_tmax.ava22_focal": ("345618cd", 26.8, "AVA v2.2", "0.x", "ava_v2.2"),
+    "slowfast_r50_4x16x1_ava.ava21_mm1": ("5180ea3c", 24.32, "AVA v2.1", "1.x", "ava_v2.1"),
+    "slowfast_r50_4x16x1_ava_context.ava21_mm1": ("5bb4f6f2", 25.34, "AVA v2.1", "1.x", "ava_v2.1"),
+    "slowfast_r50_8x8x1_ava.ava21_mm1": ("39133ec7", 25.80, "AVA v2.1", "1.x", "ava_v2.1"),
+    "slowfast_r50_8x8x1_ava.ava22_mm1": ("d934a48f", 25.90, "AVA v2.2", "1.x", "ava_v2.2"),
+    "slowfast_r50_8x8x1_ava_tmax.ava22_mm1": ("13a9078e", 26.41, "AVA v2.2", "1.x", "ava_v2.2"),
+    "slowfast_r50_8x8x1_ava_tmax.ava22_focal_mm1": ("dd59e26f", 26.65, "AVA v2.2", "1.x", "ava_v2.2"),
+    "slowfast_r50_8x8x1_ava_acrn_tmax.ava21": ("49b07bf2", 27.1, "AVA v2.1", "0.x", "ava_v2.1"),
+    "slowfast_r50_8x8x1_ava_acrn_tmax.ava22": ("2be32625", 27.8, "AVA v2.2", "0.x", "ava_v2.2"),
+    "slowfast_r50_8x8x1_ava_acrn.ava21_mm1": ("0dae1a90", 27.65, "AVA v2.1", "1.x", "ava_v2.1"),
+    "slowfast_r50_8x8x1_ava_acrn.ava22_mm1": ("66ec24a2", 27.71, "AVA v2.2", "1.x", "ava_v2.2"),
+    "slowfast_r50_4x16x1_multisports.multisports_mm1": ("af666368", 36.88, "MultiSports", "1.x", "multisports"),
+    "ptv_slowfast_r50_detection.ava22_ptv": ("", 24.67, "AVA v2.2", "", "ava_v2.2"),
+}
+
 
 def test_names():
     mmaction2 = [f"slowfast_{a}" for a in ("r50_4x16x1", "r50_8x8x1", "r101_r50_4x16x1", "r101_8x8x1",
                                             "r152_r50_4x16x1", "r50_8x8x1_ln", "r50_16x8x1")]
-    assert sz.list_models() == sorted(mmaction2 + list(PYSF_ARCHS))
-    assert sz.list_models("slowfast_*") == sorted(mmaction2)
-    assert sz.list_models(pretrained=True) == sorted({**EXPECTED_TAGS, **EXTRA_TAGS, **PYSF_TAGS})
-    assert len(sz.list_models(pretrained=True)) == 33
-    assert len(sz.list_models("slowfast_*", pretrained=True)) == 19
-    assert sz.list_models("*mm1*", pretrained=True) == sorted(
+    assert sz.list_models() == sorted(mmaction2 + list(PYSF_ARCHS) + list(DET_ARCHS))
+    assert sz.list_models("slowfast_*") == sorted(mmaction2 + [a for a in DET_ARCHS if a.startswith("slowfast_")])
+    assert sz.list_models(pretrained=True) == sorted({**EXPECTED_TAGS, **EXTRA_TAGS, **PYSF_TAGS, **DET_TAGS})
+    assert len(sz.list_models(pretrained=True)) == 33 + 19
+    assert len([n for n in sz.list_models("slowfast_*", pretrained=True)
+                if sz.get_pretrained_cfg(n).task == "recognition"]) == 19
+    assert sz.list_models("*.k400_mm1*", pretrained=True) == sorted(
         n for n in EXTRA_TAGS if n.partition(".")[2].startswith("k400_mm1"))
-    assert len(sz.list_models("*mm1*", pretrained=True)) == 5
+    assert len(sz.list_models("*.k400_mm1*", pretrained=True)) == 5
+    assert len(sz.list_models("*mm1*", pretrained=True)) == 5 + 9  # and the 1.x detectors
     assert sz.list_models("*r101*") == ["pysf_slowfast_16x8_r101_50_50", "pysf_slowfast_r101_8x8",
                                         "slowfast_r101_8x8x1", "slowfast_r101_r50_4x16x1"]
     assert sz.list_models("*video*", pretrained=True) == ["slowfast_r50_4x16x1.k400_video"]
@@ -123,6 +156,8 @@ def test_default_tags():
     for arch in PYSF_ARCHS[:4]:
         assert sz.get_pretrained_cfg(arch).tag == "k400_ptv"
     assert sz.get_pretrained_cfg("pysf_slowfast_r50_16x8").tag == "ssv2"
+    for arch, tag in DET_ARCHS.items():
+        assert sz.get_pretrained_cfg(arch).tag == tag
 
 
 def _extra_row(cfg):
@@ -160,9 +195,9 @@ def test_extra_record_matches_extra_checkpoints_json(name):
 
 
 def test_generations_and_protocols():
-    names = sz.list_models("slowfast_*", pretrained=True)
+    names = [n for n in sz.list_models("slowfast_*", pretrained=True) if sz.get_pretrained_cfg(n).task == "recognition"]
     gens = {n: sz.get_pretrained_cfg(n).mmaction2 for n in names}
-    assert sorted(n for n, g in gens.items() if g == "1.x") == sz.list_models("*mm1*", pretrained=True)
+    assert sorted(n for n, g in gens.items() if g == "1.x") == sz.list_models("*.k400_mm1*", pretrained=True)
     for n in names:
         cfg = sz.get_pretrained_cfg(n)
         assert cfg.test.sampling_rule == cfg.mmaction2, n  # each generation tested with its own rule
@@ -229,7 +264,8 @@ def test_record_matches_checkpoints_json(name):
 def test_record_schema_complete(name):
     cfg = sz.get_pretrained_cfg(name)
     # Known once a first download is recorded (sha256, file_size); Charades publishes mAP only.
-    optional = {"inference_speed_video_per_s", "notes", "alternative_urls", "sha256", "file_size", "mean_ap"}
+    optional = {"inference_speed_video_per_s", "notes", "alternative_urls", "sha256", "file_size", "mean_ap",
+                "detection"}  # detectors only: test_detection_record_carries_its_published_row
     if name in EXTRA_TAGS:
         optional.add("gpu_memory_mb")  # not published for these rows
     if name in PYSF_TAGS:  # no hash in the URLs, no speed or memory published, not MMAction2's
@@ -242,6 +278,7 @@ def test_record_schema_complete(name):
         if f.name in optional:
             continue
         assert value not in (None, "", ()), f"{name}: field {f.name} is empty"
+    assert cfg.detection is None and cfg.task == "recognition"
     if name in PYSF_TAGS:
         return  # test_pysf_record_carries_its_published_row
     if cfg.dataset == "Something-Something V1":
@@ -454,3 +491,171 @@ def test_pysf_params_and_flops_measured(name):
     model, flops = _pysf_flops(name)
     assert sum(p.numel() for p in model.parameters()) == cfg.num_params
     assert cfg.gflops == round(flops / 1e9, 3)
+
+
+# ----------------------------------------------------------------- detection: AVA and MultiSports
+DET_DATA = REFERENCE.parent / "detection"
+# The reference manifest describing each detector architecture's network (tests/data/detection).
+DET_MANIFEST = {"slowfast_r50_4x16x1_ava": "mm_r50_4x16x1", "slowfast_r50_8x8x1_ava": "mm_r50_8x8x1",
+                "slowfast_r50_8x8x1_ava_tmax": "mm_r50_8x8x1",
+                "slowfast_r50_4x16x1_ava_context": "mm_r50_4x16x1_context",
+                "slowfast_r50_8x8x1_ava_acrn": "mm_r50_8x8x1_acrn",
+                # Same layout as the 1.x ACRN (max instead of mean has no weights); no 1.x config.
+                "slowfast_r50_8x8x1_ava_acrn_tmax": "mm_r50_8x8x1_acrn",
+                "slowfast_r50_4x16x1_multisports": "mm_r50_4x16x1_multisports",
+                "ptv_slowfast_r50_detection": "ptv_slowfast_r50_detection"}
+# The variant names of the manifests' config lists.
+DET_VARIANT = {**DET_MANIFEST, "slowfast_r50_8x8x1_ava_tmax": "mm_r50_8x8x1_temporal_max",
+               "slowfast_r50_8x8x1_ava_acrn_tmax": "(0.x only)"}
+
+
+def _det_manifest(arch):
+    path = DET_DATA / f"manifest_{DET_MANIFEST[arch]}.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not there")
+    return json.loads(path.read_text())
+
+
+def test_every_detection_weight_is_registered():
+    det = sorted(n for n, cfg in PRETRAINED.items() if cfg.task == "detection")
+    assert det == sorted(DET_TAGS) and len(det) == 19
+    assert {cfg.architecture for n, cfg in PRETRAINED.items() if cfg.task == "detection"} == set(DET_ARCHS)
+    for arch, tag in DET_ARCHS.items():
+        assert ARCHS[arch].task == "detection" and ARCHS[arch].default_tag == tag
+        assert f"{arch}.{tag}" in PRETRAINED
+    assert all(cfg.task == "recognition" for cfg in PRETRAINED.values() if ARCHS[cfg.architecture].roi is None)
+    # Every AVA weight has "ava" in its name, the PyTorchVideo one included; MultiSports does not.
+    ava = sz.list_models("*ava*", pretrained=True)
+    assert ava == sorted(n for n, row in DET_TAGS.items() if row[2].startswith("AVA"))
+    assert "ptv_slowfast_r50_detection.ava22_ptv" in ava and len(ava) == 18
+    assert sz.list_models("*multisports*", pretrained=True) == ["slowfast_r50_4x16x1_multisports.multisports_mm1"]
+
+
+@pytest.mark.parametrize("name", sorted(DET_TAGS))
+def test_detection_record_carries_its_published_row(name):
+    from slowfast_zoo.registry.classes import AVA_CLASSES, AVA_CUSTOM16_CLASSES, MULTISPORTS_CLASSES
+
+    cfg, spec = sz.get_pretrained_cfg(name), get_arch_spec(name)
+    sha, mean_ap, dataset, generation, label_map = DET_TAGS[name]
+    d = cfg.detection
+    assert cfg.task == spec.task == "detection" and d is not None
+    assert (cfg.top1, cfg.top5, cfg.mean_ap, cfg.published_metrics) == (None, None, mean_ap, {"mAP": mean_ap})
+    assert (cfg.sha256_prefix, cfg.dataset, cfg.mmaction2, d.label_map) == (sha, dataset, generation, label_map)
+    assert cfg.url.endswith("/" + cfg.file_name) and cfg.file_name == url_file_name(cfg.url)
+    assert cfg.sha256 is None and cfg.file_size is None and cfg.alternative_urls == ()
+    assert cfg.num_classes == len(cfg.class_names) == spec.num_classes
+    assert cfg.class_names == {"ava_v2.1": AVA_CLASSES, "ava_v2.2": AVA_CLASSES, "multisports": MULTISPORTS_CLASSES,
+                               "ava_v2.1_custom16": AVA_CUSTOM16_CLASSES}[label_map]
+    assert cfg.fusion_kernel == spec.fusion_kernel == ARCHS[cfg.architecture].fusion_kernel
+    assert cfg.test.score_activation == spec.roi.score_activation
+    assert (cfg.test.num_views, cfg.test.clip_len, cfg.test.frame_interval) == (1, d.clip_len, d.frame_interval)
+    assert cfg.test.crop_size == cfg.test.resize_short_side == d.resize_short_side
+    assert (d.clip_len, d.frame_interval, d.timestamp_end, d.max_proposals) == (32, 2, 1800, 1000)
+    assert cfg.data_start_index == d.start_index
+    assert "SlowFast" in cfg.citation and cfg.license == "Apache-2.0" and cfg.notes and cfg.train_resolution
+    if sha:  # MMAction2: the Kinetics ImageNet statistics, its AVA test (1.x: start_index 1), its evaluator
+        root = "https://download.openmmlab.com/mmaction/" + ("v1.0/detection/" if generation == "1.x" else "detection/")
+        assert cfg.url.startswith(root) and cfg.file_name.endswith(f"-{sha}.pth")
+        assert f"/{cfg.source_config}/" in cfg.url and cfg.key_family == "mmaction2"
+        assert cfg.mean == (123.675, 116.28, 103.53) and cfg.std == (58.395, 57.12, 57.375)
+        assert (cfg.test.family, cfg.test.sampling_rule) == ("mmaction2", generation)
+        assert (d.evaluator, d.proposal_score_threshold, d.resize_short_side) == ("mmaction2", 0.9, 256)
+        if dataset == "MultiSports":  # timestamps count frames; videos, its own proposals, softmax
+            assert (d.fps, d.timestamp_start, d.start_index, cfg.train_data) == (1.0, 1, 0, "videos")
+            assert d.proposals == "multisports_dense_proposals_val.recall_96.13.pkl"
+            assert cfg.test.score_activation == "softmax" and not spec.roi.background_class
+        else:
+            assert (d.fps, d.timestamp_start, cfg.train_data) == (30.0, 900, "rawframes")
+            assert d.start_index == (1 if generation == "1.x" else 0)
+            assert d.proposals == "ava_dense_proposals_val.FAIR.recall_93.9.pkl" and d.action_score_threshold == 0.002
+            assert cfg.test.score_activation == "sigmoid" and spec.roi.background_class
+            assert ("ava22" in name) == (dataset == "AVA v2.2") and ("ava21" in name) == (dataset == "AVA v2.1")
+    else:  # PyTorchVideo's zoo file, PySlowFast's AVA test and the ActivityNet evaluator
+        assert cfg.url == "https://dl.fbaipublicfiles.com/pytorchvideo/model_zoo/ava/SLOWFAST_8x8_R50_DETECTION.pyth"
+        assert (cfg.key_family, cfg.test.family, cfg.publisher) == ("pytorchvideo", "ptv", "PyTorchVideo")
+        assert cfg.mean == (0.45 * 255,) * 3 and cfg.std == (0.225 * 255,) * 3
+        assert (d.evaluator, d.proposal_score_threshold, d.resize_short_side, d.fps, d.timestamp_start) == (
+            "official", 0.8, 224, 30.0, 900)
+        assert not spec.roi.aligned and spec.roi.output_size == 7 and spec.res5_dilation == 2
+    json.dumps(cfg.to_dict())
+
+
+@pytest.mark.parametrize("arch", sorted(DET_ARCHS))
+def test_detection_records_match_the_reference_manifests(arch):
+    """URL, published mAP and dataset of every 1.x record, as MMAction2 1.2.0's metafiles list them in the
+    reference manifests; the parameter count of every record."""
+    manifest = _det_manifest(arch)
+    records = [cfg for cfg in PRETRAINED.values() if cfg.architecture == arch]
+    for cfg in records:
+        extra = 0 if cfg.num_classes in (66, 80) else (80 - cfg.num_classes) * 2305  # the custom 17-row classifier
+        assert cfg.num_params + extra == manifest["num_parameters"], cfg.name
+    listed = {c["weights"]: c for c in manifest.get("configs", ()) if c["variant"] == DET_VARIANT[arch]}
+    mm1 = [cfg for cfg in records if cfg.mmaction2 == "1.x"]
+    assert sorted(cfg.url for cfg in mm1) == sorted(listed)
+    for cfg in mm1:
+        (result,) = listed[cfg.url]["results"]
+        assert result["Dataset"] == cfg.dataset and list(result["Metrics"].values()) == [cfg.mean_ap]
+        assert listed[cfg.url]["config"].endswith(f"/{cfg.source_config}.py")
+
+
+def test_ava_label_maps_ship_and_load():
+    from importlib import resources
+
+    from slowfast_zoo.registry import classes
+
+    labels = resources.files("slowfast_zoo").joinpath("labels")
+    evaluated = classes.read_pbtxt(labels.joinpath("ava_action_list_v2.2.pbtxt").read_text("utf-8"))
+    every = classes.read_pbtxt(labels.joinpath("ava_action_list_v2.2_all.pbtxt").read_text("utf-8"))
+    assert len(every) == len(classes.AVA_CLASSES) == 80 and sorted(every) == list(range(1, 81))
+    assert len(evaluated) == len(classes.AVA_EVALUATED_IDS) == 60
+    assert tuple(sorted(evaluated)) == classes.AVA_EVALUATED_IDS
+    assert all(classes.AVA_CLASSES[i - 1] == every[i] == name for i, name in evaluated.items())
+    assert sorted(set(every) - set(evaluated)) == [2, 16, 18, 19, 21, 23, 25, 31, 32, 33, 35, 39, 40, 42, 44, 50,
+                                                   53, 55, 71, 75]
+    assert (every[1], every[17], every[80]) == ("bend/bow (at the waist)", "carry/hold (an object)", "watch (a person)")
+    # The line layout MMAction2's and the ActivityNet evaluator's read_labelmap expect.
+    for name, key in (("ava_action_list_v2.2.pbtxt", "  id: "), ("ava_action_list_v2.2_all.pbtxt", "  label_id: ")):
+        lines = [line for line in labels.joinpath(name).read_text("utf-8").splitlines() if not line.startswith("#")]
+        assert sum(line.startswith("  name: \"") for line in lines) == sum(line.startswith(key) for line in lines)
+    assert "labels/*.pbtxt" in (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    # The custom-classes weight: 16 of the 80, one of them outside the 60 evaluated.
+    custom = sz.get_pretrained_cfg("slowfast_r50_4x16x1_ava.ava21_custom16")
+    assert len(classes.AVA_CUSTOM16_IDS) == len(classes.AVA_CUSTOM16_CLASSES) == custom.num_classes == 16
+    assert custom.class_names == tuple(every[i] for i in classes.AVA_CUSTOM16_IDS)
+    assert set(classes.AVA_CUSTOM16_IDS) - set(evaluated) == {53}
+    assert len(classes.MULTISPORTS_CLASSES) == len(set(classes.MULTISPORTS_CLASSES)) == 66
+    assert (classes.MULTISPORTS_CLASSES[0], classes.MULTISPORTS_CLASSES[-1]) == ("aerobic_push_up",
+                                                                                 "basketball_jump_ball")
+
+
+def test_mmaction2_0x_acrn_pools_over_time_by_max():
+    """MMAction2 0.x's ACRN configs set temporal_pool_mode='max' (its 1.x ones average)."""
+    for tag in ("ava21", "ava22"):
+        cfg = PRETRAINED[f"slowfast_r50_8x8x1_ava_acrn_tmax.{tag}"]
+        spec = get_arch_spec(cfg.name)
+        assert spec.roi.temporal_pool == "max" and spec.roi.shared_head == "acrn" and cfg.mmaction2 == "0.x"
+    assert get_arch_spec("slowfast_r50_8x8x1_ava_acrn.ava21_mm1").roi.temporal_pool == "avg"
+
+
+def test_detection_weight_settings_reach_the_model():
+    with torch.device("meta"):
+        for name in DET_TAGS:
+            model = sz.create_model(name)
+            cfg = sz.get_pretrained_cfg(name)
+            assert sum(p.numel() for p in model.parameters()) == cfg.num_params, name
+            assert model.num_classes == cfg.num_classes and model.class_names == cfg.class_names, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DET_TAGS))
+def test_detection_flops_measured(name):
+    """gflops: one clip of ``detection.clip_len`` frames at ``resize_short_side`` square and one
+    whole-frame box through our module (RoIAlign has no FLOP count)."""
+    cfg = sz.get_pretrained_cfg(name)
+    s = cfg.detection.resize_short_side
+    model = sz.create_model(name).eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = model(torch.zeros(1, 3, cfg.detection.clip_len, s, s), torch.tensor([[0, 0.0, 0.0, s, s]]))
+    assert out.shape == (1, cfg.num_classes)
+    assert cfg.gflops == round(counter.get_total_flops() / 1e9, 3)

@@ -48,6 +48,17 @@ def test_card_carries_the_registry_record(name):
     cfg = PRETRAINED[name]
     card = render_card(cfg)
     t = cfg.test
+    if cfg.task == "detection":  # AVA / MultiSports: mAP, the detection protocol, no reproduce command yet
+        d = cfg.detection
+        for needle in (f"### {name}", cfg.url, f"{cfg.mean_ap:.2f} %", f"{cfg.num_params:,}", f"{cfg.gflops:.3f}",
+                       cfg.license, cfg.source_config, cfg.dataset, f"`{d.proposals}`", f"| Evaluator | {d.evaluator} |",
+                       f"{d.clip_len} ", f"one in {d.frame_interval}", f"short side resized to {d.resize_short_side}",
+                       "no crop", f"{t.score_activation} per box", cfg.notes, "@inproceedings{feichtenhofer2019slowfast"):
+            assert needle in card, needle
+        assert (f"`{cfg.sha256_prefix}`" if cfg.sha256_prefix else "trust on first use") in card
+        with pytest.raises(UsageError, match="does not run"):
+            reproduce_command(cfg)
+        return
     if t.family != "mmaction2":  # PyTorchVideo / PySlowFast: their own protocol, no hash in the URL
         published = f"{cfg.mean_ap:.2f} %" if cfg.mean_ap is not None else f"{cfg.top1:.2f} / {cfg.top5:.2f} %"
         for needle in (f"### {name}", cfg.url, *cfg.alternative_urls, published, f"{cfg.num_params:,}",
@@ -109,6 +120,9 @@ def test_readme_tables_cover_every_weight_by_generation():
         assert (at > pysf) == (cfg.test.family != "mmaction2"), name
         assert (one < at < pysf) == (cfg.mmaction2 == "1.x"), name
         line = models[at:].splitlines()[0]
+        if cfg.task == "detection":  # the detectors' tables: mAP and evaluator
+            assert f"| {cfg.mean_ap:.2f} | {cfg.detection.evaluator} |" in line, name
+            continue
         assert f"{num(cfg.top1)} | {num(cfg.top5)}" in line, name
         if cfg.test.family != "mmaction2":
             assert f"| {num(cfg.mean_ap)} |" in line and cfg.url.split("dl.fbaipublicfiles.com/")[1] in line, name

@@ -354,8 +354,9 @@ def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_l
     (``TestProtocol.sampling_rule``: "0.x" or "1.x").
 
     Raises:
-        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol), ``views`` is
-            none of the above, or ``sampling_rule`` is given for an MMAction2 weight.
+        UsageError: ``name_or_cfg`` is ``None`` (a model without a test protocol) or an action
+            detector's weight, ``views`` is none of the above, or ``sampling_rule`` is given for
+            an MMAction2 weight.
 
     Example:
         >>> test_transform("slowfast_r50_8x8x1.k400_mm1").sampling_rule
@@ -373,6 +374,10 @@ def test_transform(name_or_cfg: Any, *, views: str | int | None = "test", clip_l
         raise UsageError("no test protocol: the model has no pretrained_cfg (build it with create_model(), "
                          "or pass a TestProtocol)")
     cfg, mean, std = resolve_protocol(name_or_cfg)
+    if getattr(cfg, "detection", None) is not None:
+        raise UsageError(f"{cfg.name} is an action detector: its test protocol is one clip per keyframe "
+                         f"with person boxes (slowfast_zoo.detect, slowfast_zoo.data.keyframe_clip), "
+                         f"not classification views")
     p = getattr(cfg, "test", cfg)
     resize_short_side = short_side if resize_short_side is None else resize_short_side
     if getattr(p, "family", "mmaction2") != "mmaction2":

@@ -136,6 +136,9 @@ _DET_SPECS = (
             RoISpec(with_global=True)),
     _mm_det("slowfast_r50_8x8x1_ava_acrn", "slowfast_r50_8x8x1", "ava21_mm1",
             RoISpec(shared_head="acrn")),
+    # MMAction2 0.x's ACRN configs pool over time by max (its 1.x configs average).
+    _mm_det("slowfast_r50_8x8x1_ava_acrn_tmax", "slowfast_r50_8x8x1", "ava21",
+            RoISpec(shared_head="acrn", temporal_pool="max")),
     _mm_det("slowfast_r50_4x16x1_multisports", "slowfast_r50_4x16x1", "multisports_mm1",
             RoISpec(background_class=False, score_activation="softmax"), num_classes=66),
     # PyTorchVideo's hub slowfast_r50_detection (create_slowfast_with_roi_head): the PySlowFast

@@ -50,12 +50,8 @@ PYSF_STD: tuple[float, float, float] = (57.375, 57.375, 57.375)
 class RoISpec:
     """The action-detection head of a detector architecture (docs/SPEC.md section 12).
 
-    MMAction2's ``FastRCNN`` (``SingleRoIExtractor3D`` + ``BBoxHeadAVA``, optionally the
-    ``ACRNHead`` shared head) and PyTorchVideo's ``create_slowfast_with_roi_head`` compute the
-    same chain with different settings: each pathway's map pooled over time (``temporal_pool``),
-    concatenated slow first then fast, RoIAlign of ``output_size`` cells at 1/16 (``aligned``:
-    the half-pixel offset of MMAction2 and PySlowFast; PyTorchVideo's hub model has ``False``),
-    then the maximum over the cells and a linear classifier.
+    MMAction2's ``FastRCNN`` and PyTorchVideo's ``create_slowfast_with_roi_head`` compute the same
+    chain (:mod:`slowfast_zoo.models.roi`) with these settings.
 
     Attributes:
         output_size: RoIAlign output cells per side (MMAction2 8, PyTorchVideo 7).
@@ -65,8 +61,8 @@ class RoISpec:
         with_global: append the clip's whole map pooled to ``output_size`` cells (MMAction2's
             ``with_global``: 4608 channels into the classifier).
         shared_head: ``""`` or ``"acrn"`` (MMAction2's actor-context relation head).
-        background_class: the published classifier has a background row 0 (MMAction2's AVA
-            files); the model keeps it and drops its column from every output.
+        background_class: the classifier has a background row 0 (MMAction2's AVA files), kept
+            in ``fc`` and dropped from every output.
         score_activation: ``"sigmoid"`` (multi-label AVA) or ``"softmax"`` (MultiSports).
 
     Example:
@@ -167,13 +163,7 @@ class ArchSpec:
 
     @property
     def task(self) -> str:
-        """``"detection"`` for a spatio-temporal action detector, else ``"recognition"``.
-
-        Example:
-            >>> import slowfast_zoo as sz
-            >>> sz.registry.ARCHS["slowfast_r50_4x16x1"].task
-            'recognition'
-        """
+        """``"detection"`` for a spatio-temporal action detector, else ``"recognition"``."""
         return "recognition" if self.roi is None else "detection"
 
     def replace(self, **changes: Any) -> "ArchSpec":
@@ -361,7 +351,7 @@ class DetectionProtocol:
     fps: float = 30.0
     timestamp_start: int = 900
     timestamp_end: int = 1800
-    start_index: int = 0
+    start_index: int = 1
     resize_short_side: int = 256
     proposals: str = "ava_dense_proposals_val.FAIR.recall_93.9.pkl"
     proposal_score_threshold: float = 0.9
@@ -459,8 +449,8 @@ class PretrainedCfg:
 
         Example:
             >>> import slowfast_zoo as sz
-            >>> sz.get_pretrained_cfg("slowfast_r50_4x16x1").task
-            'recognition'
+            >>> sz.get_pretrained_cfg("slowfast_r50_4x16x1").task, sz.registry.ARCHS["slowfast_r50_4x16x1_ava"].task
+            ('recognition', 'detection')
         """
         return "recognition" if self.detection is None else "detection"
 

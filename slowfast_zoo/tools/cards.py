@@ -2,8 +2,9 @@
 
 Every number comes from :data:`slowfast_zoo.registry.PRETRAINED` (every SlowFast recognition
 checkpoint MMAction2 published, 0.x and 1.x, docs/SPEC.md sections 1 and 9; those of the
-PyTorchVideo and PySlowFast zoos; all three projects are Apache-2.0: open-mmlab/mmaction2,
-facebookresearch/pytorchvideo, facebookresearch/SlowFast)
+PyTorchVideo and PySlowFast zoos; the AVA / MultiSports detectors of MMAction2 and PyTorchVideo;
+all three projects are Apache-2.0: open-mmlab/mmaction2, facebookresearch/pytorchvideo,
+facebookresearch/SlowFast)
 and :data:`slowfast_zoo.registry.ARCHS`; nothing is typed twice. ``--check`` exits with 1 when
 the file differs from what the registry gives (CI runs it via tests/test_tools_cards.py).
 
@@ -40,27 +41,52 @@ _DATA = {
 _GROUPS = (
     ("MMAction2 0.x: the Kinetics-400 table",
      "The 8 rows of the 0.x README's Kinetics-400 table (v0.13.0-v0.16.0), mmcv checkpoints.",
-     lambda c: c.mmaction2 == "0.x" and c.tag in ("k400_256p", "k400_320p", "k400_video")),
+     lambda c: c.task == "recognition" and c.mmaction2 == "0.x" and c.tag in ("k400_256p", "k400_320p", "k400_video")),
     ("MMAction2 0.x: later README rows",
      "Rows the 0.x README gained after the table (2021): the re-trained 320p, Precise-BN, step-LR "
      "and multigrid files, and Something-Something V1.",
-     lambda c: c.mmaction2 == "0.x" and c.tag not in ("k400_256p", "k400_320p", "k400_video")),
+     lambda c: c.task == "recognition" and c.mmaction2 == "0.x"
+     and c.tag not in ("k400_256p", "k400_320p", "k400_video")),
+    ("MMAction2 0.x: AVA detectors",
+     "The SlowFast rows of the 0.x `configs/detection/ava` metafile and the README's custom-classes row: "
+     "mmcv checkpoints, AVA rawframes, person boxes from the FAIR proposals, frame-mAP@0.5 by MMAction2's "
+     "`ava_eval`. (The two 0.x ACRN files pool over time by max before the ACRN head, a network no "
+     "registered architecture builds: not registered.)",
+     lambda c: c.task == "detection" and c.mmaction2 == "0.x"),
     ("MMAction2 1.x",
      "The MMAction2 1.x zoo: mmengine checkpoints, trained and tested on videos (decord), test "
      "clips placed by the 1.x SampleFrames rule (docs/SPEC.md section 9).",
-     lambda c: c.mmaction2 == "1.x"),
+     lambda c: c.task == "recognition" and c.mmaction2 == "1.x"),
+    ("MMAction2 1.x: AVA and MultiSports detectors",
+     "The 1.x `configs/detection/{slowfast,acrn}` metafiles: mmengine checkpoints, AVA rawframes (MultiSports: "
+     "videos), frame-mAP@0.5 by MMAction2's `AVAMetric` (MultiSports: `MultiSportsMetric`).",
+     lambda c: c.task == "detection" and c.mmaction2 == "1.x"),
     ("PyTorchVideo zoo",
      "PyTorchVideo's SlowFast files (its docs/source/model_zoo.md; torch.hub's slowfast_r50, slowfast_r101 "
      "and slowfast_16x8_r101_50_50), trained and tested with PySlowFast on PyTorchVideo's datasets; "
      "PySlowFast's `model.`-prefixed re-hosts are alternative URLs. No hash is published: the first "
      "download's sha256 is recorded and binds later loads.",
-     lambda c: c.test.family == "ptv"),
+     lambda c: c.task == "recognition" and c.test.family == "ptv"),
+    ("PyTorchVideo zoo: AVA detector",
+     "The AVA (V2.2) SlowFast of PyTorchVideo's docs/source/model_zoo.md (torch.hub's slowfast_r50_detection), "
+     "presumably trained and tested with PySlowFast's AVA pipeline and its copy of the ActivityNet evaluator. "
+     "No hash is published: the first download's sha256 is recorded and binds later loads.",
+     lambda c: c.task == "detection" and c.test.family == "ptv"),
     ("PySlowFast zoo",
      "PySlowFast's caffe2 Kinetics-400 files and its multigrid zoo (MODEL_ZOO.md), tested with "
      "PySlowFast's own datasets; the multigrid short-cycle weights have a global-pool head. No hash is "
      "published: the first download's sha256 is recorded and binds later loads.",
-     lambda c: c.test.family == "psf"),
+     lambda c: c.task == "recognition" and c.test.family == "psf"),
 )
+
+#: The label maps of ``DetectionProtocol.label_map``, in words.
+_LABEL_MAPS = {
+    "ava_v2.1": "the 60 actions of AVA v2.1's `ava_action_list_v2.1_for_activitynet_2018.pbtxt`",
+    "ava_v2.2": "the 60 actions of AVA v2.2's `ava_action_list_v2.2_for_activitynet_2019.pbtxt` "
+                "(`slowfast_zoo/labels/ava_action_list_v2.2.pbtxt`)",
+    "ava_v2.1_custom16": "the weight's 16 custom classes, taken from the 80-action `ava_action_list_v2.1.pbtxt`",
+    "multisports": "the 66 MultiSports actions",
+}
 
 #: Frame selection of the PyTorchVideo / PySlowFast protocols, in words (``TestProtocol.sampling_rule``).
 _PYSF_FRAMES = {
@@ -86,6 +112,8 @@ def reproduce_command(cfg: PretrainedCfg, *, gpus: int = 1, cli: bool = False) -
             --data-root data/kinetics400/videos_val --data-format video \\
             --out slowfast_r50_4x16x1.k400_video.json
     """
+    if cfg.task == "detection":
+        raise UsageError(f"{cfg.name}: `slowfast-zoo eval` does not run the {cfg.dataset} detection protocol yet")
     if cfg.test.family != "mmaction2":
         raise UsageError(f"{cfg.name}: `slowfast-zoo eval` does not run the {cfg.test.family} test protocol yet")
     ann, root = _DATA[(cfg.dataset, cfg.train_data)]
@@ -205,8 +233,99 @@ def _render_pysf_card(cfg: PretrainedCfg) -> str:
     return "\n".join(lines)
 
 
+def _detector_text(cfg: PretrainedCfg) -> str:
+    """A detector's network, in words."""
+    s = get_arch_spec(cfg.name)
+    roi = s.roi
+    assert roi is not None
+    base = (f"PySlowFast's SlowFast (PyTorchVideo's create_slowfast_with_roi_head), slow clip by linspace, "
+            f"lateral conv + BatchNorm + ReLU" if s.slow_sampling == "linspace" else
+            f"slow ResNet-{s.slow_depth}, fast ResNet-{s.fast_depth}, {s.num_frames}-frame input, tau {s.tau}")
+    dilation = f" (dilation {s.res5_dilation})" if s.res5_dilation > 1 else ""
+    extras = "".join((" + the clip's whole map pooled to the same cells (context: 4608 channels)" if roi.with_global
+                      else "", ", ACRN shared head (actor-context relations, 4608 -> 2304)"
+                      if roi.shared_head == "acrn" else ""))
+    rows = " + a background row" if roi.background_class else ""
+    return (f"`{cfg.architecture}`: {base}, alpha {s.alpha}, lateral temporal kernel {s.fusion_kernel}, res5 at "
+            f"spatial stride 1{dilation} (features at 1/16); per person box: each pathway's map {roi.temporal_pool}-"
+            f"pooled over time (slow then fast, 2304 channels){extras}, RoIAlign {roi.output_size}x"
+            f"{roi.output_size} (aligned={roi.aligned}), max over the cells, linear classifier: {cfg.num_classes} "
+            f"actions{rows}, {roi.score_activation}")
+
+
+def _detection_protocol_text(cfg: PretrainedCfg) -> str:
+    """A detection weight's test protocol (``cfg.detection``), in words."""
+    d = cfg.detection
+    assert d is not None
+    step = "frames" if d.fps == 1 else f"seconds at {d.fps:g} fps"
+    frames = "video frames (decord in MMAction2)" if cfg.train_data == "videos" else "rawframes"
+    mean = ", ".join(f"{v:g}" for v in cfg.mean)
+    std = ", ".join(f"{v:g}" for v in cfg.std)
+    evaluator = {"mmaction2": "MMAction2's evaluator" + (" (MultiSportsMetric; each box keeps its top class)"
+                                                         if d.label_map == "multisports" else " (ava_eval)"),
+                 "official": "the ActivityNet AVA evaluator (PySlowFast's copy)"}[d.evaluator]
+    kept = (f"detections under {d.action_score_threshold:g} dropped" if d.action_score_threshold > 0
+            else "every score kept")
+    boxes = (f"score >= {d.proposal_score_threshold:g}, else the best one; at most {d.max_proposals}"
+             if d.evaluator == "mmaction2" else f"score >= {d.proposal_score_threshold:g}, no fallback")
+    return (f"one clip per keyframe: {d.clip_len} {frames}, one in {d.frame_interval}, centred on the keyframe "
+            f"(timestamps in {step} from {d.timestamp_start}, start_index {d.start_index}) -> short side resized "
+            f"to {d.resize_short_side}, boxes scaled alike, no crop -> `Normalize(mean=[{mean}], std=[{std}], RGB)`; "
+            f"person boxes from `{d.proposals}` ({boxes}); {cfg.test.score_activation} per box, {kept}; "
+            f"frame-mAP@0.5 IoU by {evaluator} "
+            f"on {_LABEL_MAPS.get(d.label_map, d.label_map)}")
+
+
+def _render_detection_card(cfg: PretrainedCfg) -> str:
+    """The Markdown section of an action-detection weight."""
+    d = cfg.detection
+    assert d is not None
+    if cfg.test.family == "mmaction2":
+        source = (f"`{cfg.source_config}` (MMAction2 {cfg.mmaction2}, "
+                  f"{'mmengine' if cfg.mmaction2 == '1.x' else 'mmcv'} checkpoint)")
+        hashed = ("sha256 prefix", f"`{cfg.sha256_prefix}` (checked after download)")
+        memory = ("not published" if cfg.gpu_memory_mb is None
+                  else f"{cfg.gpu_memory_mb} MB (the README's gpu_mem column, training)")
+    else:
+        source = f"PySlowFast `configs/{cfg.source_config}.yaml` (presumably: see the notes)"
+        hashed = ("sha256", f"`{cfg.sha256}`" if cfg.sha256 else "not published: recorded on the first download "
+                                                                 "(trust on first use); pin one with `sha256=`")
+        memory = "not published"
+    metric = "f-mAP" if d.label_map == "multisports" else "mAP"
+    rows = [
+        ("Task", f"spatio-temporal action detection ({cfg.dataset}): action scores per person box"),
+        ("Architecture", _detector_text(cfg)),
+        ("Parameters", f"{cfg.num_params:,}"),
+        ("GFLOPs per clip (ours)", f"{cfg.gflops:.3f} (one 3x{d.clip_len}x{d.resize_short_side}x{d.resize_short_side} "
+                                   "clip and one box; convolutions, the RoI head's and the classifier, 2 FLOPs per "
+                                   "multiply-add, RoIAlign not counted; measured with torch.utils.flop_counter)"),
+        (f"Published {metric}", f"{cfg.mean_ap:.2f} % (frame-mAP@0.5 IoU, {cfg.dataset} validation)"),
+        ("Published GPU memory", memory),
+        ("Trained / tested on", f"{cfg.dataset} {cfg.train_data} ({cfg.train_resolution}); "
+                                + ("training GPUs not published" if cfg.train_gpus == "not published"
+                                   else f"trained on {cfg.train_gpus} GPUs")),
+        ("Test protocol", _detection_protocol_text(cfg)),
+        ("Evaluator", d.evaluator),
+        ("Proposals", f"`{d.proposals}`"),
+        ("Source config", source),
+        ("Weights", f"<{cfg.url}>" + "".join(f" (or <{u}>)" for u in cfg.alternative_urls)),
+        hashed,
+        ("License", cfg.license),
+    ]
+    lines = [f"### {cfg.name}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    lines += ["", "`slowfast-zoo eval` does not run detection protocols yet.", ""]
+    if cfg.notes:
+        lines += [f"Notes: {cfg.notes}", ""]
+    lines += ["<details><summary>Citation</summary>", "", "```bibtex", cfg.citation.rstrip(), "```", "",
+              "</details>", ""]
+    return "\n".join(lines)
+
+
 def render_card(cfg: PretrainedCfg) -> str:
     """The Markdown section of one weight."""
+    if cfg.task == "detection":
+        return _render_detection_card(cfg)
     if cfg.test.family != "mmaction2":
         return _render_pysf_card(cfg)
     speed = ("not published" if cfg.inference_speed_video_per_s is None
@@ -247,26 +366,45 @@ def render_card(cfg: PretrainedCfg) -> str:
     return "\n".join(lines)
 
 
+def _detection_row(cfg: PretrainedCfg) -> str:
+    d = cfg.detection
+    assert d is not None
+    link = f"[{cfg.name}](#{cfg.name.replace('.', '')})"
+    return (f"| {link} | {cfg.dataset} | {cfg.num_params / 1e6:.2f} M | {cfg.gflops:.1f} | {cfg.mean_ap:.2f} "
+            f"| {d.evaluator} | `{d.proposals}` (>= {d.proposal_score_threshold:g}) "
+            f"| {'`' + cfg.sha256_prefix + '`' if cfg.sha256_prefix else 'trust on first use'} |")
+
+
 def render() -> str:
     """The whole MODEL_CARDS.md text."""
+    n_recognition = sum(cfg.task == "recognition" for cfg in PRETRAINED.values())
     head = [
         "# Model cards",
         "",
         "<!-- Generated by `python -m slowfast_zoo.tools.cards` from slowfast_zoo/registry; do not edit. -->",
         "",
-        f"The {len(PRETRAINED)} SlowFast recognition weights published by MMAction2 (both "
-        f"generations, 0.x and 1.x), PyTorchVideo and PySlowFast, on {len(ARCHS)} architectures. Load "
-        "one with `slowfast_zoo.create_model(NAME, pretrained=True)`; measure an MMAction2 weight on "
+        f"The {n_recognition} SlowFast recognition weights published by MMAction2 (both "
+        f"generations, 0.x and 1.x), PyTorchVideo and PySlowFast, and the {len(PRETRAINED) - n_recognition} "
+        f"SlowFast action detectors (AVA, MultiSports) of MMAction2 and PyTorchVideo, on {len(ARCHS)} "
+        "architectures. Load one with `slowfast_zoo.create_model(NAME, pretrained=True)`; measure an "
+        "MMAction2 recognition weight on "
         "your copy of its dataset with the command in its card (`--limit 100` for a quick look, "
-        "`--resume` after an interruption, `torchrun` for many GPUs). Accuracies (mAP for Charades) "
-        "are the publishers' numbers, each with its weight's own test protocol; parameters and GFLOPs "
-        "are measured from our modules.",
+        "`--resume` after an interruption, `torchrun` for many GPUs). Accuracies (mAP for Charades and "
+        "the detectors) are the publishers' numbers, each with its weight's own test protocol; parameters "
+        "and GFLOPs are measured from our modules.",
         "",
     ]
     body = []
     for title, about, keep in _GROUPS:
         group = [cfg for cfg in PRETRAINED.values() if keep(cfg)]
         head += [f"**{title}.** {about}", ""]
+        if group and group[0].task == "detection":
+            head += ["| weight | dataset | params | GFLOPs/clip | mAP | evaluator | proposals (score) "
+                     "| sha256 prefix |",
+                     "|---|---|---|---|---|---|---|---|"]
+            head += [_detection_row(cfg) for cfg in group] + [""]
+            body += [f"## {title}", "", about, ""] + [render_card(cfg) for cfg in group]
+            continue
         if title.startswith("MMAction2"):
             head += ["| weight | dataset | params | GFLOPs/view | top-1 | top-5 | video/s | GPU mem (MB) "
                      "| sha256 prefix |",
