@@ -44,7 +44,9 @@ from slowfast_zoo.registry import (
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from slowfast_zoo.factory import create_model
     from slowfast_zoo.inference.features import extract_features
+    from slowfast_zoo.inference.detect import KeyframeActions, detect
     from slowfast_zoo.inference.predict import Prediction, predict
+    from slowfast_zoo.models.detector import SlowFastDetector
     from slowfast_zoo.models.slowfast import SlowFast
     from slowfast_zoo.weights.saved import push_to_hub, save_pretrained
 
@@ -54,6 +56,9 @@ _LAZY_NAMES = {
     "SlowFast": "slowfast_zoo.models.slowfast",
     "predict": "slowfast_zoo.inference.predict",
     "Prediction": "slowfast_zoo.inference.predict",
+    "detect": "slowfast_zoo.inference.detect",
+    "KeyframeActions": "slowfast_zoo.inference.detect",
+    "SlowFastDetector": "slowfast_zoo.models.detector",
     "extract_features": "slowfast_zoo.inference.features",
     "save_pretrained": "slowfast_zoo.weights.saved",
     "push_to_hub": "slowfast_zoo.weights.saved",
@@ -80,5 +85,5 @@ __all__ = [
     "create_model", "list_models", "predict", "Prediction", "get_pretrained_cfg", "SlowFast", "ArchSpec", "PretrainedCfg",
     "TestProtocol", "TrainProtocol", "SlowFastZooError", "UnknownModelError", "CheckpointError",
     "HashMismatchError", "DownloadError", "VideoDecodeError", "__version__", "extract_features",
-    "save_pretrained", "push_to_hub",
+    "save_pretrained", "push_to_hub", "detect", "KeyframeActions", "SlowFastDetector",
 ]

@@ -86,7 +86,7 @@ def test_info_shows_dataset_and_input_size(capsys) -> None:
 
 
 def test_list_shows_generations(capsys) -> None:
-    assert cli_main(["list", "*mm1*", "--pretrained"]) == 0
+    assert cli_main(["list", "*k400_mm1*", "--pretrained"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and all("MMAction2 1.x" in line for line in lines)
 
@@ -495,3 +495,164 @@ def test_eval_summary_escapes_paths_and_reasons_from_the_data() -> None:
     assert not any(line.startswith("slowfast-zoo: error") for line in text.splitlines())
     assert "skipped: v slowfast-zoo: error: forged\\x1b[2J.mp4: bad frame \\x07" in text
     assert text.count("\n") == report.summary().count("\n") - 2  # the two forged line breaks
+
+
+# ------------------------------------------------------------------------- predict --out: the annotated video
+def _read_video(path: Path):
+    """Every frame (RGB) and the frame rate, read back with PyAV."""
+    import av
+    import numpy as np
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+        return frames, float(stream.guessed_rate)
+
+
+def test_predict_out_mistakes_are_one_line_exit_2_before_any_weight(tmp_path: Path, capsys, no_loading) -> None:
+    video = make_video(tmp_path / "v.mp4", 10, 48, 40, fps=25)
+    (tmp_path / "folder.mp4").mkdir()
+    target = tmp_path / "target.mp4"
+    target.write_bytes(b"keep")
+    (tmp_path / "link.mp4").symlink_to(target)
+    (tmp_path / "afile").write_text("x")
+    for out, needle in [("folder.mp4", "names a folder"), ("link.mp4", "symbolic link"),
+                        ("out.gif", ".mp4, .m4v, .mov, .mkv or .avi"), ("afile/out.mp4", "is not a folder"),
+                        ("v.mp4", "is the input video")]:
+        assert main(["predict", str(video), "--views", "1", "--out", str(tmp_path / out)]) == 2, out
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("slowfast-zoo: error: --out "), (out, err)
+        assert needle in lines[0] and "Traceback" not in err, (out, err)
+    assert target.read_bytes() == b"keep" and (tmp_path / "link.mp4").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder.mp4", "link.mp4", "target.mp4", "v.mp4"]
+
+
+def test_predict_out_writes_the_labelled_video_whole_and_per_window(tmp_path: Path, capsys,
+                                                                    fake_predictions) -> None:
+    import numpy as np
+
+    from video_factory import reference_decode
+
+    video = make_video(tmp_path / "v.mp4", 12, 160, 120, fps=25)
+    ref = reference_decode(video).astype(np.int16)
+    out = tmp_path / "sub" / "labelled.mp4"
+    assert main(["predict", str(video), "--views", "1", "--no-progress", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "run" in captured.out  # the predictions are printed as without --out
+    assert captured.err.splitlines() == [f"slowfast-zoo: wrote {out}: 12 frames, 160x120 at 25 fps (libx264 yuv420p)"]
+    frames, fps = _read_video(out)
+    assert frames.shape == (12, 120, 160, 3) and fps == 25
+    diff = np.abs(frames.astype(np.int16) - ref)
+    assert diff[:, 6:20, 6:60].mean() > 30 and diff[:, 70:, 80:].mean() < 12  # the text only
+    # --window: each frame its window's labels; the one window (frames 0-9) leaves 10 and 11 as they are.
+    windowed = tmp_path / "windows.mkv"
+    assert main(["predict", str(video), "--views", "1", "--no-progress", "--window", "0.4", "--json",
+                 "--out", str(windowed)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.splitlines()[0])["index"] == 0  # stdout stays JSON lines
+    assert captured.err.startswith("slowfast-zoo: wrote ") and len(captured.err.splitlines()) == 1
+    frames, fps = _read_video(windowed)
+    diff = np.abs(frames.astype(np.int16) - ref)
+    assert len(frames) == 12 and fps == 25
+    assert diff[:10, 6:20, 6:60].mean() > 30 and diff[10:, 6:20, 6:60].mean() < 12
+    assert not any(p.name.endswith(".partial") for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [[], ["--window", "0.8"]], ids=["whole", "window"])
+def test_predict_out_with_a_random_weight_model(fine_tuned, tmp_path: Path, capsys, extra: list[str]) -> None:
+    weights, labels, video = fine_tuned  # 40 frames, 64x48, 25 fps
+    out = tmp_path / "annotated.mp4"
+    assert cli_main(["predict", str(video), "--weights", str(weights), "--label-map", str(labels), "--views", "1",
+                     "--topk", "3", "--no-progress", *extra, "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    frames, fps = _read_video(out)
+    assert frames.shape == (40, 48, 64, 3) and fps == 25
+
+
+# ------------------------------------------------------------------------- issue 24: detect
+@pytest.fixture(scope="module")
+def detector_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A random-weight AVA detector saved as our safetensors, a 1.5 s video, a box file."""
+    import torch
+
+    root = tmp_path_factory.mktemp("det")
+    torch.manual_seed(0)
+    weights = save_weights(sz.create_model("slowfast_r50_4x16x1_ava"), root / "det.safetensors")
+    video = make_video(root / "people.mp4", 15, 64, 48, fps=10)
+    boxes = root / "boxes.csv"
+    boxes.write_text("people,1,0.25,0.25,0.75,1.0,0.97\npeople,1,0.0,0.0,0.5,0.5\n")
+    return weights, video, boxes
+
+
+@pytest.mark.slow
+def test_detect_writes_csv_json_and_annotated_video(detector_files, tmp_path, capsys) -> None:
+    import av
+    import numpy as np
+
+    weights, video, boxes = detector_files
+    csv, out = tmp_path / "res.csv", tmp_path / "annotated.mp4"
+    assert cli_main(["detect", str(video), "--weights", str(weights), "--boxes", str(boxes), "--csv", str(csv),
+                     "--out", str(out), "--json", "--score-threshold", "0", "--topk", "2"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "slowfast_r50_4x16x1_ava.ava21_mm1" or doc["model"].startswith("slowfast_r50_4x16x1_ava.")
+    (key,) = doc["keyframes"]
+    assert key["time"] == 1.0 and key["frame_index"] == 10
+    assert [p["box"] for p in key["persons"]] == [[16.0, 12.0, 48.0, 48.0], [0.0, 0.0, 32.0, 24.0]]
+    assert key["persons"][0]["box_score"] == pytest.approx(0.97) and key["persons"][1]["box_score"] == 1.0
+    assert all(len(p["actions"]) == 2 for p in key["persons"])
+    rows = [line.split(",") for line in csv.read_text().splitlines()]
+    assert {r[0] for r in rows} == {"people"} and {int(r[1]) for r in rows} == {1}
+    boxes_seen = {tuple(round(float(v), 4) for v in r[2:6]) for r in rows}
+    assert boxes_seen == {(0.25, 0.25, 0.75, 1.0), (0.0, 0.0, 0.5, 0.5)}
+    assert {int(r[6]) for r in rows} <= set(range(1, 81)) and all(float(r[7]) >= 0.002 for r in rows)
+    with av.open(str(video)) as src, av.open(str(out)) as dst:
+        a = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+        b = [f.to_ndarray(format="rgb24") for f in dst.decode(video=0)]
+    assert len(a) == len(b) == 15 and b[0].shape == a[0].shape
+    # Frame 10 (the keyframe) shows box 0's left edge at x=16 (rows 12..47); frame 0 (1 s away) nothing.
+    edge = np.abs(b[10][14:46, 15:18].astype(int) - a[10][14:46, 15:18].astype(int)).mean()
+    assert edge > 40, edge
+    assert np.abs(b[0].astype(int) - a[0].astype(int)).mean() < 8
+
+
+@pytest.mark.slow
+def test_detect_with_a_person_detector(detector_files, monkeypatch, capsys) -> None:
+    """Without --boxes the torchvision detector finds people (stood in for: no weights here)."""
+    import torch
+
+    weights, video, _ = detector_files
+    calls = []
+
+    def fake_detector(**kwargs):
+        def find(frame):
+            calls.append(tuple(frame.shape))
+            return torch.tensor([[8.0, 4.0, 40.0, 44.0, 0.99]])
+        return find
+
+    monkeypatch.setattr("slowfast_zoo.inference.detect.torchvision_person_detector", fake_detector)
+    assert cli_main(["detect", str(video), "--weights", str(weights), "--json", "--no-progress"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert calls == [(48, 64, 3)]
+    assert [p["box"] for k in doc["keyframes"] for p in k["persons"]] == [[8.0, 4.0, 40.0, 44.0]]
+
+
+def test_detect_mistakes_are_one_line_before_any_work(detector_files, tmp_path, capsys, no_work) -> None:
+    weights, video, boxes = detector_files
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    cases = [
+        (["detect", str(video), "--model", "slowfast_r50_4x16x1"], "video classifier"),
+        (["detect", str(video), "--score-threshold", "1.5"], "--score-threshold"),
+        (["detect", str(video), "--person-threshold", "-1"], "--person-threshold"),
+        (["detect", str(video), "--topk", "0"], "--topk"),
+        (["detect", str(video), "--boxes", str(tmp_path / "missing.csv")], "missing.csv"),
+        (["detect", str(video), "--csv", str(folder)], "folder"),
+        (["detect", str(video), "--csv", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "a.mp4")], "same file"),
+        (["detect", str(video), "--model", "slowfast_r50_4x16x1_avaa"], "slowfast_r50_4x16x1_ava"),
+        (["detect", str(tmp_path / "nope.mp4"), "--weights", str(weights)], "nope.mp4"),
+    ]
+    for argv, words in cases:
+        assert cli_main(argv) == 2, argv
+        assert words in _one_line_error(capsys), argv

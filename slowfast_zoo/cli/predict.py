@@ -1,22 +1,31 @@
-"""``slowfast-zoo predict VIDEO``: top-k labels of a video (Kinetics-400 or the weight's dataset)."""
+"""``slowfast-zoo predict VIDEO``: top-k labels of a video (Kinetics-400 or the weight's dataset);
+``--out annotated.mp4`` also writes the video with them drawn on every frame."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.data.labels import read_label_map
+from slowfast_zoo.data.video_writer import check_video_output
 from slowfast_zoo.errors import UsageError, VideoDecodeError
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.device import DTYPES, parse_dtype, resolve_device, slow_low_precision_warning
+from slowfast_zoo.inference.engine import Prediction
 from slowfast_zoo.inference.predict import predict, sample_video_path
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo.registry import PretrainedCfg, get_pretrained_cfg
-from slowfast_zoo.tools.checks import check_at_least, check_model_source, check_seconds
+from slowfast_zoo.tools.checks import check_at_least, check_model_source, check_output_file, check_seconds
 from slowfast_zoo.tools.printing import json_text, printable
 from slowfast_zoo.weights.source import is_prefixed
+
+if TYPE_CHECKING:  # the window mode is imported when used
+    from slowfast_zoo.inference.windows import WindowPrediction
 
 __all__ = ["register"]
 
@@ -45,6 +54,10 @@ def _validate(args: argparse.Namespace) -> None:
     check_at_least(args.num_classes, "--num-classes", 1)
     if args.num_classes is not None and not args.weights:
         raise UsageError("--num-classes is for a fine-tuned --weights file")
+    if args.out is not None:
+        # A folder, a link, an unknown extension, the input itself: refused before any work.
+        check_output_file(args.out, "--out")
+        check_video_output(args.out, args.video or sample_video_path(), option="--out")
     resolve_device(args.device)  # "bogus", "cuda" without a GPU -> UsageError
     check_model_source(args.model, args.weights)
     slow = slow_low_precision_warning(args.device, parse_dtype(args.dtype))
@@ -109,7 +122,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         print(f"{shown}  ({printable(record.name)})")
         for p in preds:
             print(f"  {p.probability:7.2%}  {printable(p.label)}")
+    if args.out is not None:
+        _write_out(args, reader, preds, progress=not (args.no_progress or args.json))
     return 0
+
+
+def _write_out(args: argparse.Namespace, reader: VideoReader,
+               results: Sequence[Prediction] | Sequence[WindowPrediction], *, progress: bool) -> None:
+    """``--out``: the video with its results drawn on every frame; what was written, on stderr."""
+    from slowfast_zoo.inference.annotate import write_annotated_video
+
+    sys.stdout.flush()  # the results first, then the writer's progress and its line
+    done = write_annotated_video(reader, args.out, results, progress=progress)
+    height, width = done.size
+    audio = "; audio not copied" if done.audio_dropped else ""
+    print(f"slowfast-zoo: wrote {printable(os.fspath(done.path))}: {done.num_frames} frames, {width}x{height} "
+          f"at {float(done.fps):.4g} fps ({done.codec} {done.pix_fmt}{audio})", file=sys.stderr)
 
 
 def _predict_windows(args: argparse.Namespace, model: SlowFast, video: str, reader: VideoReader) -> int:
@@ -119,15 +147,20 @@ def _predict_windows(args: argparse.Namespace, model: SlowFast, video: str, read
     if not args.json:
         print(f"{printable(video)}  ({printable(_record(model).name)}, windows of {args.window:g} s every "
               f"{(args.stride or args.window):g} s)", flush=True)
+    kept: list[WindowPrediction] = []  # for --out: a few numbers per window (at most MAX_WINDOWS)
     for w in predict_windows(model, reader, window=args.window, stride=args.stride, topk=args.topk,
                              views=args.views, device=args.device,
                              views_per_batch=args.views_per_batch, dtype=parse_dtype(args.dtype),
                              progress=not args.no_progress):
+        if args.out is not None:
+            kept.append(w)
         if args.json:
             print(json_text({"video": video, **w.to_dict()}), flush=True)
         else:
             best = "  ".join(f"{p.probability:6.1%} {printable(p.label)}" for p in w.topk)
             print(f"  {w.start:8.2f}-{w.end:8.2f}s  {best}", flush=True)
+    if args.out is not None:
+        _write_out(args, reader, kept, progress=not args.no_progress)
     return 0
 
 
@@ -164,5 +197,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="long videos: one prediction per window of this many seconds, streamed")
     p.add_argument("--stride", type=float, default=None, metavar="SECONDS",
                    help="seconds between window starts (default: --window, no overlap)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="also write the video with the top-k labels drawn on every frame (with --window: "
+                        "each frame its window's): .mp4, .m4v, .mov, .mkv or .avi; same frames, frame "
+                        "rate and size as the input, H.264, no audio; replaced if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (views, windows, download; it only draws on a terminal)")
     p.set_defaults(func=_cmd_predict)

@@ -13,6 +13,13 @@ Typical use::
 
     ds = sz.data.VideoDataset("val_list.txt", "videos/", tf, on_error="skip")
 
+AVA keyframes (spatio-temporal detection): :func:`sample_ava_frames` (``SampleAVAFrames``),
+:func:`scale_keyframe_boxes`, :class:`AvaDataset` -> :class:`KeyframeSample`, :func:`keyframe_clip`
+(any video), and the files: :func:`read_ava_annotations`, :func:`read_proposals`,
+:func:`keyframe_proposals` (:mod:`slowfast_zoo.data.ava`, :mod:`.ava_boxes`), and the one reader of
+each AVA file format: :func:`read_ava_csv`, :func:`read_ava_exclusions`, :func:`read_ava_label_map`,
+:func:`write_ava_detections_csv` (:mod:`.ava_files`).
+
 Building blocks: :class:`VideoReader` / :class:`RawframeReader` (decode),
 :func:`sample_frames` (SampleFrames), :func:`rescale_size`, :func:`resize` (OpenCV-exact
 bilinear), :func:`center_crop_box`, :func:`three_crop_boxes`, :func:`random_resized_crop_box`.
@@ -20,6 +27,30 @@ Cropping, normalising and the ``NCTHW`` layout are done inside the transforms, i
 (:func:`slowfast_zoo.data.views.assemble_views`).
 """
 
+from slowfast_zoo.data.ava import (
+    AvaDataset,
+    AvaKeyframe,
+    KeyframeClip,
+    KeyframeSample,
+    build_keyframe_sample,
+    collate_keyframes,
+    keyframe_clip,
+    sample_ava_frames,
+    scale_keyframe_boxes,
+)
+from slowfast_zoo.data.ava_boxes import (
+    GroundTruth,
+    keyframe_proposals,
+    read_ava_annotations,
+    read_proposals,
+)
+from slowfast_zoo.data.ava_files import (
+    AvaRows,
+    read_ava_csv,
+    read_ava_exclusions,
+    read_ava_label_map,
+    write_ava_detections_csv,
+)
 from slowfast_zoo.data.datasets import (
     VIDEO_EXTENSIONS,
     Failure,
@@ -58,4 +89,9 @@ __all__ = [
     # datasets
     "VideoDataset", "RawframeDataset", "MultiLabelDataset", "Failure", "Record", "AnnotationError",
     "collate_skip_failures", "VIDEO_EXTENSIONS",
+    # AVA keyframes (spatio-temporal detection)
+    "sample_ava_frames", "scale_keyframe_boxes", "build_keyframe_sample", "keyframe_clip", "AvaDataset",
+    "AvaKeyframe", "KeyframeSample", "KeyframeClip", "collate_keyframes", "GroundTruth",
+    "read_ava_annotations", "read_proposals", "keyframe_proposals",
+    "AvaRows", "read_ava_csv", "read_ava_exclusions", "read_ava_label_map", "write_ava_detections_csv",
 ]

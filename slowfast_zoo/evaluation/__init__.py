@@ -5,6 +5,9 @@
 * :func:`evaluate`: a model on a dataset, multi-view, single- or multi-process (:mod:`.runner`);
 * :func:`run_evaluation`: the ``slowfast-zoo eval`` job (protocol, dataset, weights, resumable
   result file, report) from an :class:`EvalConfig` (:mod:`.job`).
+* :func:`ava_frame_map`: AVA frame-mAP@0.5 as the official evaluator or MMAction2's computes it, with
+  the AVA file readers and the results writer (:mod:`.ava`; the readers live in
+  :mod:`slowfast_zoo.data.ava_files`, re-exported here).
 
 Example:
     >>> from slowfast_zoo.evaluation import top_k_accuracy
@@ -24,13 +27,17 @@ from slowfast_zoo.evaluation.metrics import (
 __all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average_views",
            "evaluate", "EvalResult", "compute_metrics", "VideoRecord", "ResultWriter", "load_records",
            "init_distributed", "DistInfo", "shard",
-           "run_evaluation", "EvalConfig", "EvalReport", "resolve_protocol"]
+           "run_evaluation", "EvalConfig", "EvalReport", "resolve_protocol",
+           "ava_frame_map", "AvaFrameMap", "AvaRows", "read_ava_csv", "read_ava_exclusions", "read_ava_label_map",
+           "write_ava_detections_csv"]
 
 _LAZY = {
     "evaluate": "runner", "EvalResult": "runner", "compute_metrics": "runner",
     "VideoRecord": "results", "ResultWriter": "results", "load_records": "results",
     "init_distributed": "distributed", "DistInfo": "distributed", "shard": "distributed",
     "run_evaluation": "job", "EvalConfig": "job", "EvalReport": "job", "resolve_protocol": "job",
+    "ava_frame_map": "ava", "AvaFrameMap": "ava", "AvaRows": "ava", "read_ava_csv": "ava",
+    "read_ava_exclusions": "ava", "read_ava_label_map": "ava", "write_ava_detections_csv": "ava",
 }
 
 

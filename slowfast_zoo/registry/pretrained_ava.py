@@ -33,6 +33,7 @@ from __future__ import annotations
 from slowfast_zoo.registry.classes import (
     AVA_CLASSES,
     AVA_CUSTOM16_CLASSES,
+    AVA_CUSTOM16_IDS,
     MULTISPORTS_CLASSES,
 )
 from slowfast_zoo.registry.records import (
@@ -113,7 +114,8 @@ def _mm(arch: str, tag: str, path: str, sha: str, config: str, *, mean_ap: float
         generation: str, gpus: str, params: int, gflops: float, fusion_kernel: int, notes: str,
         resolution: str = _JITTER, class_names: tuple[str, ...] = AVA_CLASSES, label_map: str = "",
         detection: DetectionProtocol | None = None, memory: int | None = None, data: str = "rawframes",
-        activation: str = "sigmoid", citation: str = AVA_CITATION) -> PretrainedCfg:
+        activation: str = "sigmoid", citation: str = AVA_CITATION,
+        action_ids: tuple[int, ...] = ()) -> PretrainedCfg:
     """One MMAction2 detection record; ``path`` is relative to its generation's detection root."""
     root = _MM_1X if generation == "1.x" else _MM_0X
     file_name = path.rsplit("/", 1)[1]
@@ -121,7 +123,8 @@ def _mm(arch: str, tag: str, path: str, sha: str, config: str, *, mean_ap: float
     if detection is None:
         detection = DetectionProtocol(start_index=1 if generation == "1.x" else 0, proposals=_AVA_PROPOSALS,
                                       proposal_score_threshold=0.9, evaluator="mmaction2",
-                                      label_map=label_map or ("ava_v2.2" if dataset == "AVA v2.2" else "ava_v2.1"))
+                                      label_map=label_map or ("ava_v2.2" if dataset == "AVA v2.2" else "ava_v2.1"),
+                                      action_ids=action_ids)
     return PretrainedCfg(
         name=f"{arch}.{tag}", architecture=arch, tag=tag, url=root + path, file_name=file_name,
         sha256_prefix=sha, source_config=config, num_classes=len(class_names), class_names=class_names,
@@ -168,6 +171,7 @@ _RECORDS_0X = (
         "c6225546", "slowfast_kinetics_pretrained_r50_4x16x1_20e_ava_rgb_custom_classes", mean_ap=37.85,
         dataset="AVA v2.1", generation="0.x", gpus="not published", params=_P_CUSTOM16, gflops=_G_4X16,
         fusion_kernel=5, class_names=AVA_CUSTOM16_CLASSES, label_map="ava_v2.1_custom16",
+        action_ids=AVA_CUSTOM16_IDS,
         notes=_pre(_K400_4X16, _STEP20) + "Custom classes: 16 AVA actions (ids 3, 6, 10, 27, 29, 38, 41, 48, "
         "51, 53, 54, 59, 61, 64, 70, 72: AP in [0.1, 0.3) for MMAction2's SlowOnly baseline), a 17-row "
         "classifier (background first); output column j is AVA_CUSTOM16_IDS[j]. The published 0.3785 (37.85 "

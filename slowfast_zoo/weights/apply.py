@@ -310,6 +310,11 @@ def apply_converted(model: SlowFast, converted: Converted, *, published_classes:
         raise CheckpointError(f"Checkpoint {source} was converted for another network: "
                               f"{'; '.join(problems)}.")
     file_classes = classifier_rows(sd)
+    if converted.is_detector and model.spec.roi is None and model.num_classes == published_classes:
+        raise CheckpointError(
+            f"Checkpoint {source} is an action detector's (its classifier takes RoI features), "
+            f"{model.spec.name} a video classifier: load it with a detection architecture "
+            f"(slowfast_zoo.list_models('*ava*')), or pass another num_classes to use only its backbone.")
     if file_classes is not None and model.spec.roi is not None and model.spec.roi.background_class:
         file_classes -= 1  # MMAction2's AVA classifiers: a background row before the actions
     try:

@@ -114,6 +114,18 @@ class Converted:
     key_family: str = "mmaction2"
 
     @property
+    def is_detector(self) -> bool:
+        """The file holds an action detector's RoI head (MMAction2's ``roi_head.*``, PyTorchVideo's
+        ``detection_head.*``).
+
+        Example:
+            >>> ckpt = Checkpoint({"roi_head.bbox_head.fc_cls.bias": torch.zeros(81)}, "mmaction2", "x.pth")
+            >>> convert_checkpoint(ckpt).is_detector
+            True
+        """
+        return any(("roi_head." in k or "detection_head." in k) for k in self.source_keys.values())
+
+    @property
     def feature_order(self) -> str | None:
         """The classifier's column order the file was trained with (``ArchSpec.feature_order``):
         ``"fast_slow"`` for MMAction2 files, ``"slow_fast"`` for PyTorchVideo, PySlowFast and
@@ -132,8 +144,7 @@ class Converted:
             return self.checkpoint.metadata.get("feature_order")
         if self.key_family == "mmaction2":
             # MMAction2's RoI extractor joins the pathways slow first, its recognition head fast first.
-            detector = any("roi_head." in k for k in self.source_keys.values())
-            return "slow_fast" if detector else "fast_slow"
+            return "slow_fast" if self.is_detector else "fast_slow"
         return "slow_fast"
 
 
