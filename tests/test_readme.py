@@ -17,7 +17,7 @@ import pytest
 
 import slowfast_zoo as sz
 from video_factory import make_video
-from weightgen import generate_state_dict, write_mmaction2_checkpoint
+from weightgen import detection_state_dict, generate_state_dict, write_mmaction2_checkpoint, write_mmengine_checkpoint
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _SKIP = re.compile(r"<!--\s*readme-test:\s*skip\b")
@@ -51,10 +51,16 @@ def r50_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                       "slowfast_r50_readme")
 
 
+@pytest.fixture(scope="module")
+def ava_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mmengine_checkpoint(detection_state_dict("mm_r50_4x16x1"), tmp_path_factory.mktemp("w"),
+                                     "slowfast_r50_ava_readme")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("line,code", [(n, c) for n, c, skipped in BLOCKS if not skipped],
                          ids=[f"README.md:{n}" for n, _, skipped in BLOCKS if not skipped])
-def test_readme_block_runs(line: int, code: str, r50_checkpoint: Path, tmp_path: Path,
+def test_readme_block_runs(line: int, code: str, r50_checkpoint: Path, ava_checkpoint: Path, tmp_path: Path,
                            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     make_video(tmp_path / "video.mp4", 70, 64, 48, fps=30)
     monkeypatch.chdir(tmp_path)
@@ -62,8 +68,9 @@ def test_readme_block_runs(line: int, code: str, r50_checkpoint: Path, tmp_path:
 
     def offline_create_model(name, pretrained=False, **kwargs):
         if pretrained and kwargs.get("checkpoint_path") is None and ":" not in name:
-            assert name.split(".")[0] == "slowfast_r50_4x16x1", f"README.md:{line}: no generated file for {name}"
-            kwargs["checkpoint_path"] = r50_checkpoint
+            files = {"slowfast_r50_4x16x1": r50_checkpoint, "slowfast_r50_4x16x1_ava": ava_checkpoint}
+            assert name.split(".")[0] in files, f"README.md:{line}: no generated file for {name}"
+            kwargs["checkpoint_path"] = files[name.split(".")[0]]
         return real(name, pretrained=pretrained, **kwargs)
 
     monkeypatch.setattr(sz, "create_model", offline_create_model)
