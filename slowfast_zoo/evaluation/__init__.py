@@ -4,7 +4,8 @@
   :func:`average_views`: MMAction2's metrics (:mod:`.metrics`);
 * :func:`evaluate`: a model on a dataset, multi-view, single- or multi-process (:mod:`.runner`);
 * :func:`run_evaluation`: the ``slowfast-zoo eval`` job (protocol, dataset, weights, resumable
-  result file, report) from an :class:`EvalConfig` (:mod:`.job`).
+  result file, report) from an :class:`EvalConfig` (:mod:`.job`); for a detection weight the AVA
+  job, :func:`run_ava_evaluation` (:mod:`.ava_job`, records and resume state: :mod:`.ava_results`).
 * :func:`ava_frame_map`: AVA frame-mAP@0.5 as the official evaluator or MMAction2's computes it, with
   the AVA file readers and the results writer (:mod:`.ava`; the readers live in
   :mod:`slowfast_zoo.data.ava_files`, re-exported here).
@@ -29,7 +30,8 @@ __all__ = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix", "average
            "init_distributed", "DistInfo", "shard",
            "run_evaluation", "EvalConfig", "EvalReport", "resolve_protocol",
            "ava_frame_map", "AvaFrameMap", "AvaRows", "read_ava_csv", "read_ava_exclusions", "read_ava_label_map",
-           "write_ava_detections_csv"]
+           "write_ava_detections_csv",
+           "run_ava_evaluation", "AvaEvalConfig", "AvaEvalReport", "KeyframeRecord", "detect_keyframes"]
 
 _LAZY = {
     "evaluate": "runner", "EvalResult": "runner", "compute_metrics": "runner",
@@ -38,6 +40,8 @@ _LAZY = {
     "run_evaluation": "job", "EvalConfig": "job", "EvalReport": "job", "resolve_protocol": "job",
     "ava_frame_map": "ava", "AvaFrameMap": "ava", "AvaRows": "ava", "read_ava_csv": "ava",
     "read_ava_exclusions": "ava", "read_ava_label_map": "ava", "write_ava_detections_csv": "ava",
+    "run_ava_evaluation": "ava_job", "AvaEvalConfig": "ava_job", "AvaEvalReport": "ava_job",
+    "KeyframeRecord": "ava_results", "detect_keyframes": "ava_results",
 }
 
 

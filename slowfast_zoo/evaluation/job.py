@@ -3,6 +3,7 @@
 # https://github.com/open-mmlab/mmaction2, v0.13.0), with the config replaced by the weight's
 # registered test protocol (docs/SPEC.md 4.1 and 7).
 """``run_evaluation(EvalConfig(...))``: a weight's accuracy on your copy of its dataset, in one call.
+A detection weight (``list_models("*ava*", pretrained=True)``) runs the AVA job instead (:func:`ava_config`).
 
 The job behind ``slowfast-zoo eval`` and ``examples/eval_k400.py``: it checks every option
 before any weight is loaded, resolves the weight's published test protocol (and any override),
@@ -26,7 +27,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from slowfast_zoo._signals import terminate_as_interrupt
 from slowfast_zoo.data import RawframeDataset, TestTransform, VideoDataset, read_label_map, test_transform
 from slowfast_zoo.data.multilabel import MultiLabelDataset
 from slowfast_zoo.errors import InputFileError, UsageError
+from slowfast_zoo.evaluation.ava_job import AvaEvalConfig, AvaEvalReport, run_ava_evaluation
 from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
 from slowfast_zoo.evaluation.results import ResultWriter, load_records
 from slowfast_zoo.evaluation.runner import EvalResult, evaluate
@@ -43,9 +45,10 @@ from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning
 from slowfast_zoo.registry import PretrainedCfg, get_arch_spec, get_pretrained_cfg
 from slowfast_zoo.weights import resolve_url
+from slowfast_zoo.weights.source import is_prefixed
 
 __all__ = ["EvalConfig", "EvalReport", "run_evaluation", "resolve_protocol", "is_multi_label", "DATA_FORMATS",
-           "Notify"]
+           "Notify", "ava_config"]
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +82,16 @@ class EvalConfig:
         weights: local MMAction2 ``.pth`` / slowfast_zoo ``.safetensors`` file or URL
             (default: the published file, downloaded and sha256-verified).
         data_root: folder the annotation paths are relative to.
-        data_format: ``"video"`` (PyAV) or ``"rawframes"`` (folders of ``img_00001.jpg`` ...).
+        data_format: ``"video"`` (PyAV) or ``"rawframes"`` (folders of ``img_00001.jpg`` ...);
+            default: ``"video"``, ``"rawframes"`` for a detection weight.
         filename_tmpl: rawframe file names (default: the weight's own).
         start_index: first frame number (default: 1 for rawframes, 0 for videos, as MMAction2).
-        label_map: class names, one per line (default: the weight's names).
+        label_map: class names, one per line (default: the weight's names); for a detection weight
+            the classes evaluated (AVA's pbtxt; default: the shipped list of the weight).
+        proposals, exclusions, evaluator: detection weights only (AVA): the person boxes, the
+            excluded keyframes and ``"official"`` / ``"mmaction2"`` (:class:`~slowfast_zoo.
+            evaluation.ava_job.AvaEvalConfig`); ``ann_file`` is then AVA's annotation CSV and ``out``
+            the results CSV.
         num_clips, num_crops, clip_len, frame_interval, short_side, crop_size, average_clips:
             overrides of the published test protocol (``None``: the published value); any
             override makes the numbers incomparable to the table and is recorded in the output.
@@ -107,7 +116,7 @@ class EvalConfig:
     model: str = "slowfast_r50_4x16x1"
     weights: str | os.PathLike[str] | None = None
     data_root: str | os.PathLike[str] | None = None
-    data_format: str = "video"
+    data_format: str | None = None
     filename_tmpl: str | None = None
     start_index: int | None = None
     label_map: str | os.PathLike[str] | None = None
@@ -127,6 +136,40 @@ class EvalConfig:
     amp: bool = False
     views_per_batch: int | None = None
     progress: bool = True
+    proposals: str | os.PathLike[str] | None = None
+    exclusions: str | os.PathLike[str] | None = None
+    evaluator: str | None = None
+
+
+# Options of one task only: (EvalConfig field, option).
+_CLASSIFIER_ONLY = (("num_clips", "--num-clips"), ("num_crops", "--num-crops"), ("crop_size", "--crop-size"),
+                    ("average_clips", "--average-clips"), ("views_per_batch", "--views-per-batch"))
+_DETECTOR_ONLY = (("proposals", "--proposals"), ("exclusions", "--exclusions"), ("evaluator", "--evaluator"))
+
+
+def ava_config(config: EvalConfig) -> AvaEvalConfig | None:
+    """The AVA job's options for a detection weight, ``None`` for a video classifier.
+
+    Raises:
+        UsageError: an option of the other task (``--num-clips`` for a detector, ``--proposals``
+            for a classifier), naming it.
+        UnknownModelError: ``config.model`` is not registered.
+
+    Example:
+        >>> ava_config(EvalConfig("val.txt")) is None, ava_config(EvalConfig("gt.csv", "slowfast_r50_8x8x1_ava")).model
+        (True, 'slowfast_r50_8x8x1_ava')
+    """
+    task = "recognition" if is_prefixed(config.model) else get_pretrained_cfg(config.model).task
+    if task != "detection":
+        for field, option in _DETECTOR_ONLY:
+            if getattr(config, field) is not None:
+                raise UsageError(f"{option} is for action detectors (AVA); {config.model} is a video classifier")
+        return None
+    for field, option in _CLASSIFIER_ONLY:
+        if getattr(config, field) is not None:
+            raise UsageError(f"{option} is for video classifiers; {config.model} is an action detector (AVA)")
+    shared = {f.name: getattr(config, f.name) for f in fields(AvaEvalConfig)}  # same names, same meaning
+    return AvaEvalConfig(**{**shared, "data_format": config.data_format or "rawframes"})
 
 
 def resolve_protocol(cfg: PretrainedCfg, config: EvalConfig) -> tuple[dict[str, Any], Any]:
@@ -169,10 +212,11 @@ def resolve_protocol(cfg: PretrainedCfg, config: EvalConfig) -> tuple[dict[str, 
         raise UsageError(f"--average-clips must be 'prob' or 'score', got {average!r}")
     if average != pub.average_clips:
         overrides["average_clips"] = average
-    if config.data_format not in DATA_FORMATS:
-        raise UsageError(f"--data-format must be one of {DATA_FORMATS}, got {config.data_format!r}")
+    data_format = config.data_format or "video"
+    if data_format not in DATA_FORMATS:
+        raise UsageError(f"--data-format must be one of {DATA_FORMATS}, got {data_format!r}")
     start = (config.start_index if config.start_index is not None
-             else (1 if config.data_format == "rawframes" else 0))
+             else (1 if data_format == "rawframes" else 0))
     tf: Any
     if pub.family == "mmaction2":
         tf = TestTransform(clip_len=values["clip_len"], frame_interval=values["frame_interval"],
@@ -217,7 +261,7 @@ def _dataset(config: EvalConfig, cfg: PretrainedCfg, tf: Any,
              start_index: int) -> VideoDataset | RawframeDataset | MultiLabelDataset:
     if is_multi_label(cfg):
         return MultiLabelDataset(config.ann_file, config.data_root, tf, num_classes=cfg.num_classes,
-                                 data_format=config.data_format,
+                                 data_format=config.data_format or "video",
                                  filename_tmpl=config.filename_tmpl or cfg.test.filename_tmpl,
                                  start_index=start_index, on_error="skip")
     if config.data_format == "rawframes":
@@ -331,8 +375,12 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalReport:
+def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalReport | AvaEvalReport:
     """Evaluate a weight on a dataset as ``slowfast-zoo eval`` does; rank 0 writes ``config.out``.
+
+    A detection weight runs the AVA job instead (:func:`ava_config`,
+    :func:`~slowfast_zoo.evaluation.ava_job.run_ava_evaluation`) and returns its
+    :class:`~slowfast_zoo.evaluation.ava_job.AvaEvalReport`.
 
     Everything checkable (names, files, protocol overrides, the annotation list) is checked
     before weights are loaded or downloaded. Under ``torchrun`` every rank evaluates its share
@@ -363,6 +411,9 @@ def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalR
         0.7564
     """
     say: Notify = notify if notify is not None else log.log
+    ava = ava_config(config)
+    if ava is not None:
+        return run_ava_evaluation(ava, notify=say)
     cfg = get_pretrained_cfg(config.model)
     # Everything checkable is checked before weights are loaded or downloaded.
     _check(config, cfg)
@@ -402,7 +453,7 @@ def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalR
         "protocol": protocol,
         "dataset": {"ann_file": os.fspath(config.ann_file),
                     "data_root": None if config.data_root is None else os.fspath(config.data_root),
-                    "data_format": config.data_format, "num_videos": len(dataset), "limit": config.limit},
+                    "data_format": config.data_format or "video", "num_videos": len(dataset), "limit": config.limit},
         "dtype": str(dtype or torch.float32).replace("torch.", ""),
         "label_map": label_map,
         "class_names": names,

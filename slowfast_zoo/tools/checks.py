@@ -25,6 +25,7 @@ from slowfast_zoo.errors import InputFileError, OutputPathError, ResultFileError
 from slowfast_zoo.tools.printing import printable
 
 if TYPE_CHECKING:  # the evaluation job is imported only by check_eval_config
+    from slowfast_zoo.evaluation.ava_job import AvaEvalConfig
     from slowfast_zoo.evaluation.job import EvalConfig
 
 __all__ = ["check_output_file", "check_output_dir", "check_input_file", "check_model_source",
@@ -263,15 +264,19 @@ def check_eval_config(config: EvalConfig) -> int | None:
     ``out`` is a writable file path and not one of the job's inputs; with ``resume`` an existing
     ``out`` must be a whole slowfast_zoo result file; ``workers``, ``limit``, ``start_index``
     >= 0; the device exists; ``filename_tmpl`` formats a frame number; ``data_root`` and a
-    local ``weights`` file exist.
+    local ``weights`` file exist. Options of the other task are refused (``--proposals`` with a
+    classifier, ``--num-clips`` with a detector); a detection weight's input files (annotation,
+    proposals, exclusions, label map) exist and its protocol overrides and evaluator are usable
+    (:func:`~slowfast_zoo.evaluation.ava_job.check_ava_config`).
 
     Returns:
-        How many videos the job selects (the list's videos, at most ``limit``; ``0``: nothing
-        to evaluate), or ``None`` when the list cannot be read (the job says why).
+        How many videos (keyframes, for a detection weight) the job selects (at most ``limit``;
+        ``0``: nothing to evaluate), or ``None`` when the list cannot be read (the job says why).
 
     Raises:
         UsageError, OutputPathError, InputFileError, ResultFileError: naming the option.
     """
+    from slowfast_zoo.evaluation.job import ava_config
     from slowfast_zoo.inference.device import resolve_device
 
     check_at_least(config.workers, "--workers", 0)
@@ -286,6 +291,9 @@ def check_eval_config(config: EvalConfig) -> int | None:
         raise InputFileError(f"--data-root {printable(os.fspath(config.data_root))}: no such folder")
     if config.resume and not config.out:
         raise UsageError("--resume needs --out")
+    ava = ava_config(config)
+    if ava is not None:
+        return _check_ava_eval(ava)
     if config.out:
         out = check_output_file(config.out, "--out")
         for option, given in (("--ann-file", config.ann_file), ("--label-map", config.label_map),
@@ -322,3 +330,36 @@ def _check_resume(out: Path, model: str, listed: int | None) -> None:
         if rec.scores is not None and rec.scores.shape != (classes,):
             raise ResultFileError(f"cannot resume from {shown}: a damaged result file (video "
                                   f"{rec.index} has {rec.scores.size} scores, the model {classes} classes)")
+
+
+def _keyframes(ann_file: str | os.PathLike[str]) -> int | None:
+    """Keyframes an AVA annotation CSV names (distinct ``video_id,timestamp``); None when unreadable."""
+    try:
+        with open(ann_file, encoding="utf-8") as f:
+            return len({tuple(t.strip() for t in line.split(",", 2)[:2]) for line in f if line.strip()})
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _check_ava_eval(config: AvaEvalConfig) -> int | None:
+    """:func:`check_eval_config` for a detection weight; how many keyframes it selects."""
+    from slowfast_zoo.evaluation.ava_job import check_ava_config
+    from slowfast_zoo.evaluation.ava_results import state_path
+
+    inputs = (("--ann-file", config.ann_file), ("--proposals", config.proposals),
+              ("--exclusions", config.exclusions), ("--label-map", config.label_map))
+    for option, given in inputs:
+        if given is not None:
+            check_input_file(given, option)
+    check_ava_config(config)
+    if config.out:
+        out = check_output_file(config.out, "--out")
+        check_output_file(state_path(out), "--out (its state file)")
+        for option, given in (*inputs, ("--weights", config.weights)):
+            if given and "://" not in os.fspath(given) and out.is_file() and os.path.samefile(out, given):
+                raise OutputPathError(f"--out {printable(os.fspath(out))} is the {option} file: the run would "
+                                      f"overwrite it")
+    listed = _keyframes(config.ann_file)
+    if listed is None:
+        return None
+    return listed if config.limit is None else min(listed, config.limit)

@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 from slowfast_zoo._io import json_finite
 
 if TYPE_CHECKING:  # an evaluation report is only read here
+    from slowfast_zoo.evaluation.ava_job import AvaEvalReport
     from slowfast_zoo.evaluation.job import EvalReport
 
 __all__ = ["printable", "one_line", "print_error", "json_text", "PrintableFormatter", "setup_logging",
@@ -184,16 +185,24 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def eval_summary(report: EvalReport) -> str:
-    """``report.summary()`` with the paths and reasons of skipped videos :func:`one_line`, and
-    every line :func:`printable`: the text ``slowfast-zoo eval`` prints.
+def eval_summary(report: EvalReport | AvaEvalReport) -> str:
+    """``report.summary()`` with the paths (AVA: keyframe keys) and reasons of skipped items
+    :func:`one_line`, and every line :func:`printable`: the text ``slowfast-zoo eval`` prints.
 
     A video's path comes from the annotation list or, with ``--resume``, from the result file;
     its reason quotes the file. Neither can add a line or reach the terminal raw.
     """
     import dataclasses
 
-    records = [r if r.ok else dataclasses.replace(r, video=one_line(r.video), reason=one_line(r.reason or ""))
-               for r in report.result.records]
-    safe = dataclasses.replace(report, result=dataclasses.replace(report.result, records=records))
+    from slowfast_zoo.evaluation.ava_job import AvaEvalReport
+
+    safe: EvalReport | AvaEvalReport
+    if isinstance(report, AvaEvalReport):
+        keyframes = [r if r.ok else dataclasses.replace(r, img_key=one_line(r.img_key), reason=one_line(r.reason or ""))
+                     for r in report.records]
+        safe = dataclasses.replace(report, records=keyframes)
+    else:
+        records = [r if r.ok else dataclasses.replace(r, video=one_line(r.video), reason=one_line(r.reason or ""))
+                   for r in report.result.records]
+        safe = dataclasses.replace(report, result=dataclasses.replace(report.result, records=records))
     return "\n".join(printable(line) for line in safe.summary().split("\n"))
