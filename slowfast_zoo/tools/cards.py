@@ -50,8 +50,8 @@ _GROUPS = (
     ("MMAction2 0.x: AVA detectors",
      "The SlowFast rows of the 0.x `configs/detection/ava` metafile and the README's custom-classes row: "
      "mmcv checkpoints, AVA rawframes, person boxes from the FAIR proposals, frame-mAP@0.5 by MMAction2's "
-     "`ava_eval`. (The two 0.x ACRN files pool over time by max before the ACRN head, a network no "
-     "registered architecture builds: not registered.)",
+     "`ava_eval`. The two 0.x ACRN files pool over time by max before the ACRN head (the 1.x ones "
+     "average): their own architecture, `slowfast_r50_8x8x1_ava_acrn_tmax`.",
      lambda c: c.task == "detection" and c.mmaction2 == "0.x"),
     ("MMAction2 1.x",
      "The MMAction2 1.x zoo: mmengine checkpoints, trained and tested on videos (decord), test "
