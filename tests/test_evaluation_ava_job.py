@@ -15,14 +15,11 @@ import json
 import signal
 import subprocess
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from torchvision.io import write_png
 
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main
@@ -31,12 +28,13 @@ from slowfast_zoo.data.ava_video import AvaVideoDataset, video_frames
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.errors import ResultFileError
 from slowfast_zoo.evaluation import ava_frame_map, read_ava_csv
-from slowfast_zoo.evaluation.ava_job import AvaEvalConfig, action_ids, run_ava_evaluation
+from slowfast_zoo.evaluation.ava_job import AvaEvalConfig, check_ava_config, run_ava_evaluation
 from slowfast_zoo.evaluation.ava_results import (KeyframeRecord, KeyframeWriter, detection_rows,
                                                  load_keyframe_records, state_path)
 from slowfast_zoo.models.detector import SlowFastDetector
 from slowfast_zoo.training.checkpoints import save_weights
-from procs import child_env
+from eval_files import one_thread, saved_results, write_png  # noqa: F401 - one_thread: autouse fixture
+from procs import child_env, wait_for
 from video_factory import make_video
 
 MODEL = "slowfast_r50_4x16x1_ava"  # default tag ava21_mm1: start_index 1, mmaction2 evaluator
@@ -44,21 +42,6 @@ KEYFRAMES = {"vidA": (901, 902, 903), "vidB": (901, 902)}
 HW = (48, 64)
 SMALL = ["--clip-len", "8", "--short-side", "64"]
 LABEL_MAP = Path(sz.__file__).parent / "labels" / "ava_action_list_v2.2.pbtxt"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _png(path: Path, rgb: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():  # torchvision 0.29 deprecates its image codecs
-        warnings.simplefilter("ignore", DeprecationWarning)
-        write_png(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous(), str(path))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +70,7 @@ def ava(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ds = AvaDataset(d / "gt.csv", d / "frames", d / "props.csv", clip_len=8, frame_interval=2)
     for i, kf in enumerate(ds.keyframes):
         for n in ds.frame_inds(i).tolist():
-            _png(d / "frames" / kf.video_id / f"img_{n:05d}.png", rng.integers(0, 256, (*HW, 3), np.uint8))
+            write_png(d / "frames" / kf.video_id / f"img_{n:05d}.png", rng.integers(0, 256, (*HW, 3), np.uint8))
     return {"dir": d, "gt": d / "gt.csv", "props": d / "props.csv", "ex": d / "ex.csv", "weights": weights,
             "frames": d / "frames"}
 
@@ -203,15 +186,15 @@ def test_resume_skips_finished_keyframes_and_writes_the_same_csv(ava, full_run, 
 
 def test_sharded_ranks_cover_every_keyframe_once(ava, tmp_path, monkeypatch):
     """Two ranks (as under torchrun) each run their share; rank 0's gather makes the whole result."""
-    from slowfast_zoo.evaluation import ava_job
+    from slowfast_zoo.evaluation import ava_job, runner
     from slowfast_zoo.evaluation.distributed import DistInfo
 
     shares: dict[int, list] = {}
 
     def run_as(rank: int):
-        monkeypatch.setattr(ava_job, "init_distributed", lambda device=None: DistInfo(rank, 2, rank, None))
+        monkeypatch.setattr(runner, "init_distributed", lambda device=None: DistInfo(rank, 2, rank, None))
         monkeypatch.setattr(ava_job, "destroy_distributed", lambda: None)
-        monkeypatch.setattr(ava_job, "gather_to_main",
+        monkeypatch.setattr(runner, "gather_to_main",
                             lambda obj, info: (shares.setdefault(rank, obj), None)[1] if rank else [obj, shares[1]])
         return run_ava_evaluation(AvaEvalConfig(
             ava["gt"], ava["props"], MODEL, weights=ava["weights"], data_root=ava["frames"],
@@ -256,13 +239,32 @@ def test_state_records_round_trip_and_foreign_files_are_refused(tmp_path):
         load_keyframe_records(tmp_path / "r.json")
 
 
-def test_action_ids_and_video_frame_mapping():
-    assert action_ids(sz.get_pretrained_cfg("slowfast_r50_8x8x1_ava")) == tuple(range(1, 81))
-    assert action_ids(sz.get_pretrained_cfg("slowfast_r50_4x16x1_ava.ava21_custom16")) == (
-        3, 6, 10, 27, 29, 38, 41, 48, 51, 53, 54, 59, 61, 64, 70, 72)
+def test_action_ids_and_video_frame_mapping(ava):
+    # The registry's DetectionProtocol.action_id of every output column.
+    def ids(name):
+        return check_ava_config(AvaEvalConfig(ava["gt"], ava["props"], name)).protocol["action_ids"]
+
+    assert ids("slowfast_r50_8x8x1_ava") == list(range(1, 81))
+    assert ids("slowfast_r50_4x16x1_ava.ava21_custom16") == [3, 6, 10, 27, 29, 38, 41, 48, 51, 53, 54, 59, 61, 64,
+                                                             70, 72]
     assert video_frames(np.array([0, 1, 2, 90]), fps=30, video_fps=30.0, num_frames=50).tolist() == [0, 0, 1, 49]
     assert video_frames(np.array([1, 31, 61]), fps=30, video_fps=0.0, num_frames=100).tolist() == [0, 30, 60]
     assert video_frames(np.array([1, 31, 61]), fps=30, video_fps=15.0, num_frames=100).tolist() == [0, 15, 30]
+
+
+def test_detect_csv_rows_are_the_evaluations_rows():
+    """`slowfast-zoo detect --csv` and the AVA job make rows by one rule: scores above the threshold (>)."""
+    from slowfast_zoo.cli.detect import detections_to_rows
+    from slowfast_zoo.inference.detect import KeyframeActions, PersonActions
+
+    scores = np.array([[0.002, 0.75, float("nan")], [0.5, 0.0021, 0.002]], np.float32)
+    persons = tuple(PersonActions(box, None, (), tuple(float(v) for v in row))
+                    for box, row in zip(((0.0, 0.0, 32.0, 48.0), (16.0, 12.0, 64.0, 36.0)), scores))
+    rows = detections_to_rows("v", [KeyframeActions(902.0, 27030, persons)], HW, 0.002, [3, 6, 10])
+    boxes = np.array([[0, 0, 0.5, 1], [0.25, 0.25, 1, 0.75]], np.float32)
+    assert rows == list(detection_rows([KeyframeRecord(0, "v,0902", boxes, scores)], [3, 6, 10], 0.002))
+    assert [(r[1], r[2], r[6], r[7]) for r in rows] == [(902, 0.25, 3, 0.5), (902, 0.0, 6, 0.75),
+                                                         (902, 0.25, 6, float(np.float32(0.0021)))]
 
 
 def test_videos_give_the_scores_of_their_rawframes(ava, tmp_path):
@@ -275,7 +277,7 @@ def test_videos_give_the_scores_of_their_rawframes(ava, tmp_path):
         reader = VideoReader(path)
         decoded = reader.read(list(range(reader.num_frames))).numpy()
         for k, rgb in enumerate(decoded):
-            _png(frames / video / f"img_{k + 1:05d}.png", rgb)
+            write_png(frames / video / f"img_{k + 1:05d}.png", rgb)
     common = dict(exclusions=ava["ex"], weights=ava["weights"], clip_len=8, short_side=64, device="cpu",
                   progress=False)
     raw = run_ava_evaluation(AvaEvalConfig(ava["gt"], ava["props"], MODEL, data_root=frames,
@@ -335,15 +337,7 @@ def test_sigterm_mid_run_leaves_a_resumable_state(ava, tmp_path):
     argv[argv.index("--short-side") + 1] = "160"  # slower keyframes: time to be interrupted
     proc = subprocess.Popen(argv, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     state = state_path(out)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if json.loads(state.read_text())["results"]:
-                break
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
+    wait_for(lambda: saved_results(state) >= 1, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,8 @@ import torch
 import slowfast_zoo as sz
 from slowfast_zoo.cli import main as cli_main
 from slowfast_zoo.errors import UsageError
-from procs import child_env
+from eval_files import saved_results
+from procs import child_env, wait_for
 from weightgen import Files
 from video_factory import make_video
 
@@ -95,16 +95,7 @@ def test_sigterm_mid_eval_then_resume_gives_the_uninterrupted_result(tmp_path: P
     part = tmp_path / "part.json"
     proc = subprocess.Popen(base + ["--out", str(part), "--save-every", "0.05"], env=child_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            done = len(json.loads(part.read_text()).get("results", []))
-        except (OSError, ValueError):
-            done = 0
-        if done >= 2 or proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
+    wait_for(lambda: saved_results(part) >= 2, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err

@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -38,24 +37,24 @@ from typing import Any, NamedTuple
 import torch
 
 from slowfast_zoo._io import temporary_directory
-from slowfast_zoo._signals import terminate_as_interrupt
 from slowfast_zoo.data.ava import AvaDataset
 from slowfast_zoo.data.ava_video import AvaVideoDataset
-from slowfast_zoo.errors import DistributedError, InputFileError, UsageError
+from slowfast_zoo.errors import InputFileError, UsageError
 from slowfast_zoo.evaluation import ava_frame_map, read_ava_label_map, write_ava_detections_csv
 from slowfast_zoo.evaluation.ava_results import (KeyframeRecord, KeyframeWriter, detect_keyframes,
                                                  detection_rows, groundtruth_without, load_keyframe_records,
                                                  state_path)
-from slowfast_zoo.evaluation.distributed import destroy_distributed, gather_to_main, init_distributed, shard
+from slowfast_zoo.evaluation.distributed import destroy_distributed, shard
+from slowfast_zoo.evaluation.results import saved_on_interrupt
+from slowfast_zoo.evaluation.runner import check_run_options, gather_records, job_device
 from slowfast_zoo.factory import create_model
-from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning
 from slowfast_zoo.inference.engine import prepare_model
 from slowfast_zoo.models.detector import SlowFastDetector
 from slowfast_zoo.registry import PretrainedCfg, get_arch_spec, get_pretrained_cfg
-from slowfast_zoo.registry.classes import AVA_CLASSES, read_pbtxt
+from slowfast_zoo.registry.classes import read_pbtxt
 from slowfast_zoo.weights import resolve_url
 
-__all__ = ["AvaEvalConfig", "AvaEvalReport", "run_ava_evaluation", "check_ava_config", "action_ids",
+__all__ = ["AvaEvalConfig", "AvaEvalReport", "run_ava_evaluation", "check_ava_config",
            "AVA_DATA_FORMATS", "EVALUATORS", "SHIPPED_LABEL_MAPS"]
 
 log = logging.getLogger(__name__)
@@ -125,27 +124,6 @@ class AvaEvalConfig:
     progress: bool = True
 
 
-def action_ids(cfg: PretrainedCfg) -> tuple[int, ...]:
-    """The label-map action id of each output column of a detection weight.
-
-    ``detection.action_ids`` when the record lists them; otherwise, for a weight trained on a subset
-    of AVA's actions, each class name's AVA id; else ``1 .. num_classes``.
-
-    Example:
-        >>> from slowfast_zoo.registry import get_pretrained_cfg
-        >>> action_ids(get_pretrained_cfg("slowfast_r50_4x16x1_ava.ava21_custom16"))[:4]
-        (3, 6, 10, 27)
-    """
-    det = cfg.detection
-    if det is not None and det.action_ids:
-        return tuple(det.action_ids)
-    names = tuple(cfg.class_names)
-    if det is not None and det.label_map.startswith("ava") and names != AVA_CLASSES[:len(names)] \
-            and all(n in AVA_CLASSES for n in names):
-        return tuple(AVA_CLASSES.index(n) + 1 for n in names)
-    return tuple(range(1, cfg.num_classes + 1))
-
-
 class _Plan(NamedTuple):
     """What the checks resolved: the record, the protocol entry, the evaluated classes."""
 
@@ -182,11 +160,12 @@ def _protocol(cfg: PretrainedCfg, config: AvaEvalConfig) -> dict[str, Any]:
                          f"--short-side >= 32 and --start-index >= 0")
     if not float(det.fps).is_integer():
         raise UsageError(f"{cfg.name}: a frame rate of {det.fps} fps is not supported")
-    return {**values, "mean": list(cfg.mean), "std": list(cfg.std), "action_ids": list(action_ids(cfg)),
+    ids = [det.action_id(column) for column in range(cfg.num_classes)]  # the label-map id of each output
+    return {**values, "mean": list(cfg.mean), "std": list(cfg.std), "action_ids": ids,
             "published": not overrides, "overrides": overrides}
 
 
-def _label_map(cfg: PretrainedCfg, config: AvaEvalConfig) -> tuple[str, dict[int, str]]:
+def _label_map(cfg: PretrainedCfg, config: AvaEvalConfig, ids: set[int]) -> tuple[str, dict[int, str]]:
     det = cfg.detection
     assert det is not None
     if config.label_map is not None:
@@ -198,7 +177,6 @@ def _label_map(cfg: PretrainedCfg, config: AvaEvalConfig) -> tuple[str, dict[int
         labels = read_pbtxt(resources.files("slowfast_zoo").joinpath(f"labels/{name}").read_text("utf-8"))
     else:
         raise UsageError(f"no label map is shipped for {cfg.name} ({det.label_map}): give --label-map FILE")
-    ids = set(action_ids(cfg))
     classes = {i: n for i, n in labels.items() if i in ids}
     if not classes:
         raise UsageError(f"--label-map {shown}: none of its classes is an action of {cfg.name}")
@@ -220,8 +198,7 @@ def check_ava_config(config: AvaEvalConfig) -> _Plan:
         raise UsageError(f"{cfg.name}: MultiSports is scored by MMAction2's MultiSportsMetric, which "
                          f"slowfast-zoo eval does not implement (AVA weights only)")
     resolve_url(cfg.url)  # a bad SLOWFAST_ZOO_MIRROR
-    if config.weights and "://" not in os.fspath(config.weights):
-        _input(config.weights, "--weights")
+    check_run_options(config.weights, config.save_every, config.resume, config.out, config.limit)
     if config.proposals is None:
         raise UsageError(f"--proposals FILE is needed for a detection weight (its published protocol: "
                          f"{det.proposals})")
@@ -232,18 +209,14 @@ def check_ava_config(config: AvaEvalConfig) -> _Plan:
         raise UsageError(f"--evaluator must be one of {EVALUATORS}, got {evaluator!r}")
     if config.data_format not in AVA_DATA_FORMATS:
         raise UsageError(f"--data-format must be one of {AVA_DATA_FORMATS}, got {config.data_format!r}")
-    if not config.save_every >= 0:
-        raise UsageError(f"--save-every must be a number of seconds >= 0, got {config.save_every:g}")
-    if config.resume and not config.out:
-        raise UsageError("--resume needs --out")
-    if config.limit is not None and config.limit < 0:
-        raise UsageError("--limit must be >= 0")
-    shown, classes = _label_map(cfg, config)
-    return _Plan(cfg, _protocol(cfg, config), evaluator, shown, classes)
+    protocol = _protocol(cfg, config)
+    shown, classes = _label_map(cfg, config, set(protocol["action_ids"]))
+    return _Plan(cfg, protocol, evaluator, shown, classes)
 
 
 def _dataset(config: AvaEvalConfig, plan: _Plan) -> AvaDataset:
-    p, ids = plan.protocol, action_ids(plan.cfg)
+    p = plan.protocol
+    ids = tuple(p["action_ids"])
     custom = None if ids == tuple(range(1, len(ids) + 1)) else ids  # AVADataset's custom_classes
     kwargs: dict[str, Any] = dict(
         exclude_file=config.exclusions, start_index=p["start_index"], fps=int(p["fps"]),
@@ -413,15 +386,7 @@ def run_ava_evaluation(config: AvaEvalConfig, *, notify: Callable[[int, str], No
     keys = [kf.img_key for kf in dataset.keyframes]
     selection = list(range(len(keys) if config.limit is None else min(config.limit, len(keys))))
 
-    info = init_distributed(config.device)
-    device = resolve_device(config.device)
-    if info.distributed and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", info.local_rank)
-    dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if config.amp else None
-    slow = slow_low_precision_warning(device, dtype)
-    if slow and info.is_main:
-        say(logging.WARNING, f"--amp: {slow}")
-    workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 1)
+    info, device, dtype, workers = job_device(config.device, config.amp, config.workers, say)
     header: dict[str, Any] = {
         "model": {"name": cfg.name, "weights": os.fspath(config.weights) if config.weights else cfg.url,
                   "sha256_prefix": None if config.weights else cfg.sha256_prefix,
@@ -448,40 +413,23 @@ def run_ava_evaluation(config: AvaEvalConfig, *, notify: Callable[[int, str], No
         raise UsageError(f"--weights {config.weights}: not a detector's weights")
     fast = prepare_model(model, device=device)
     assert isinstance(fast, SlowFastDetector)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # a few clip shapes (the videos' aspect ratios): tuned once each
     writer = (KeyframeWriter(state, header, records=done, every_s=config.save_every, rank=info.rank,
                              world_size=info.world_size) if state is not None else None)
     if writer is not None and not config.resume:
         writer.discard_stale()
     mine = shard([i for i in selection if keys[i] not in done], info.rank, info.world_size)
     try:
-        with terminate_as_interrupt():  # SIGTERM saves the finished keyframes like Ctrl-C does
+        with saved_on_interrupt(writer, say, "keyframes"):
             new = detect_keyframes(fast, dataset, mine, dtype=dtype, workers=workers,
                                    progress=config.progress and info.is_main,
                                    on_result=writer.add if writer else None)
-        gathered = gather_to_main(new, info)
-    except KeyboardInterrupt:
-        if writer is not None:
-            writer.flush()
-            say(logging.INFO, f"interrupted: finished keyframes saved in {writer.path}; rerun with --resume")
-        raise
-    except BaseException:
-        if writer is not None:  # e.g. out of memory: still keep what is finished
-            with contextlib.suppress(Exception):
-                writer.flush()
-        raise
+            records = gather_records(new, done, [keys[i] for i in selection], lambda r: r.img_key, info,
+                                     "keyframes")
     finally:
         if info.distributed:
             destroy_distributed()
-    if gathered is None:  # not rank 0: its share, no metrics
+    if records is None:  # not rank 0: its share, no metrics
         return AvaEvalReport(config, cfg, header, new, {}, _counts(new, len(selection)), is_main=False)
-    by_key = dict(done)
-    for part in gathered:
-        by_key.update((r.img_key, r) for r in part)
-    records = [by_key[keys[i]] for i in selection if keys[i] in by_key]
-    if len(records) != len(selection):
-        raise DistributedError(f"{len(selection) - len(records)} selected keyframes have no result after gathering")
     counts = _counts(records, len(selection))
     metrics = _frame_map(config, plan, records, set(keys) - {r.img_key for r in records if r.ok})
     if writer is not None:

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -33,16 +32,14 @@ from typing import Any
 
 import torch
 
-from slowfast_zoo._signals import terminate_as_interrupt
 from slowfast_zoo.data import RawframeDataset, TestTransform, VideoDataset, read_label_map, test_transform
 from slowfast_zoo.data.multilabel import MultiLabelDataset
-from slowfast_zoo.errors import InputFileError, UsageError
+from slowfast_zoo.errors import UsageError
 from slowfast_zoo.evaluation.ava_job import AvaEvalConfig, AvaEvalReport, run_ava_evaluation
-from slowfast_zoo.evaluation.distributed import destroy_distributed, init_distributed
-from slowfast_zoo.evaluation.results import ResultWriter, load_records
-from slowfast_zoo.evaluation.runner import EvalResult, evaluate
+from slowfast_zoo.evaluation.distributed import destroy_distributed
+from slowfast_zoo.evaluation.results import ResultWriter, load_records, saved_on_interrupt
+from slowfast_zoo.evaluation.runner import EvalResult, check_run_options, evaluate, job_device
 from slowfast_zoo.factory import create_model
-from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning
 from slowfast_zoo.registry import PretrainedCfg, get_arch_spec, get_pretrained_cfg
 from slowfast_zoo.weights import resolve_url
 from slowfast_zoo.weights.source import is_prefixed
@@ -276,11 +273,7 @@ def _dataset(config: EvalConfig, cfg: PretrainedCfg, tf: Any,
 def _check(config: EvalConfig, cfg: PretrainedCfg) -> None:
     """The checks that need neither the dataset nor the weights."""
     resolve_url(cfg.url)  # a bad SLOWFAST_ZOO_MIRROR
-    weights = config.weights
-    if weights and "://" not in os.fspath(weights) and not os.path.isfile(weights):
-        raise InputFileError(f"--weights {os.fspath(weights)}: no such file")
-    if not config.save_every >= 0:  # 0: after every video; NaN is refused too
-        raise UsageError(f"--save-every must be a number of seconds >= 0, got {config.save_every:g}")
+    check_run_options(config.weights, config.save_every, config.resume, config.out, config.limit)
     if config.views_per_batch is not None and config.views_per_batch < 1:
         raise UsageError(f"--views-per-batch must be >= 1, got {config.views_per_batch}")
 
@@ -425,24 +418,8 @@ def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalR
     bad = sorted(y for y in classes if not 0 <= y < len(names))
     if bad:
         raise UsageError(f"labels {bad[:5]} of {os.fspath(config.ann_file)} are outside [0, {len(names)})")
-    if config.resume and not config.out:
-        raise UsageError("--resume needs --out")
-    if config.limit is not None and config.limit < 0:
-        raise UsageError("--limit must be >= 0")
 
-    info = init_distributed(config.device)
-    device = resolve_device(config.device)
-    if info.distributed and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", info.local_rank)  # one GPU per rank
-    dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if config.amp else None
-    slow = slow_low_precision_warning(device, dtype)
-    if slow and info.is_main:
-        say(logging.WARNING, f"--amp: {slow}")
-    # CPU: one worker decodes the next video while the model runs (measured 1.08x the throughput
-    # of none on 2 cores, benchmarks/RESULTS.md "Evaluate over short videos").
-    workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 1)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
+    info, device, dtype, workers = job_device(config.device, config.amp, config.workers, say)
     selection = range(len(dataset) if config.limit is None else min(config.limit, len(dataset)))
 
     header: dict[str, Any] = {
@@ -470,21 +447,11 @@ def run_evaluation(config: EvalConfig, *, notify: Notify | None = None) -> EvalR
     if writer is not None and not config.resume:
         writer.discard_stale()
     try:
-        with terminate_as_interrupt():  # SIGTERM saves finished videos like Ctrl-C does
+        with saved_on_interrupt(writer, say, "videos"):
             result = evaluate(model, dataset, average=protocol["average_clips"],
                               views_per_batch=config.views_per_batch, device=device, dtype=dtype,
                               progress=config.progress, num_workers=workers, indices=selection,
                               resume_from=done, on_result=writer.add if writer else None)
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM
-        if writer is not None:
-            writer.flush()  # keep every finished video for resume
-            say(logging.INFO, f"interrupted: finished videos saved in {writer.path}; rerun with --resume")
-        raise
-    except BaseException:
-        if writer is not None:  # e.g. out of memory: still keep what is finished
-            with contextlib.suppress(Exception):
-                writer.flush()
-        raise
     finally:
         if info.distributed:
             destroy_distributed()

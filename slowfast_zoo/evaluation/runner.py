@@ -26,29 +26,33 @@ and gathers the scores on rank 0 (see :mod:`slowfast_zoo.evaluation.distributed`
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
-from typing import Any, TextIO, cast
+from typing import Any, TextIO, TypeVar, cast
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from slowfast_zoo.data.datasets import Failure, collate_skip_failures
-from slowfast_zoo.errors import DistributedError, IndexOutOfRangeError, UsageError, WrongTypeError
+from slowfast_zoo.errors import DistributedError, IndexOutOfRangeError, InputFileError, UsageError, WrongTypeError
 from slowfast_zoo.evaluation.distributed import DistInfo, gather_to_main, init_distributed, shard
 from slowfast_zoo.evaluation.metrics import mean_average_precision, mean_class_accuracy, top_k_accuracy
-from slowfast_zoo.evaluation.results import VideoRecord
-from slowfast_zoo.inference.device import resolve_device
+from slowfast_zoo.evaluation.results import RecordCollector, VideoRecord
+from slowfast_zoo.inference.device import resolve_device, slow_low_precision_warning
 from slowfast_zoo.inference.engine import (average_views, default_views_per_batch, prepare_model,
                                            protocol_scoring, run_view_stream, video_scores)
 from slowfast_zoo.models.slowfast import SlowFast
 from slowfast_zoo._progress import ProgressBar
 
-__all__ = ["EvalResult", "evaluate", "compute_metrics"]
+__all__ = ["EvalResult", "evaluate", "compute_metrics", "gather_records", "job_device",
+           "check_run_options"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _AVERAGES = ("protocol", "prob", "score")
 
@@ -359,20 +363,16 @@ def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: 
     """Evaluate this process's videos."""
     device = next(model.parameters()).device
     transform = _stream_transform(dataset)
-    out: list[VideoRecord] = []
-    bar = _VideoBar(total=len(mine), desc="evaluating", enabled=progress)
     start = time.monotonic()
-    try:
+    with RecordCollector[VideoRecord](_VideoBar(total=len(mine), desc="evaluating", enabled=progress),
+                                      on_result) as out:
         for item in _loader_items(dataset, mine, num_workers=num_workers, pin=pin,
                                   resize_on_device=resize_on_device):
             if isinstance(item, Failure):
-                rec = VideoRecord(int(item.index), str(item.path), _as_label(labels[item.index]), None, item.reason)
                 # INFO: the record (EvalResult.failures) carries it; the CLI prints it once.
                 log.info("skipped video %d (%s): %s", item.index, item.path, item.reason)
-                out.append(rec)
-                if on_result is not None:
-                    on_result(rec)
-                bar.update(1)
+                out.add(VideoRecord(int(item.index), str(item.path), _as_label(labels[item.index]), None,
+                                    item.reason))
                 continue
             payload, _label, i = item
             if isinstance(payload, torch.Tensor):  # a dataset that gives whole views
@@ -386,35 +386,87 @@ def _run_shard(model: SlowFast, dataset: Dataset[Any], mine: list[int], labels: 
                                          views_per_batch=step, dtype=dtype, activation=activation)
                 video_score = average_views(logits[None], average)[0]
             scores = video_score.numpy().astype(np.float32, copy=False)
-            rec = VideoRecord(i, _record_path(dataset, i), _as_label(labels[i]), scores, None)
-            out.append(rec)
-            if on_result is not None:
-                on_result(rec)
-            bar.update(1)
-    finally:
-        bar.close()
-    log.info("finished %d videos (evaluated or skipped) in %.1f s", len(out), time.monotonic() - start)
-    return out
+            out.add(VideoRecord(i, _record_path(dataset, i), _as_label(labels[i]), scores, None))
+    log.info("finished %d videos (evaluated or skipped) in %.1f s", len(out.records), time.monotonic() - start)
+    return out.records
 
 
 def _as_label(label: int | tuple[int, ...]) -> int | tuple[int, ...]:
     return label if isinstance(label, tuple) else int(label)
 
 
+def gather_records(new: list[T], done: Mapping[Any, T], order: Sequence[Any], key: Callable[[T], Any],
+                   info: DistInfo, what: str = "videos") -> list[T] | None:
+    """Every rank's ``new`` records on rank 0, merged with the resumed ones ``done``, in ``order``
+    (the selected keys, e.g. dataset indices); ``None`` on the other ranks.
+
+    Raises:
+        DistributedError: a selected key has no record (a rank lost work: never partial metrics).
+
+    Example:
+        >>> from slowfast_zoo.evaluation.distributed import DistInfo
+        >>> gather_records(["b"], {"a": "a"}, ["a", "b"], str, DistInfo(0, 1, 0, None))
+        ['a', 'b']
+    """
+    gathered = gather_to_main(new, info)
+    if gathered is None:
+        return None
+    by_key = dict(done)
+    for part in gathered:
+        by_key.update((key(rec), rec) for rec in part)
+    records = [by_key[k] for k in order if k in by_key]
+    missing = len(order) - len(records)
+    if missing:  # cannot happen unless a rank lost work; never report partial metrics silently
+        raise DistributedError(f"{missing} selected {what} have no result after gathering")
+    return records
+
+
+def job_device(device: str | None, amp: bool, workers: int | None,
+               notify: Callable[[int, str], None]) -> tuple[DistInfo, torch.device, torch.dtype | None, int]:
+    """A job's process (``slowfast-zoo eval``, either task): its place in a ``torchrun`` job (joined
+    now), its device (``cuda:LOCAL_RANK`` under torchrun when ``device`` names no index), the
+    autocast dtype (``amp``: float16 on GPU, bfloat16 on CPU; a slow one is told to ``notify`` as a
+    ``WARNING`` on rank 0) and the loader's worker processes (default: 4 on GPU, 1 on CPU).
+    """
+    info = init_distributed(device)
+    dev = resolve_device(device)
+    if info.distributed and dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", info.local_rank)  # one GPU per rank
+    dtype = (torch.float16 if dev.type == "cuda" else torch.bfloat16) if amp else None
+    slow = slow_low_precision_warning(dev, dtype)
+    if slow and info.is_main:
+        notify(logging.WARNING, f"--amp: {slow}")
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # a few input shapes: cuDNN picks its fastest kernels once each
+    # CPU: one worker decodes the next video while the model runs (measured 1.08x the throughput
+    # of none on 2 cores, benchmarks/RESULTS.md "Evaluate over short videos").
+    return info, dev, dtype, workers if workers is not None else (4 if dev.type == "cuda" else 1)
+
+
+def check_run_options(weights: str | os.PathLike[str] | None, save_every: float, resume: bool,
+                      out: str | os.PathLike[str] | None, limit: int | None) -> None:
+    """The run options every job checks before any work: ``weights`` (a file that exists, unless a
+    URL), ``save_every`` (seconds >= 0; NaN is refused too), ``resume`` (needs ``out``), ``limit``.
+
+    Raises:
+        InputFileError, UsageError: naming the option.
+    """
+    if weights and "://" not in os.fspath(weights) and not os.path.isfile(weights):
+        raise InputFileError(f"--weights {os.fspath(weights)}: no such file")
+    if not save_every >= 0:  # 0: after every record
+        raise UsageError(f"--save-every must be a number of seconds >= 0, got {save_every:g}")
+    if resume and not out:
+        raise UsageError("--resume needs --out")
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must be >= 0")
+
+
 def _assemble(new: list[VideoRecord], done: Mapping[int, VideoRecord], selection: list[int],
               info: DistInfo, *, multi_label: bool = False) -> EvalResult:
-    gathered = gather_to_main(new, info)
-    if gathered is None:  # not rank 0: keep the local share
+    records = gather_records(new, done, selection, lambda rec: rec.index, info)
+    if records is None:  # not rank 0: keep the local share
         return EvalResult(records=sorted(new, key=lambda r: r.index), num_selected=len(selection),
                           is_main=False, multi_label=multi_label)
-    by_index = dict(done)
-    for part in gathered:
-        for rec in part:
-            by_index[rec.index] = rec
-    records = [by_index[i] for i in selection if i in by_index]
-    missing = len(selection) - len(records)
-    if missing:  # cannot happen unless a rank lost work; never report partial metrics silently
-        raise DistributedError(f"{missing} selected videos have no result after gathering")
     result = EvalResult(records=records, num_selected=len(selection), multi_label=multi_label)
     if result.num_evaluated:
         result.metrics = compute_metrics(result.scores, result.labels)
