@@ -22,23 +22,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_examples_answer_mistakes_in_one_line(tmp_path: Path) -> None:
-    video = make_video(tmp_path / "v.mp4", 10, 48, 40, fps=25)
-    for argv, needle in (([str(tmp_path / "nothing"), "--out", str(tmp_path / "o")], "no such folder"),
-                         ([str(video), "--out", str(tmp_path / "o")], "is a video")):
+    listing = tmp_path / "list.txt"
+    listing.write_text("v.mp4\n")
+    # extract_features.py is `slowfast-zoo features`: the command's own one-line errors.
+    for argv, needle in (([str(tmp_path / "nothing"), "--out", str(tmp_path / "o")], "no such video or folder"),
+                         ([str(listing), "--out", str(tmp_path / "o")], "goes with --list")):
         proc = subprocess.run([sys.executable, str(ROOT / "examples" / "extract_features.py"), *argv],
                               capture_output=True, text=True, env=child_env(), timeout=120)
         assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.strip().startswith("extract_features: error:") and needle in proc.stderr
-        assert "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "finetune.py"), "--train-list",
-                           str(tmp_path / "missing.txt"), "--out-dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, env=child_env(), timeout=120)
-    assert proc.returncode == 2 and "finetune: error:" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().startswith("slowfast-zoo: error:") and needle in proc.stderr
+        assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    # The thin finetune example: the library refuses a missing class-folder root before any model.
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "finetune.py"), str(tmp_path / "missing"),
+                           str(tmp_path / "run")], capture_output=True, text=True, env=child_env(), timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[-1].startswith("finetune: error:") and "no such folder" in lines[-1], proc.stderr
 
 
 def test_examples_import_only_public_names() -> None:
-    """examples/ show the public API: names a package exports (``__all__``), no private module,
-    no ``slowfast_zoo.cli``."""
+    """examples/ show the public API: names a package exports (``__all__``), no private module;
+    of ``slowfast_zoo.cli`` only ``main`` (the command itself, for an example that is the command)."""
     import ast
     import importlib
 
@@ -53,7 +57,9 @@ def test_examples_import_only_public_names() -> None:
             for module, names in mods:
                 if module.split(".")[0] != "slowfast_zoo":
                     continue
-                assert module.count(".") <= 1 and not module.startswith("slowfast_zoo.cli"), (path.name, module)
+                assert module.count(".") <= 1, (path.name, module)
+                if module.startswith("slowfast_zoo.cli"):
+                    assert module == "slowfast_zoo.cli" and names == ["main"], (path.name, module, names)
                 assert not any(part.startswith("_") for part in module.split(".")), (path.name, module)
                 exported = set(importlib.import_module(module).__all__)
                 assert set(names) <= exported, (path.name, module, set(names) - exported)
@@ -72,7 +78,7 @@ def test_extract_features_example_writes_only_inside_out(tmp_path: Path) -> None
     ckpt = write_mmaction2_checkpoint(generate_state_dict("r50_4x16x1"), tmp_path / "ckpt", "gen")
     out = tmp_path / "feats"
     before = sorted(str(p) for p in tmp_path.rglob("*"))
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "extract_features.py"), str(listing),
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "extract_features.py"), "--list", str(listing),
                            "--out", str(out), "--checkpoint", str(ckpt), "--clip-len", "8", "--num-clips", "1",
                            "--crop-size", "32", "--resize-short-side", "32", "--workers", "0",
                            "--device", "cpu"], capture_output=True, text=True, timeout=300)
@@ -160,6 +166,7 @@ def examples(monkeypatch: pytest.MonkeyPatch):
         raise AssertionError("work was started before the mistake was reported")
     mods = {name: _example(name) for name in ("eval_k400", "extract_features", "finetune")}
     monkeypatch.setattr(sz, "create_model", refuse)
+    monkeypatch.setattr("slowfast_zoo.factory.create_model", refuse)  # the feature job's
     monkeypatch.setattr(mods["eval_k400"], "run_evaluation", refuse)
     monkeypatch.setattr(mods["finetune"], "finetune", refuse)
     return mods
@@ -179,7 +186,6 @@ def _mistakes(tmp: Path) -> list[tuple[str, list[str], str]]:
     ev = ["--ann-file", str(ann), "--data-root", str(tmp), "--num-clips", "1", "--num-crops", "1",
           "--clip-len", "8", "--short-side", "32", "--crop-size", "32"]
     fe = [str(videos), "--out", str(tmp / "feats")]
-    ft = ["--train-list", str(ann), "--data-root", str(tmp), "--out-dir", str(tmp / "run")]
     return [
         ("eval_k400", ev + ["--out", str(tmp / "empty")], "--out"),
         ("eval_k400", ev + ["--workers", "-1"], "--workers"),
@@ -193,22 +199,11 @@ def _mistakes(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("extract_features", fe + ["--stride", "0"], "--stride"),
         ("extract_features", fe + ["--crop-size", "300"], "--crop-size"),
         ("extract_features", fe + ["--weights", str(videos)], "is a folder"),
-        ("extract_features", [str(tmp / "binary.txt"), "--out", str(tmp / "feats")], "not UTF-8"),
+        ("extract_features", ["--list", str(tmp / "binary.txt"), "--out", str(tmp / "feats")], "not UTF-8"),
+        ("extract_features", [str(tmp / "binary.txt"), "--out", str(tmp / "feats")], "goes with --list"),
+        ("extract_features", fe + ["--model", "slowfast_r50_4x16x1_ava"], "action detector"),
         ("extract_features", [str(tmp / "empty"), "--out", str(tmp / "feats")], "no video found"),
-        ("finetune", ["--train-list", str(ann), "--out-dir", str(afile)], "--out-dir"),
-        ("finetune", ft + ["--workers", "-1"], "--workers"),
-        ("finetune", ft + ["--device", "cuda:99"], "cuda:99"),
-        ("finetune", ft + ["--batch-size", "0"], "--batch-size"),
-        ("finetune", ft + ["--lr", "nan"], "--lr"),
-        ("finetune", ft + ["--min-area", "0"], "--min-area"),
-        ("finetune", ft + ["--seed", "-1"], "--seed"),
-        ("finetune", ft + ["--freeze-stages", "5"], "--freeze-stages"),
-        ("finetune", ft + ["--clip-len", "2"], "--clip-len"),
-        ("finetune", ft + ["--from-scratch", "--weights", str(afile)], "exclude each other"),
-        ("finetune", ft + ["--resume", str(afile)], "not a training state"),
-        ("finetune", ft + ["--resume"], "no such file"),
-        ("finetune", ft + ["--data-root", str(tmp / "none")], "--data-root"),
-    ]
+    ]  # finetune's options are checked by slowfast-zoo finetune (tests/test_cli.py); its example is thin
 
 
 def test_examples_check_every_option_before_any_work(tmp_path: Path, capsys, examples) -> None:
@@ -216,7 +211,8 @@ def test_examples_check_every_option_before_any_work(tmp_path: Path, capsys, exa
         assert examples[name].main(argv) == 2, (name, argv)
         err = capsys.readouterr().err
         lines = [ln for ln in err.splitlines() if ln.strip()]
-        assert len(lines) == 1 and lines[0].startswith(f"{name}: error: "), (name, argv, err)
+        prog = "slowfast-zoo" if name == "extract_features" else name  # that example is the command
+        assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), (name, argv, err)
         assert needle in lines[0] and "Traceback" not in err, (name, argv, err)
 
 
@@ -237,22 +233,26 @@ def test_eval_example_exits_1_when_nothing_is_selected(tmp_path: Path, capsys, e
     assert err.count("\n") == 1 and "eval_k400: error: nothing evaluated" in err
 
 
-def test_finetune_example_resumes_its_own_state_and_prints_json(tmp_path: Path, capsys, monkeypatch,
-                                                                examples) -> None:
+def test_finetune_example_is_a_thin_call_that_prints_json_per_epoch(tmp_path: Path, capsys, monkeypatch,
+                                                                     examples) -> None:
     import json
 
-    from slowfast_zoo.training import STATE_FILE
-    from slowfast_zoo.training.checkpoints import save_training_state
-
-    ann = tmp_path / "train.txt"
-    ann.write_text("v.mp4 0\n")
-    save_training_state({"arch": "slowfast_r50_4x16x1", "epoch": 1, "model": {}, "optimizer": {}},
-                        tmp_path / "run" / STATE_FILE)
     seen = []
-    monkeypatch.setattr(examples["finetune"], "finetune",
-                        lambda cfg: seen.append(cfg) or {"history": [{"epoch": 1, "loss": float("nan")}]})
-    argv = ["--train-list", str(ann), "--out-dir", str(tmp_path / "run"), "--resume", "--from-scratch"]
-    assert examples["finetune"].main(argv) == 0
-    assert seen[0].resume is True
-    line = capsys.readouterr().out.strip()
-    assert json.loads(line) == {"epoch": 1, "loss": None} and "NaN" not in line
+
+    def fake_finetune(cfg, *, on_epoch):
+        seen.append(cfg)
+        on_epoch({"epoch": 1, "loss": float("nan")})
+        on_epoch({"epoch": 2, "loss": 0.5, "val": {"top1_acc": 1.0}})
+        return {"best": {"epoch": 2, "top1_acc": 1.0, "path": str(tmp_path / "run" / "best.safetensors")}}
+
+    monkeypatch.setattr(examples["finetune"], "finetune", fake_finetune)
+    assert examples["finetune"].main([str(tmp_path / "clips"), str(tmp_path / "run"), "--resume",
+                                      "--epochs", "2"]) == 0
+    cfg = seen[0]
+    assert cfg.resume is True and cfg.train_list is None and cfg.data_root == str(tmp_path / "clips")
+    assert cfg.val_fraction == 0.1 and cfg.epochs == 2 and cfg.pretrained
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert [json.loads(x) for x in lines] == [{"epoch": 1, "loss": None},
+                                              {"epoch": 2, "loss": 0.5, "val": {"top1_acc": 1.0}}]
+    assert "NaN" not in out.out and "best.safetensors (epoch 2)" in out.err

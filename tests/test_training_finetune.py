@@ -129,7 +129,7 @@ def test_finetune_learns_motion_and_checkpoint_reloads(dataset: dict[str, Path],
 def test_torchrun_two_processes_one_epoch_then_resume(dataset: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     base = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            str(ROOT / "examples" / "finetune.py"), "--arch", ARCH, "--train-list", str(dataset["train"]),
+            "-m", "slowfast_zoo", "finetune", "-v", "--arch", ARCH, "--train-list", str(dataset["train"]),
             "--data-root", str(dataset["root"]), "--classes", str(dataset["classes"]), "--out-dir", str(out),
             "--checkpoint", str(dataset["ckpt"]), "--batch-size", "2", "--linear-probe",
             "--clip-len", "8", "--frame-interval", "3", "--resize-short-side", "32", "--crop-size", "32",
@@ -258,11 +258,12 @@ def test_finetune_skips_and_reports_an_unreadable_video(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigterm_mid_finetune_then_resume_finishes(tmp_path: Path, ckpt: Path) -> None:
+    """``path label`` lists through ``slowfast-zoo finetune`` (class folders: tests/test_cli.py)."""
     for i in range(4):
         make_video(tmp_path / f"v{i}.mp4", 20, 40, 40, fps=25)
     (tmp_path / "train.txt").write_text("".join(f"v{i}.mp4 {i % 2}\n" for i in range(4)))
     run = tmp_path / "run"
-    cmd = [sys.executable, str(ROOT / "examples" / "finetune.py"), "--train-list", str(tmp_path / "train.txt"),
+    cmd = [sys.executable, "-m", "slowfast_zoo", "finetune", "--train-list", str(tmp_path / "train.txt"),
            "--data-root", str(tmp_path), "--out-dir", str(run), "--weights", str(ckpt), "--epochs", "40",
            "--batch-size", "2", "--clip-len", "8", "--resize-short-side", "32", "--crop-size", "32",
            "--freeze-stages", "3", "--workers", "0", "--no-progress", "--device", "cpu"]
@@ -353,3 +354,101 @@ def test_a_resume_file_swapped_after_its_scan_is_refused(tmp_path: Path, monkeyp
         load_training_state(state)
     monkeypatch.setattr(checkpoints, "scan_torch_file", real_scan)
     assert load_training_state(state)["epoch"] == 99
+
+
+# ------------------------------------------------------------------------- class folders, best weights (issue 25)
+def _touch(path: Path) -> Path:
+    """An empty file: the folder scan reads names, not videos."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def test_class_folders_layout_and_split(tmp_path: Path) -> None:
+    from slowfast_zoo.training.lists import LabelledVideos, class_folder_data, training_data
+
+    root = tmp_path / "clips"
+    for name in ("run/b.mp4", "run/a.MKV", "run/sub/c.webm", "jump/x.avi", "jump/y.mp4", "jump/z.mp4",
+                 "jump/w.mp4"):
+        _touch(root / name)
+    for ignored in ("run/notes.txt", "run/.hidden.mp4", "run/.cache/d.mp4", ".trash/e.mp4", "loose.mp4"):
+        _touch(root / ignored)
+    data = class_folder_data(root)
+    assert data.class_names == ["jump", "run"] and data.val is None  # sorted folder names
+    assert [(Path(p).relative_to(root).as_posix(), k) for p, k in data.train.pairs] == [
+        ("jump/w.mp4", 0), ("jump/x.avi", 0), ("jump/y.mp4", 0), ("jump/z.mp4", 0),
+        ("run/a.MKV", 1), ("run/b.mp4", 1), ("run/sub/c.webm", 1)]
+    # val_fraction: per class round(f * n), at least 1, at most n - 1; the same seed, the same split.
+    split = training_data(data_root=root, val_fraction=0.25, seed=7)
+    assert split == training_data(data_root=str(root), val_fraction=0.25, seed=7)
+    val = [k for _, k in split.val.pairs]
+    assert val.count(0) == 1 and val.count(1) == 1 and len(split.train.pairs) == 5
+    assert {p for p, _ in split.val.pairs}.isdisjoint(p for p, _ in split.train.pairs)
+    seeds = {tuple(training_data(data_root=root, val_fraction=0.5, seed=s).val.pairs) for s in range(8)}
+    assert len(seeds) > 1  # the seed draws the split
+    # val_root: the same layout, a subset of the classes.
+    _touch(tmp_path / "val" / "run" / "v.mp4")
+    held = training_data(data_root=root, val_root=tmp_path / "val")
+    assert held.val.pairs == ((str(tmp_path / "val" / "run" / "v.mp4"), 1),) and len(held.train.pairs) == 7
+    ds = split.val.dataset(TestTransform(clip_len=8, frame_interval=2, num_clips=1, crop_size=32,
+                                         resize_short_side=32, num_crops=1))
+    assert isinstance(ds, LabelledVideos) and ds.labels == val and len(ds) == 2
+    assert ds.resolve(0) == Path(split.val.pairs[0][0])
+
+
+def test_class_folder_mistakes_are_typed_errors(tmp_path: Path) -> None:
+    from slowfast_zoo.errors import InputFileError, UsageError
+    from slowfast_zoo.training.lists import training_data
+
+    def layout(name: str, files: list[str]) -> Path:
+        for f in files:
+            _touch(tmp_path / name / f)
+        (tmp_path / name).mkdir(exist_ok=True)
+        return tmp_path / name
+
+    ok = layout("ok", ["a/1.mp4", "b/2.mp4"])
+    (layout("empty_class", ["a/1.mp4"]) / "b").mkdir()
+    cases = [
+        (dict(data_root=tmp_path / "missing"), InputFileError, "no such folder"),
+        (dict(data_root=layout("none", ["x.mp4"])), ListFileError, "no class folders"),
+        (dict(data_root=layout("one", ["a/1.mp4"])), ListFileError, "at least two"),
+        (dict(data_root=tmp_path / "empty_class"), ListFileError, r"empty_class/b: no videos"),
+        (dict(data_root=ok, val_fraction=0.5), UsageError, "leaves no validation video"),
+        (dict(data_root=ok, val_fraction=1.0), UsageError, "between 0 and 1"),
+        (dict(data_root=ok, val_root=ok, val_fraction=0.5), UsageError, "exclude each other"),
+        (dict(data_root=ok, val_root=layout("val", ["c/1.mp4"])), ListFileError, "no class of that name"),
+        (dict(data_root=ok, val_root=layout("val_empty", ["a/notes.txt"])), ListFileError, "no videos"),
+        (dict(data_root=ok, num_classes=3), UsageError, "2 class folders"),
+        (dict(data_root=ok, class_names=["a", "b"]), UsageError, "class folders name their classes"),
+        (dict(train_list="t.txt", val_fraction=0.5), UsageError, "are for class folders"),
+        (dict(), UsageError, "give data_root"),
+    ]
+    for kwargs, error, match in cases:
+        with pytest.raises(error, match=match):
+            training_data(**kwargs)
+
+
+def test_best_is_the_first_highest_validation_top1() -> None:
+    from slowfast_zoo.training.finetune import _best
+
+    history = [{"epoch": 1, "loss": 1.0}, {"epoch": 2, "val": {"top1_acc": 0.5}},
+               {"epoch": 3, "val": {"top1_acc": float("nan")}}, {"epoch": 4, "val": {"top1_acc": 0.75}},
+               {"epoch": 5, "val": {"top1_acc": 0.75}}, {"epoch": 6, "val": {}}]
+    assert _best(history) == {"epoch": 4, "top1_acc": 0.75}
+    assert _best(history[:1]) is None and _best([]) is None
+
+
+def test_a_run_inside_its_class_folders_is_refused_before_any_model(tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    from slowfast_zoo.errors import UsageError
+
+    job = importlib.import_module("slowfast_zoo.training.finetune")  # the module (the package exports the function)
+    monkeypatch.setattr(job, "create_model", lambda *a, **k: pytest.fail("a model was built"))
+    for f in ("a/1.mp4", "b/2.mp4"):
+        _touch(tmp_path / "clips" / f)
+    with pytest.raises(UsageError, match="inside the class folders"):
+        finetune(FinetuneConfig(ARCH, None, str(tmp_path / "clips" / "run"), data_root=str(tmp_path / "clips")))
+    with pytest.raises(ListFileError, match="no videos"):
+        (tmp_path / "clips" / "c").mkdir()
+        finetune(FinetuneConfig(ARCH, None, str(tmp_path / "run"), data_root=str(tmp_path / "clips")))

@@ -24,7 +24,7 @@ __all__ = ["main", "build_parser"]
 # The library's argument names in messages -> the command line's options.
 _CLI_WORDS = {"checkpoint_path=": "--weights "}
 # Subcommand modules, in help order.
-_COMMANDS = ("models", "predict", "detect", "export", "benchmark", "eval")
+_COMMANDS = ("models", "predict", "detect", "features", "export", "benchmark", "eval", "finetune")
 
 
 def build_parser() -> argparse.ArgumentParser:

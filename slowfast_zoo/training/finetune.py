@@ -4,7 +4,12 @@
 # (OpenMMLab, Apache-2.0, https://github.com/open-mmlab/mmaction2, v0.13.0; docs/SPEC.md section
 # 4.7), adapted to custom datasets: lr from the linear scaling rule, warmup + cosine per
 # iteration. An independent re-implementation; no MMAction2 code is copied.
-"""``finetune(FinetuneConfig(...))``: fine-tune a SlowFast on ``path label`` lists.
+"""``finetune(FinetuneConfig(...))``: fine-tune a SlowFast on ``path label`` lists or class folders.
+
+The data (:mod:`.lists`): ``path label`` lists (``train_list``, ``val_list``, relative to
+``data_root``), or class folders (no ``train_list``: ``data_root/<class>/<video>``, classes in
+sorted folder order, validation on ``val_root`` of the same layout or on ``val_fraction`` of each
+class, drawn with ``seed``). ``slowfast-zoo finetune`` is the command line of this function.
 
 One process or many (``torchrun``: DDP, NCCL on GPUs, gloo on CPU). Each epoch writes, in
 ``out_dir``:
@@ -14,7 +19,9 @@ One process or many (``torchrun``: DDP, NCCL on GPUs, gloo on CPU). Each epoch w
   ``{top1_acc, top5_acc (K >= 5), mean_class_accuracy}``);
 * ``epoch_NNN.safetensors`` and ``latest.safetensors``: weights + metadata (architecture,
   class names), loadable with ``create_model(arch, pretrained=True, num_classes=K,
-  checkpoint_path=...)``;
+  checkpoint_path=...)`` and ``slowfast-zoo predict --weights``; ``best.safetensors``: the
+  weights of the epoch with the highest validation top-1 so far (the first of equals; written
+  only by runs that validate);
 * ``training_state.pt``: model, optimizer, scheduler, grad scaler, epoch and every rank's RNG
   states, loadable with ``torch.load(weights_only=True)``; ``resume=True`` continues from it.
 
@@ -22,6 +29,8 @@ Example:
     >>> from slowfast_zoo.training.finetune import FinetuneConfig, finetune
     >>> cfg = FinetuneConfig(arch="slowfast_r50_4x16x1", train_list="train.txt",
     ...                      val_list="val.txt", data_root="videos/", out_dir="run", epochs=30)
+    >>> folders = FinetuneConfig(arch="slowfast_r50_4x16x1", train_list=None, data_root="clips/",
+    ...                          val_fraction=0.1, out_dir="run2")
     >>> summary = finetune(cfg)   # doctest: +SKIP
 """
 
@@ -31,9 +40,11 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,16 +80,17 @@ from slowfast_zoo.training.checkpoints import (
     set_rng_state,
 )
 from slowfast_zoo.training.freezing import configure_finetune
-from slowfast_zoo.training.lists import check_list_file
+from slowfast_zoo.training.lists import TrainingData, training_data
 from slowfast_zoo.training.schedule import WarmupCosine, scaled_lr
 
-__all__ = ["FinetuneConfig", "finetune", "STATE_FILE", "LOG_FILE", "LATEST_WEIGHTS"]
+__all__ = ["FinetuneConfig", "finetune", "STATE_FILE", "LOG_FILE", "LATEST_WEIGHTS", "BEST_WEIGHTS"]
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "training_state.pt"
 LOG_FILE = "log.jsonl"
 LATEST_WEIGHTS = "latest.safetensors"
+BEST_WEIGHTS = "best.safetensors"
 _AMP = ("none", "bf16", "fp16")
 # The recipe's input sizes, from the one source of protocol constants.
 _RECIPE = TrainProtocol()
@@ -88,11 +100,15 @@ _SHORT_SIDE: int = _RECIPE.resize_short_side or _VAL.resize_short_side
 
 @dataclass
 class FinetuneConfig:
-    """Everything a fine-tuning run needs (``examples/finetune.py`` maps its flags onto this).
+    """Everything a fine-tuning run needs (``slowfast-zoo finetune`` maps its options onto this).
 
     Data: ``train_list``/``val_list`` are ``path label`` lines (paths relative to
     ``data_root``); ``class_names`` (optional) fixes K and is stored in the weights;
-    otherwise ``num_classes`` or the largest train label + 1. A video that cannot be read is left
+    otherwise ``num_classes`` or the largest train label + 1. Without ``train_list``,
+    ``data_root`` holds class folders (``data_root/<class>/<video>``: K = the number of folders,
+    their sorted names the class names; ``num_classes``, when given, must agree), validated on
+    ``val_root`` (the same layout) or on ``val_fraction`` of each class's videos (drawn with
+    ``seed``; none of either: no validation). A video that cannot be read is left
     out of its batch, logged once (file, reason) and listed in the result's ``"skipped"``; a batch
     in which every video fails is skipped (under torchrun that rank then does one step less, so
     keep a batch size above 1 there).
@@ -115,10 +131,12 @@ class FinetuneConfig:
     """
 
     arch: str
-    train_list: str
+    train_list: str | None
     out_dir: str
     val_list: str | None = None
     data_root: str | None = None
+    val_root: str | None = None
+    val_fraction: float | None = None
     class_names: list[str] | None = None
     num_classes: int | None = None
     pretrained: bool = True
@@ -190,14 +208,26 @@ def _val_transform(cfg: FinetuneConfig, pcfg: PretrainedCfg, num_classes: int) -
                           resize_short_side=cfg.resize_short_side, crop_size=cfg.val_crop_size)
 
 
-def _num_classes(cfg: FinetuneConfig) -> int:
-    declared = len(cfg.class_names) if cfg.class_names is not None else cfg.num_classes
-    if cfg.class_names is not None and cfg.num_classes not in (None, declared):
-        raise UsageError(f"num_classes={cfg.num_classes} but {declared} class names were given")
-    k = check_list_file(cfg.train_list, cfg.data_root, declared, require_all_classes=declared is not None)
-    if cfg.val_list is not None:
-        check_list_file(cfg.val_list, cfg.data_root, k)
-    return k
+def _data(cfg: FinetuneConfig, out: Path) -> TrainingData:
+    """The run's classes and videos, every video checked to exist, before any model is built."""
+    if cfg.train_list is None and cfg.data_root is not None:
+        for root in (cfg.data_root, cfg.val_root):
+            if root is not None and out.resolve().is_relative_to(Path(root).resolve()):
+                raise UsageError(f"out_dir {out} is inside the class folders of {root}: its files would "
+                                 f"be read as a class; write it elsewhere")
+    return training_data(train_list=cfg.train_list, val_list=cfg.val_list, data_root=cfg.data_root,
+                         val_root=cfg.val_root, val_fraction=cfg.val_fraction, class_names=cfg.class_names,
+                         num_classes=cfg.num_classes, seed=cfg.seed)
+
+
+def _best(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The epoch with the highest finite validation top-1 (the first of equals), or None."""
+    best: dict[str, Any] | None = None
+    for line in history:
+        top1 = (line.get("val") or {}).get("top1_acc")
+        if isinstance(top1, (int, float)) and math.isfinite(top1) and (best is None or top1 > best["top1_acc"]):
+            best = {"epoch": line["epoch"], "top1_acc": top1}
+    return best
 
 
 def _all_reduce_mean(values: list[float], device: torch.device, distributed: bool) -> list[float]:
@@ -217,15 +247,25 @@ def _validate(model: SlowFast, val_ds: VideoDataset, device: torch.device,
     return dict(result.metrics)
 
 
-def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
-    """Run (or resume) a fine-tuning job; returns ``{"history": [...log lines...], "out_dir"}``.
+def finetune(cfg: FinetuneConfig, *, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) a fine-tuning job.
+
+    Args:
+        cfg: the run.
+        on_epoch: called (in the main process only) with each finished epoch's ``log.jsonl``
+            line, after that epoch's files are written.
+
+    Returns:
+        ``{"history": [...log lines, resumed ones included...], "out_dir", "num_classes",
+        "class_names", "skipped": [{"path", "reason"}...], "best": {"epoch", "top1_acc",
+        "path"} or None (no validation), "latest": path or None (no epoch done), "rank"}``.
 
     Raises:
-        ListFileError: a bad train/val list (missing video, label out of range, fewer classes
-            than declared), before any training.
+        ListFileError: bad data (a missing video, a label out of range, fewer classes than
+            declared, a class folder without videos), before any model is built.
         UsageError: inconsistent options (a ``ValueError``).
         InputFileError: ``resume`` names a training state that does not exist.
-        CheckpointError: a resume state of another run (architecture or class count).
+        CheckpointError: a resume state of another run (architecture, class count or names).
 
     Example:
         >>> finetune(FinetuneConfig("slowfast_r50_4x16x1", "train.txt", "run"))  # doctest: +SKIP
@@ -235,7 +275,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     if cfg.batch_size < 1 or cfg.accum_steps < 1 or cfg.epochs < 1 or cfg.val_every < 1:
         raise UsageError("batch_size, accum_steps, epochs and val_every must be >= 1")
     out = Path(cfg.out_dir)
-    k = _num_classes(cfg)
+    data = _data(cfg, out)
+    k = data.num_classes
     if cfg.device:
         resolve_device(cfg.device)  # a device this machine lacks: one typed line, before any work
     info = init_distributed(cfg.device)
@@ -244,7 +285,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", info.local_rank)
     _seed_everything(cfg.seed + info.rank, cfg.deterministic)
-    class_names = list(cfg.class_names) if cfg.class_names is not None else [str(i) for i in range(k)]
+    class_names = data.class_names
 
     model = create_model(cfg.arch, pretrained=cfg.pretrained, num_classes=k,
                          checkpoint_path=cfg.checkpoint_path if cfg.pretrained else None, progress=False)
@@ -256,10 +297,8 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     model = prepare_model(model, device=device, fuse=False, channels_last=channels_last, training=True)
     pcfg = get_pretrained_cfg(cfg.arch)
     # A video that cannot be read is left out of its batch and reported, not the end of the run.
-    train_ds = VideoDataset(cfg.train_list, cfg.data_root, _train_transform(cfg, pcfg, k, cfg.seed),
-                            on_error="skip")
-    val_ds = (VideoDataset(cfg.val_list, cfg.data_root, _val_transform(cfg, pcfg, k), on_error="skip")
-              if cfg.val_list else None)
+    train_ds = data.train.dataset(_train_transform(cfg, pcfg, k, cfg.seed), on_error="skip")
+    val_ds = data.val.dataset(_val_transform(cfg, pcfg, k), on_error="skip") if data.val is not None else None
     sampler: DistributedSampler[Any] = DistributedSampler(train_ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=False)
     # drop_last: a final batch of 1 cannot train BatchNorm at the 1x1 maps of small inputs.
@@ -269,7 +308,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     steps_per_epoch = len(loader) // cfg.accum_steps
     if steps_per_epoch < 1:
-        raise UsageError(f"{cfg.train_list}: {len(train_ds)} videos give no full optimizer step per epoch "
+        raise UsageError(f"{data.train.where}: {len(train_ds)} videos give no full optimizer step per epoch "
                          f"(batch {cfg.batch_size} x {info.world_size} processes x {cfg.accum_steps} "
                          f"accumulation steps); lower --batch-size or --accum-steps")
     total_batch = cfg.batch_size * info.world_size * cfg.accum_steps
@@ -292,7 +331,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
         remove_leftovers(out)
     if cfg.resume:
         state_path = out / STATE_FILE if cfg.resume is True else Path(cfg.resume)
-        start_epoch, history = _resume(state_path, cfg, model, optimizer, scheduler, scaler, info, k)
+        start_epoch, history = _resume(state_path, cfg, model, optimizer, scheduler, scaler, info, class_names)
     log.info("rank %d/%d: %d train videos, %d steps/epoch, total batch %d, lr %.4g, epochs %d..%d",
              info.rank, info.world_size, len(train_ds), steps_per_epoch, total_batch, lr,
              start_epoch + 1, cfg.epochs)
@@ -352,17 +391,24 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
                                 "peak_memory_mb": round(mem, 1), "memory_kind": mem_kind}
         if val_ds is not None and ((epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs):
             line["val"] = _validate(model, val_ds, device, amp_dtype)
+        best_before = _best(history)
         history.append(line)
-        _checkpoint(cfg, out, epoch, model, optimizer, scheduler, scaler, info, class_names, history)
+        _checkpoint(cfg, out, epoch, model, optimizer, scheduler, scaler, info, class_names, history,
+                    best=_best(history) != best_before)
         if info.is_main:
             log.info("epoch %d: %s", epoch + 1, json.dumps(line))
-    return {"history": history, "out_dir": str(out), "num_classes": k,
-            "skipped": [{"path": p, "reason": r} for p, r in skipped.items()]}
+            if on_epoch is not None:
+                on_epoch(line)
+    best = _best(history)
+    return {"history": history, "out_dir": str(out), "num_classes": k, "class_names": class_names,
+            "skipped": [{"path": p, "reason": r} for p, r in skipped.items()],
+            "best": None if best is None else {**best, "path": str(out / BEST_WEIGHTS)},
+            "latest": str(out / LATEST_WEIGHTS) if history else None, "rank": info.rank}
 
 
 def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, optimizer: torch.optim.Optimizer,
                 scheduler: LambdaLR, scaler: torch.amp.GradScaler, info: DistInfo, class_names: list[str],
-                history: list[dict[str, Any]]) -> None:
+                history: list[dict[str, Any]], *, best: bool) -> None:
     rng = rng_state()
     rngs: list[dict[str, Any] | None] = [rng]
     if info.distributed:
@@ -372,6 +418,9 @@ def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, opt
         meta = {"epoch": epoch + 1, "source_arch": cfg.arch}
         save_weights(model, out / f"epoch_{epoch + 1:03d}.safetensors", class_names=class_names, extra=meta)
         save_weights(model, out / LATEST_WEIGHTS, class_names=class_names, extra=meta)
+        if best:  # a new highest validation top-1
+            top1 = history[-1]["val"]["top1_acc"]
+            save_weights(model, out / BEST_WEIGHTS, class_names=class_names, extra={**meta, "val_top1_acc": top1})
         # Rewritten whole and atomically (never appended through a planted symlink, never half
         # a line after a kill): the history is the checkpoint's, so the log always matches it.
         atomic_write_text(out / LOG_FILE, "".join(json.dumps(h, allow_nan=False, default=str) + "\n"
@@ -391,13 +440,17 @@ def _checkpoint(cfg: FinetuneConfig, out: Path, epoch: int, model: SlowFast, opt
 
 def _resume(path: Path, cfg: FinetuneConfig, model: SlowFast, optimizer: torch.optim.Optimizer,
             scheduler: LambdaLR, scaler: torch.amp.GradScaler, info: DistInfo,
-            k: int) -> tuple[int, list[dict[str, Any]]]:
+            class_names: list[str]) -> tuple[int, list[dict[str, Any]]]:
     if not path.is_file():
         raise InputFileError(f"cannot resume: {path} does not exist")
     state = load_training_state(path)
+    k = len(class_names)
     if state.get("arch") != cfg.arch or state.get("num_classes") != k:
         raise CheckpointError(f"cannot resume from {path}: it is a {state.get('arch')} run with "
                               f"{state.get('num_classes')} classes, this one {cfg.arch} with {k}")
+    if state.get("class_names") not in (None, class_names):
+        raise CheckpointError(f"cannot resume from {path}: its classes are {state['class_names'][:20]}, "
+                              f"this run's {class_names[:20]} (a renamed class folder or another --classes)")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule = dict(scheduler.lr_lambdas[0].__dict__)
