@@ -606,7 +606,7 @@ def test_detect_writes_csv_json_and_annotated_video(detector_files, tmp_path, ca
     assert {r[0] for r in rows} == {"people"} and {int(r[1]) for r in rows} == {1}
     boxes_seen = {tuple(round(float(v), 4) for v in r[2:6]) for r in rows}
     assert boxes_seen == {(0.25, 0.25, 0.75, 1.0), (0.0, 0.0, 0.5, 0.5)}
-    assert {int(r[6]) for r in rows} <= set(range(1, 81)) and all(float(r[7]) >= 0.002 for r in rows)
+    assert {int(r[6]) for r in rows} <= set(range(1, 81)) and all(float(r[7]) > 0.002 for r in rows)
     with av.open(str(video)) as src, av.open(str(out)) as dst:
         a = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
         b = [f.to_ndarray(format="rgb24") for f in dst.decode(video=0)]
@@ -656,3 +656,295 @@ def test_detect_mistakes_are_one_line_before_any_work(detector_files, tmp_path, 
     for argv, words in cases:
         assert cli_main(argv) == 2, argv
         assert words in _one_line_error(capsys), argv
+
+
+# ------------------------------------------------------------------------- finetune
+FT_SMALL = ["--from-scratch", "--clip-len", "8", "--resize-short-side", "32", "--crop-size", "32", "--batch-size", "2",
+            "--workers", "0", "--device", "cpu", "--no-progress", "--val-every", "1"]
+
+
+def _class_folders(root: Path, classes: tuple[str, ...] = ("jump", "run"), per_class: int = 2) -> Path:
+    """Tiny generated videos, ``root/<class>/v<i>.mp4``."""
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            make_video(root / name / f"v{i}.mp4", 20, 64, 48, fps=25)
+    return root
+
+
+def test_finetune_mistakes_are_one_line_before_any_work(tmp_path: Path, capsys, monkeypatch, no_loading) -> None:
+    """Every mistake: one line, exit 2, before a model is built (the job's own data checks
+    included: they run before its model too)."""
+    import importlib
+
+    job = importlib.import_module("slowfast_zoo.training.finetune")
+    monkeypatch.setattr(job, "create_model", lambda *a, **k: pytest.fail("a model was built"))
+    clips = _class_folders(tmp_path / "clips", per_class=1)
+    (tmp_path / "empty_class" / "a").mkdir(parents=True)
+    (tmp_path / "empty_class" / "b").mkdir()
+    (tmp_path / "empty_class" / "a" / "x.mp4").write_bytes(b"")
+    (tmp_path / "other" / "sit").mkdir(parents=True)
+    ann = tmp_path / "train.txt"
+    ann.write_text(f"{clips / 'jump' / 'v0.mp4'} 0\n")
+    afile = tmp_path / "afile.txt"
+    afile.write_text("not a training state")
+    out = ["--out-dir", str(tmp_path / "run")]
+    fo = ["finetune", "--data-root", str(clips), *out, "--from-scratch"]
+    cases = [
+        (["finetune", *out], "--data-root DIR"),
+        (["finetune", "--data-root", str(tmp_path / "none"), *out], "no such folder"),
+        (fo + ["--val-list", str(ann)], "--val-list is for --train-list"),
+        (fo + ["--classes", str(ann)], "--classes is for --train-list"),
+        (fo + ["--val-root", str(clips), "--val-fraction", "0.5"], "exclude each other"),
+        (fo + ["--val-fraction", "1"], "--val-fraction"),
+        (fo + ["--val-fraction", "nan"], "--val-fraction"),
+        (fo + ["--val-root", str(tmp_path / "none")], "--val-root"),
+        (fo + ["--num-classes", "3"], "has 2 class folders"),
+        (["finetune", "--data-root", str(clips), "--out-dir", str(clips / "run")], "inside --data-root"),
+        (["finetune", "--train-list", str(ann), *out, "--val-fraction", "0.5"], "is for class folders"),
+        (["finetune", "--train-list", str(tmp_path / "missing.txt"), *out], "--train-list"),
+        (["finetune", "--train-list", str(ann), *out, "--classes", str(afile), "--num-classes", "3"], "has 1 names"),
+        (fo + ["--val-fraction", "0.5"], "leaves no validation video"),                  # the job's checks
+        (["finetune", "--data-root", str(tmp_path / "empty_class"), *out, "--from-scratch"], "no videos"),
+        (fo + ["--val-root", str(tmp_path / "other")], "no class of that name"),
+        (["finetune", "--data-root", str(clips), "--out-dir", str(afile)], "--out-dir"),
+        (fo + ["--workers", "-1"], "--workers"),
+        (fo + ["--device", "cuda:99"], "cuda:99"),
+        (fo + ["--batch-size", "0"], "--batch-size"),
+        (fo + ["--lr", "nan"], "--lr"),
+        (fo + ["--min-area", "0"], "--min-area"),
+        (fo + ["--seed", "-1"], "--seed"),
+        (fo + ["--freeze-stages", "5"], "--freeze-stages"),
+        (fo + ["--clip-len", "2"], "--clip-len"),
+        (fo + ["--weights", str(afile)], "exclude each other"),
+        (fo + ["--resume", str(afile)], "not a training state"),
+        (fo + ["--resume"], "no such file"),
+        (fo + ["--arch", "slowfast_r50_4x16"], "slowfast_r50_4x16x1"),
+        (["finetune", "--data-root", str(clips), *out, "--weights", str(tmp_path / "w.pth")], "--weights"),
+    ]
+    for argv, words in cases:
+        assert cli_main(argv) == 2, argv
+        assert words in _one_line_error(capsys), argv
+    with pytest.raises(SystemExit):  # argparse: one line too
+        cli_main(["finetune", "--data-root", str(clips), *out, "--epochs", "x"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--epochs" in err
+
+
+@pytest.mark.slow
+def test_finetune_class_folders_sigterm_resume_then_predict(tmp_path: Path, capsys) -> None:
+    """Issue 25's done-when: trains on class folders, resumes after SIGTERM, its best weights
+    load with --weights in predict."""
+    import re
+    import signal
+
+    from procs import child_env, wait_for
+    from slowfast_zoo.training.checkpoints import read_weights_metadata
+
+    clips = _class_folders(tmp_path / "clips")
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "slowfast_zoo", "finetune", "--data-root", str(clips), "--val-fraction", "0.5",
+           "--out-dir", str(run), "--epochs", "40", *FT_SMALL]
+    proc = subprocess.Popen(cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (run / "training_state.pt").is_file(), proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert "continue with --resume" in err
+    done = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert 1 <= len(done) < 40 and not list(run.glob(".*.partial"))
+    printed = out.splitlines()
+    assert len(printed) >= len(done) and all(re.fullmatch(r"epoch \d+  loss \d+\.\d{4}  val top1 [01]\.\d{4}", x)
+                                             for x in printed), out
+    resumed = subprocess.run(cmd + ["--resume", "--stop-after", str(len(done) + 1), "--json"], env=child_env(),
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    (line,) = [json.loads(x) for x in resumed.stdout.splitlines()]  # one JSON object per epoch
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert line["epoch"] == len(done) + 1 and log[-1] == line and len(log) == len(done) + 1
+    top1 = [x["val"]["top1_acc"] for x in log]
+    best_epoch = top1.index(max(top1)) + 1
+    meta = read_weights_metadata(run / "best.safetensors")
+    assert meta["class_names"] == ["jump", "run"] and int(meta["epoch"]) == best_epoch
+    assert f"best.safetensors (epoch {best_epoch}, val top1" in resumed.stderr
+    video = clips / "run" / "v0.mp4"
+    assert cli_main(["predict", str(video), "--weights", str(run / "best.safetensors"), "--num-classes", "2",
+                     "--views", "1", "--no-progress"]) == 0
+    assert sorted(x.split()[-1] for x in capsys.readouterr().out.splitlines()[1:]) == ["jump", "run"]
+    # A renamed class folder is another run: refused, not resumed with the wrong names.
+    (clips / "run").rename(clips / "sit")
+    assert cli_main(cmd[3:] + ["--resume"]) == 2
+    assert "its classes are ['jump', 'run']" in _one_line_error(capsys)
+
+
+@pytest.mark.slow
+def test_finetune_val_root_one_epoch_json(tmp_path: Path, capsys) -> None:
+    clips = _class_folders(tmp_path / "clips")
+    val = _class_folders(tmp_path / "val", per_class=1)
+    run = tmp_path / "run"
+    assert cli_main(["finetune", "--data-root", str(clips), "--val-root", str(val), "--out-dir", str(run),
+                     "--epochs", "1", "--json", *FT_SMALL]) == 0
+    captured = capsys.readouterr()
+    (line,) = [json.loads(x) for x in captured.out.splitlines()]
+    assert line["epoch"] == 1 and line["iters"] == 2 and set(line["val"]) == {"top1_acc", "mean_class_accuracy"}
+    assert [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()] == [line]
+    assert {p.name for p in run.iterdir()} == {"log.jsonl", "training_state.pt", "epoch_001.safetensors",
+                                              "latest.safetensors", "best.safetensors"}
+    assert "slowfast-zoo: wrote" in captured.err
+    tuned = sz.create_model("slowfast_r50_4x16x1", pretrained=True, num_classes=2,
+                            checkpoint_path=run / "best.safetensors")
+    assert tuned.class_names == ("jump", "run")
+
+
+# ------------------------------------------------------------------------- features (issue 25)
+FEATURES_SMALL = ["--clip-len", "8", "--crop-size", "32", "--resize-short-side", "32", "--workers", "0",
+                  "--device", "cpu"]
+
+
+def _features_mistakes(tmp: Path) -> list[tuple[list[str], str]]:
+    videos = tmp / "videos"
+    videos.mkdir()
+    make_video(videos / "a.mp4", 10, 48, 40, fps=25)
+    (tmp / "other").mkdir()
+    make_video(tmp / "other" / "a.mp4", 10, 48, 40, fps=25)
+    (tmp / "empty").mkdir()
+    (tmp / "notes.txt").write_text("a.mp4\n")
+    (tmp / "binary.txt").write_bytes(b"\xff\xfe\x00")
+    out = ["--out", str(tmp / "feats")]
+    ok = [str(videos), *out]
+    return [
+        (["features", *out], "no videos"),
+        (["features", str(videos), "--list", str(tmp / "notes.txt"), *out], "not both"),
+        (["features", str(tmp / "missing"), *out], "no such video or folder"),
+        (["features", str(tmp / "notes.txt"), *out], "goes with --list"),
+        (["features", "--list", str(tmp / "binary.txt"), *out], "not UTF-8"),
+        (["features", "--list", str(tmp / "missing.txt"), *out], "--list"),
+        (["features", str(tmp / "empty"), *out], "no video found"),
+        (["features", str(videos), str(tmp / "other" / "a.mp4"), *out], "would both be written as a.mp4"),
+        (["features", str(videos), "--out", str(tmp / "notes.txt")], "not a folder"),
+        (["features", *ok, "--workers", "-1"], "--workers"),
+        (["features", *ok, "--device", "bogus"], "bogus"),
+        (["features", *ok, "--clip-len", "2"], "--clip-len"),
+        (["features", *ok, "--stride", "0"], "--stride"),
+        (["features", *ok, "--crop-size", "300"], "--crop-size"),
+        (["features", *ok, "--weights", str(videos)], "is a folder"),
+        (["features", *ok, "--num-classes", "3"], "--num-classes is for a fine-tuned --weights"),
+        (["features", *ok, "--model", "slowfast_r50_4x16x1_ava"], "action detector"),
+        (["features", *ok, "--model", "slowfast_r50"], "Did you mean"),
+    ]
+
+
+def test_features_mistakes_are_one_line_exit_2_before_any_work(tmp_path: Path, capsys, no_work) -> None:
+    for argv, needle in _features_mistakes(tmp_path):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("slowfast-zoo: error: "), (argv, err)
+        assert needle in lines[0] and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "feats").exists()
+    with pytest.raises(SystemExit) as exit:
+        main(["features", str(tmp_path / "videos"), "--out", str(tmp_path / "feats"), "--format", "pt"])
+    assert exit.value.code == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_features_both_formats_resume_and_json(fine_tuned, tmp_path: Path, capsys, monkeypatch) -> None:
+    weights = fine_tuned[0]  # a random-weight slowfast_r50_4x16x1 with 3 classes
+    videos = tmp_path / "videos"
+    (videos / "sub").mkdir(parents=True)
+    make_video(videos / "a.mp4", 24, 48, 40, fps=25)
+    make_video(videos / "sub" / "b.mkv", 30, 48, 40, fps=25)
+    (videos / "broken.mp4").write_bytes((videos / "a.mp4").read_bytes()[:300])
+    base = ["features", str(videos), "--weights", str(weights), "--num-classes", "3", "--stride", "8",
+            *FEATURES_SMALL]
+    out = tmp_path / "feats"
+    assert main([*base, "--out", str(out)]) == 1  # a video was skipped
+    captured = capsys.readouterr()
+    assert captured.out == f"wrote 2 feature files to {out} (1 skipped, 0 already there)\n"
+    assert "slowfast-zoo: skipped: VideoDecodeError" in captured.err and "broken.mp4" in captured.err
+    assert "\r" not in captured.err  # no progress bar off a terminal
+    from safetensors import safe_open
+    with safe_open(str(out / "sub" / "b.mkv.safetensors"), "pt") as f:
+        assert f.get_tensor("embeddings").shape == (2, 2304)  # 30 frames, span 15: clips at 0 and 8
+        assert f.get_tensor("frame_indices").shape == (2, 8) and f.metadata()["layout"] == "fast[0:256] slow[256:2304]"
+
+    import numpy as np
+    npy = tmp_path / "npy"
+    assert main([*base, "--out", str(npy), "--format", "npy", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["written"] == ["a.mp4", "sub/b.mkv"] and report["skipped"][0]["video"] == "broken.mp4"
+    assert report["format"] == "npy" and report["weight"] == "slowfast_r50_4x16x1.k400_320p"
+    emb = np.load(npy / "a.mp4.npy")
+    doc = json.loads((npy / "a.mp4.json").read_text())
+    assert emb.dtype == np.float32 and emb.shape == (2, 2304) and doc["shape"] == [2, 2304]
+    assert doc["channels"] == {"fast": [0, 256], "slow": [256, 2304]} and doc["weights"] == str(weights)
+    assert doc["video"] == "a.mp4" and doc["fps"] == 25.0 and len(doc["timestamps"]) == 2
+    with safe_open(str(out / "a.mp4.safetensors"), "pt") as f:  # the same numbers in both formats
+        np.testing.assert_allclose(emb, f.get_tensor("embeddings").numpy(), rtol=1e-5, atol=1e-5)
+
+    # --resume with every output complete (a skipped video would be tried again): no model built,
+    # nothing rewritten.
+    (videos / "broken.mp4").unlink()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built with nothing to do")
+    monkeypatch.setattr("slowfast_zoo.factory.create_model", refuse)
+    before = (npy / "a.mp4.npy").stat().st_mtime_ns
+    assert main([*base, "--out", str(npy), "--format", "npy", "--resume", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["written"] == [] and again["already_there"] == ["a.mp4", "sub/b.mkv"] and again["skipped"] == []
+    assert (npy / "a.mp4.npy").stat().st_mtime_ns == before
+
+
+# --- detect: hostile inputs
+def test_detect_outputs_that_are_inputs_or_no_video_are_refused_before_any_work(detector_files, tmp_path, capsys,
+                                                                                no_work) -> None:
+    """--csv VIDEO replaced the input video with the results (after all the work); --out a.gif or a
+    symbolic link was refused only once the detections were done."""
+    import os
+
+    weights, video, boxes = detector_files
+    before = video.read_bytes()
+    link = tmp_path / "link.mp4"
+    os.symlink(tmp_path / "target.mp4", link)
+    (tmp_path / "target.mp4").write_bytes(b"")
+    base = ["detect", str(video), "--weights", str(weights), "--boxes", str(boxes)]
+    cases = [
+        ([*base, "--out", str(tmp_path / "a.gif")], "--out"),
+        ([*base, "--out", str(link)], "symbolic link"),
+        ([*base, "--out", str(video)], "is the input video"),
+        ([*base, "--csv", str(video)], "is the input video"),
+        ([*base, "--csv", str(boxes)], "is --boxes"),
+        ([*base, "--csv", str(weights)], "is --weights"),
+    ]
+    comma = tmp_path / "a,b.mp4"  # its name is the CSV's video_id: refused by the writer after all the work
+    comma.write_bytes(before)
+    cases.append((["detect", str(comma), "--weights", str(weights), "--detector", "none", "--csv",
+                   str(tmp_path / "r.csv")], "cannot hold commas"))
+    for argv, words in cases:
+        assert cli_main(argv) == 2, argv
+        assert words in _one_line_error(capsys), argv
+    assert video.read_bytes() == before
+
+
+def test_detect_hostile_box_files_are_one_line_before_any_work(detector_files, tmp_path, capsys, no_work) -> None:
+    import pickle
+
+    import numpy as np
+
+    weights, video, _ = detector_files
+    files = {
+        "ts.csv": ("people," + "9" * 400 + ",0.1,0.1,0.5,0.5\n", "timestamp"),  # was an OverflowError traceback
+        "inverted.csv": ("people,1,0.5,0.5,0.1,0.1\n", "inverted"),
+        "empty.csv": ("people,1,0.5,0.5,0.5,0.5\n", "covers no pixel"),
+        "ts.pkl": ({"people," + "9" * 5000: np.array([[0.1, 0.1, 0.5, 0.5, 0.9]])}, "at most 9 digits"),
+        "pixels.pkl": ({"people,0001": np.array([[10.0, 10.0, 50.0, 40.0, 0.9]])}, "expected normalized"),
+    }
+    for name, (content, words) in files.items():
+        path = tmp_path / name
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            path.write_bytes(pickle.dumps(content, protocol=2))
+        assert cli_main(["detect", str(video), "--weights", str(weights), "--boxes", str(path)]) == 2, name
+        assert words in _one_line_error(capsys), name

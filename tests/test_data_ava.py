@@ -423,3 +423,51 @@ def test_oversized_proposal_pickle_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setattr(ava_boxes, "MAX_ROWS", 3)
     with pytest.raises(AnnotationError, match="more than 3 proposals"):
         read_proposals(tmp_path / "p.pkl")
+
+
+# ----------------------------------------------------------------------------- review: hostile files
+def test_label_map_txt_line_of_many_spaces_reads_in_linear_time(tmp_path):
+    """`\\s*:\\s*(.*?)\\s*$` backtracked over every inner run of spaces: 40,000 took 4 s, a 4 MB line hours."""
+    import time
+
+    path = tmp_path / "label_map.txt"
+    path.write_text("1: a" + " " * 200_000 + "b\n2:  walk \r\n")  # the old pattern: about 2 minutes
+    start = time.perf_counter()
+    labels = ava_files_module.read_ava_label_map(path)
+    assert time.perf_counter() - start < 5
+    assert labels[1] == "a" + " " * 200_000 + "b" and labels[2] == "walk"
+
+
+@pytest.mark.parametrize("text, match", [
+    ("v," + "9" * 400 + ",0.1,0.1,0.5,0.5\n", "timestamp .* is outside"),  # float(int(...)) overflowed later
+    ("v,-1,0.1,0.1,0.5,0.5\n", "timestamp '-1' is outside"),
+    ("v,902,0.5,0.5,0.1,0.1\n", "is inverted"),
+    ("v,902,0.1,0.1,0.5,0.5,1,0.9\n", None),  # PySlowFast's 8 columns read
+    ("v,902,0.5,0.1,0.1,0.5,,0.9\n", "is inverted"),
+])
+def test_box_csv_timestamps_and_inverted_boxes(tmp_path, text, match):
+    (tmp_path / "b.csv").write_text(text)
+    if match is None:
+        assert list(read_proposals(tmp_path / "b.csv")) == ["v,0902"]
+        return
+    with pytest.raises(AnnotationError, match=match):
+        read_proposals(tmp_path / "b.csv")
+
+
+def test_proposal_pickle_keys_are_bounded_and_canonical(tmp_path):
+    box = np.array([[.1, .1, .5, .5, .9]])
+    for key in ("v," + "9" * 5000, "v," + "9" * 10, "v,\u0669\u0660\u0662"):  # int() limits, Arabic-Indic digits
+        (tmp_path / "k.pkl").write_bytes(pickle.dumps({key: box}, protocol=2))
+        with pytest.raises(AnnotationError, match="at most 9 digits"):
+            read_proposals(tmp_path / "k.pkl")
+    # "v,902" is the dataset's "v,0902" (it would never match, and every keyframe would get the whole frame)
+    (tmp_path / "k.pkl").write_bytes(pickle.dumps({"v,902": box}, protocol=2))
+    assert list(read_proposals(tmp_path / "k.pkl")) == ["v,0902"]
+    (tmp_path / "k.pkl").write_bytes(pickle.dumps({"v,902": box, "v,0902": box}, protocol=2))
+    with pytest.raises(AnnotationError, match="same keyframe 'v,0902'"):
+        read_proposals(tmp_path / "k.pkl")
+
+
+def test_keyframe_proposals_refuse_an_inverted_kept_box():
+    with pytest.raises(AnnotationError, match="is inverted"):
+        keyframe_proposals({"v,0902": np.array([[.5, .5, .1, .1, .95]])}, "v,0902")

@@ -334,3 +334,19 @@ def test_write_annotated_video_whole_and_per_window(tmp_path: Path) -> None:
     assert np.abs(per[3][text[1:]] - per[13][text[1:]]).mean() > 3  # window 0 / window 1
     assert np.abs(per[25] - 128).max() < 6  # in the gap between windows 1 and 2: untouched
     assert np.abs(per[35][text[1:]] - 128).mean() > 3 and np.abs(per[44] - 128).max() < 6
+
+
+# ----------------------------------------------------------------------------- review: hostile sizes
+def test_line_width_and_font_size_are_checked_and_bounded():
+    """Pillow draws a width-w outline as w rectangles: line_width=10**6 ran for minutes."""
+    import time
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    start = time.perf_counter()
+    draw_boxes(frame, [[0, 0, 10, 10]], line_width=10**6)
+    assert time.perf_counter() - start < 5 and frame[5, 5].any()
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(UsageError, match="line_width"):
+            draw_boxes(frame, [[0, 0, 10, 10]], line_width=bad)
+        with pytest.raises(UsageError, match="font_size"):
+            draw_labels(frame, ["walk"], font_size=bad)

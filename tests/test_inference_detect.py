@@ -105,3 +105,58 @@ def test_boxes_from_file(tmp_path):
     single = tmp_path / "one.csv"
     single.write_text("v1,3,0,0,0.5,0.5\n")
     assert list(boxes_from_file(single, "anything", (10, 10))) == [3.0]  # a one-video file
+
+
+# ----------------------------------------------------------------------------- review: hostile inputs
+def test_default_keyframes_at_most_one_per_frame():
+    """A header claiming 1/1000 fps made 200 frames 199,499 keyframes (a network pass each)."""
+    assert len(default_keyframes(200, 0.001)) == 200
+    assert default_keyframes(3, 0.5) == [1.0, 2.0, 3.0] and default_keyframes(2, 0.25) == [1.0, 3.0]
+    for fps in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(UsageError, match="frame rate"):
+            default_keyframes(10, fps)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"keyframes": [1e308], "detector": "none"}, "outside the video"),  # t * fps overflowed round()
+    ({"keyframes": ["1"], "detector": "none"}, "keyframes are times"),
+    ({"keyframes": [None], "detector": "none"}, "keyframes are times"),
+    ({"boxes": {"a": [[0, 0, 10, 10]]}}, "keys of boxes"),
+    ({"boxes": {1.0: np.zeros((2, 2, 4))}}, r"shape \(2, 2, 4\)"),  # was flattened into 4 boxes
+    ({"boxes": {1.0: [[50.0, 50.0, 10.0, 10.0]]}}, "inverted"),
+    ({"boxes": {1.0: [[0.1, 0.1, 0.5, 0.9]]}}, "normalized"),
+    ({"boxes": {1.0: [[0.0, 0.0, 1e5, 1e5]]}}, "frame's size past"),  # RoIAlign: minutes per box
+    ({"boxes": {1.0: [[0.0, 0.0, 1e39, 10.0]]}}, "float32"),
+    ({"boxes": {1.0: [[30.0, 30.0, 30.0, 30.0]]}}, "covers no pixel"),
+    ({"boxes": {1.0: np.tile([[0.0, 0.0, 10.0, 10.0]], (1001, 1))}}, "more than the 1000"),
+    ({"boxes": {1.0: np.ones((1, 4), bool)}}, "must be numbers"),
+    ({"keyframes": [1.0], "detector": lambda frame: None}, "must be numbers"),  # was an IndexError
+    ({"keyframes": [1.0], "detector": lambda frame: 3.0}, r"shape \(\)"),
+    ({"keyframes": [1.0], "detector": lambda frame: torch.zeros(10**6, 5)}, "more than the 1000"),
+    ({"keyframes": [1.0], "detector": lambda frame: torch.tensor([[0.0, 0.0, 3e4, 3e4]])}, "frame's size past"),
+    ({"keyframes": [1.0], "detector": lambda frame: torch.tensor([[30.0, 30.0, 10.0, 10.0, 0.9]])}, "inverted"),
+    ({"topk": True}, "topk"),
+])
+def test_hostile_keyframes_boxes_and_detector_outputs_are_typed(model, video, kwargs, match):
+    with pytest.raises(UsageError, match=match):
+        detect(model, video, **kwargs)
+
+
+def test_boxes_from_file_refuses_what_would_be_garbage(tmp_path):
+    def pickled(boxes: list[list[float]], key: str = "clip,0001") -> object:
+        path = tmp_path / "p.pkl"
+        path.write_bytes(__import__("pickle").dumps({key: np.array(boxes)}, protocol=2))
+        return path
+
+    with pytest.raises(AnnotationError, match=r"outside \[0, 1\].*expected normalized"):
+        boxes_from_file(pickled([[10.0, 10.0, 50.0, 40.0, 0.9]]), "clip", (60, 80))  # pixels in a pickle
+    with pytest.raises(AnnotationError, match="inverted"):
+        boxes_from_file(pickled([[0.5, 0.5, 0.1, 0.1, 0.9]]), "clip", (60, 80))
+    with pytest.raises(UsageError, match="covers no pixel"):
+        boxes_from_file(pickled([[0.5, 0.5, 0.5, 0.5, 0.9]]), "clip", (60, 80))
+    with pytest.raises(AnnotationError, match="at most 9 digits"):
+        boxes_from_file(pickled([[0.1, 0.1, 0.5, 0.5]], "clip," + "9" * 400), "clip", (60, 80))
+    big = tmp_path / "t.csv"
+    big.write_text("clip," + "9" * 400 + ",0.1,0.1,0.5,0.5\n")  # was an OverflowError in float(int(...))
+    with pytest.raises(AnnotationError, match="timestamp"):
+        boxes_from_file(big, "clip", (60, 80))

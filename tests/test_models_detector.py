@@ -156,3 +156,20 @@ def test_boxes_are_checked():
 def test_a_classifier_is_not_a_detector():
     with pytest.raises(UsageError, match="not a detector"):
         SlowFastDetector(ARCHS["slowfast_r50_4x16x1"])
+
+
+# --------------------------------------------------------------------------- review: hostile boxes
+def test_box_count_and_extent_are_bounded():
+    """A million boxes asked terabytes of RoI features; a box of 10^5 pixels took minutes of RoIAlign."""
+    from slowfast_zoo.models.roi import MAX_BOXES, roi_features
+    from slowfast_zoo.registry.records import RoISpec
+
+    with pytest.raises(UsageError, match=f"more than the {MAX_BOXES}"):
+        check_boxes(torch.zeros(MAX_BOXES + 1, 5), 1)
+    cmap = torch.zeros(1, 2, 4, 5)  # an 80x64 input
+    with pytest.raises(UsageError, match="reaches over the input's size"):
+        roi_features(cmap, torch.tensor([[0, 0.0, 0.0, 1e5, 10.0]]), RoISpec())
+    with pytest.raises(UsageError, match="reaches over the input's size"):
+        roi_features(cmap, torch.tensor([[0, -81.0, 0.0, 10.0, 10.0]]), RoISpec())
+    # Up to one input size past each edge is kept (crops and detectors' rounding stay well inside).
+    assert roi_features(cmap, torch.tensor([[0, -80.0, -64.0, 160.0, 128.0]]), RoISpec(output_size=7)).shape == (1, 2, 7, 7)

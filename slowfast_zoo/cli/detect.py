@@ -6,9 +6,12 @@ import argparse
 import os
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from slowfast_zoo.data.decode import VideoReader
+from slowfast_zoo.data.video_writer import check_video_output
 from slowfast_zoo.errors import UsageError
 from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.detect import (DEFAULT_PERSON_SCORE, KeyframeActions, boxes_from_file,
@@ -20,6 +23,9 @@ from slowfast_zoo.tools.checks import (check_at_least, check_input_file, check_m
                                        check_output_file)
 from slowfast_zoo.tools.printing import json_text, printable
 from slowfast_zoo.weights.source import is_prefixed
+
+if TYPE_CHECKING:
+    from slowfast_zoo.evaluation.ava_results import ResultRow
 
 __all__ = ["register", "detections_to_rows", "detections_to_json"]
 
@@ -50,33 +56,48 @@ def _validate(args: argparse.Namespace) -> None:
         check_output_file(path, option)
     if len(outputs) == 2 and os.path.abspath(args.csv) == os.path.abspath(args.out):
         raise UsageError("--csv and --out name the same file")
+    stem = Path(args.video).stem
+    if args.csv is not None and (not stem or any(c in stem for c in ',"\r\n')):
+        raise UsageError(f"--csv: the video's name {printable(stem)} is its video_id in AVA's CSV, which cannot "
+                         f"hold commas, quotes or line breaks; rename the video (or copy it)")
+    if args.out is not None:  # its extension, a symbolic link, the input video: not after the work
+        check_video_output(args.out, args.video if os.path.isfile(args.video) else None, option="--out")
+    # An output is replaced at the end: it must not be one of the files read.
+    inputs = [(p, o) for p, o in ((args.video, "the input video"), (args.boxes, "--boxes"), (args.weights, "--weights"))
+              if p is not None and os.path.isfile(p)]
+    for path, option in outputs:
+        for source, what in inputs:
+            if os.path.isfile(path) and os.path.samefile(path, source):
+                raise UsageError(f"{option} {printable(path)}: is {what}; write the results to another file")
 
 
 def detections_to_rows(video_id: str, results: list[KeyframeActions], frame_hw: tuple[int, int],
-                       threshold: float, action_ids: Sequence[int]
-                       ) -> list[tuple[str, int | float, float, float, float, float, int, float]]:
+                       threshold: float, action_ids: Sequence[int]) -> list[ResultRow]:
     """AVA result rows ``(video_id, time, x1, y1, x2, y2, action_id, score)``, boxes normalized.
 
-    Every action of every box scoring at least ``threshold`` (MMAction2's results file keeps
-    those above its ``action_thr``): the evaluators rank them. ``action_ids[j]`` is the label-map
-    id of score column ``j``.
+    The rows the AVA evaluation writes (:func:`~slowfast_zoo.evaluation.ava_results.keyframe_rows`,
+    MMAction2's ``bbox2result``): per keyframe, class by class, every box whose score is above
+    ``threshold`` (``>``, its ``action_thr``); the evaluators rank them. ``action_ids[j]`` is the
+    label-map id of score column ``j``.
 
     Example:
         >>> from slowfast_zoo.inference.detect import PersonActions
-        >>> k = KeyframeActions(1.0, 30, (PersonActions((0.0, 0.0, 160.0, 120.0), None, (), (0.5, 0.001)),))
+        >>> k = KeyframeActions(1.0, 30, (PersonActions((0.0, 0.0, 160.0, 120.0), None, (), (0.5, 0.002)),))
         >>> detections_to_rows("v", [k], (240, 320), 0.002, [1, 2])
         [('v', 1, 0.0, 0.0, 0.5, 0.5, 1, 0.5)]
     """
+    from slowfast_zoo.evaluation.ava_results import keyframe_rows
+
     h, w = frame_hw
-    rows = []
+    rows: list[ResultRow] = []
     for k in results:
-        for person in k.persons:
-            x1, y1, x2, y2 = person.box
-            for column, score in enumerate(person.scores):
-                if score >= threshold:
-                    # AVA's files hold whole-second timestamps (every keyframe of the command is one).
-                    time = int(k.time) if float(k.time).is_integer() else k.time
-                    rows.append((video_id, time, x1 / w, y1 / h, x2 / w, y2 / h, action_ids[column], score))
+        if not k.persons:
+            continue
+        boxes = np.array([p.box for p in k.persons], dtype=np.float64) / np.array([w, h, w, h])
+        scores = np.array([p.scores for p in k.persons], dtype=np.float32)
+        # AVA's files hold whole-second timestamps (every keyframe of the command is one).
+        time = int(k.time) if float(k.time).is_integer() else k.time
+        rows += keyframe_rows(video_id, time, boxes, scores, action_ids, threshold)
     return rows
 
 
@@ -150,7 +171,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topk", type=int, default=5, help="actions shown per person, best first (default: 5)")
     p.add_argument("--csv", metavar="OUT.csv", default=None,
                    help="write AVA's result format: video_id,timestamp,x1,y1,x2,y2,action_id,score "
-                        "(normalized boxes, every action from the weight's result threshold)")
+                        "(normalized boxes, every action above the weight's result threshold)")
     p.add_argument("--out", metavar="ANNOTATED.mp4", default=None,
                    help="write the video with each person's box and top actions drawn")
     p.add_argument("--json", action="store_true", help="print JSON")

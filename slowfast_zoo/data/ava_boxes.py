@@ -63,7 +63,7 @@ from typing import Literal
 
 import numpy as np
 
-from slowfast_zoo.data.ava_files import AvaRows, _checked_file, _csv_rows, read_ava_csv
+from slowfast_zoo.data.ava_files import _TIMESTAMP_LIMIT, AvaRows, _checked_file, _csv_rows, read_ava_csv
 from slowfast_zoo.errors import AnnotationError, CheckpointError, UsageError
 
 __all__ = ["GroundTruth", "read_ava_annotations",
@@ -87,7 +87,9 @@ PROPOSAL_PICKLE_GLOBALS = frozenset({
     "builtins.bytes"})
 #: The box a keyframe without proposals gets (MMAction2: ``[[0, 0, 1, 1]]``, score 1).
 WHOLE_FRAME = (0.0, 0.0, 1.0, 1.0)
-_KEY = re.compile(r"([^,\s]+),(\d+)\Z")
+# ASCII digits only, at most 9 (AVA's timestamps are seconds, below _TIMESTAMP_LIMIT): a longer
+# run is no keyframe, and int() of thousands of digits raises.
+_KEY = re.compile(r"([^,\s]+),([0-9]{1,9})\Z")
 _BAD_VIDEO = re.compile(r"[,\s]")
 ProposalFormat = Literal["auto", "mmaction2", "pyslowfast", "boxes"]
 
@@ -167,7 +169,16 @@ def _fields(row: Sequence[str], counts: Sequence[int], layout: str, where: str) 
 
 def _box(fields: Sequence[str], where: str) -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = (_float(t, n, where, 0.0, 1.0) for t, n in zip(fields, ("x1", "y1", "x2", "y2")))
+    if x1 > x2 or y1 > y2:
+        raise AnnotationError(f"{where}: box {[x1, y1, x2, y2]} is inverted (expected x1 <= x2 and y1 <= y2)")
     return x1, y1, x2, y2
+
+
+def _timestamp(tok: str, where: str) -> int:
+    value = _int(tok, "timestamp", where)
+    if not 0 <= value < _TIMESTAMP_LIMIT:
+        raise AnnotationError(f"{where}: timestamp {tok[:40]!r} is outside [0, {_TIMESTAMP_LIMIT}) (seconds)")
+    return value
 
 
 # ----------------------------------------------------------------------------- ground truth
@@ -281,6 +292,11 @@ def keyframe_proposals(proposals: Mapping[str, np.ndarray], key: str, *, score_t
     if boxes.min() < 0 or boxes.max() > 1:
         raise AnnotationError(f"proposals of {key}: box coordinates outside [0, 1] "
                               f"({boxes.min():g} .. {boxes.max():g}); expected normalized boxes")
+    inverted = (boxes[:, 0] > boxes[:, 2]) | (boxes[:, 1] > boxes[:, 3])
+    if inverted.any():
+        k = int(np.argmax(inverted))
+        raise AnnotationError(f"proposals of {key}: box {boxes[k].tolist()} is inverted "
+                              f"(expected x1 <= x2 and y1 <= y2)")
     return boxes, scores
 
 
@@ -334,7 +350,7 @@ def read_proposals(path: str | os.PathLike[str], *, format: ProposalFormat = "au
     for shown, number, row in _csv_rows(p, "box file", comments=not pysf):
         where = f"{shown}:{number}"
         f = _fields(row, (8,) if pysf else (6, 7), layout, where)
-        key = img_key(f[0], _int(f[1], "timestamp", where))
+        key = img_key(f[0], _timestamp(f[1], where))
         box = _box(f[2:6], where)
         if pysf and f[6]:
             _int(f[6], "label", where)
@@ -366,20 +382,26 @@ def _read_proposal_pickle(p: Path) -> dict[str, np.ndarray]:
         raise AnnotationError(f"{p}: holds a {type(obj).__name__}; {expected}")
     out: dict[str, np.ndarray] = {}
     total = 0
-    for key, arr in obj.items():
-        if not isinstance(key, str) or _KEY.match(key) is None:
-            raise AnnotationError(f"{p}: key {str(key)[:60]!r} is not 'video_id,timestamp'; {expected}")
+    for name, arr in obj.items():
+        m = _KEY.match(name) if isinstance(name, str) else None
+        if m is None:
+            raise AnnotationError(f"{p}: key {str(name)[:60]!r} is not 'video_id,timestamp' (a timestamp of at "
+                                  f"most 9 digits); {expected}")
+        # The canonical img_key: "v,902" would otherwise never match the dataset's "v,0902".
+        key = img_key(m[1], int(m[2]))
+        if key in out:
+            raise AnnotationError(f"{p}: keys {name[:60]!r} and another name the same keyframe {key[:60]!r}")
         if (not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[1] not in (4, 5)
                 or arr.dtype.kind not in "fiu"):
             what = (f"a {arr.dtype} array of shape {arr.shape}" if isinstance(arr, np.ndarray)
                     else f"a {type(arr).__name__}")
-            raise AnnotationError(f"{p}: key {key!r} holds {what}; {expected}")
+            raise AnnotationError(f"{p}: key {name[:60]!r} holds {what}; {expected}")
         total += len(arr)
         if total > MAX_ROWS:
             raise AnnotationError(f"{p}: more than {MAX_ROWS} proposals")
         # Float arrays keep their dtype: MMAction2 thresholds float32 scores in float32.
         boxes = arr if arr.dtype.kind == "f" else arr.astype(np.float64)
         if not np.isfinite(boxes).all():
-            raise AnnotationError(f"{p}: key {key!r} holds a non-finite value")
+            raise AnnotationError(f"{p}: key {name[:60]!r} holds a non-finite value")
         out[key] = boxes
     return out

@@ -67,6 +67,13 @@ _UNSAFE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 
 
 # ----------------------------------------------------------------------------- text
+def _size_option(value: int | None, name: str) -> int | None:
+    """``value`` if None or an int >= 1 (a size in pixels), else a :class:`UsageError`."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise UsageError(f"{name} must be a whole number of pixels >= 1, got {value!r}")
+    return None if value is None else int(value)
+
+
 def font_size_for(height: int, width: int) -> int:
     """Text height in pixels for a ``width`` x ``height`` frame: 4 % of its short side, at least 8.
 
@@ -181,6 +188,7 @@ def draw_labels(image: ImageT, lines: Sequence[str], *, font_size: int | None = 
         (True, False)
     """
     pil, array = _as_image(image)
+    font_size = _size_option(font_size, "font_size")
     if not lines:
         return image
     size = font_size or font_size_for(pil.height, pil.width)
@@ -244,6 +252,7 @@ def draw_boxes(image: ImageT, boxes: Sequence[Sequence[float]] | np.ndarray | to
         False
     """
     pil, array = _as_image(image)
+    font_size, line_width = _size_option(font_size, "font_size"), _size_option(line_width, "line_width")
     coords = _box_array(boxes)
     if labels_per_box is not None and len(labels_per_box) != len(coords):
         raise UsageError(f"{len(labels_per_box)} label lists for {len(coords)} boxes")
@@ -263,7 +272,8 @@ def _draw_boxes_on(pil: Image.Image, coords: np.ndarray, labels_per_box: Sequenc
     width, height = pil.size
     short = min(width, height)
     size = font_size or max(8, round(font_size_for(height, width) * 0.8))
-    stroke = line_width or max(1, round(short / 200))
+    # Pillow draws a width-w outline as w rectangles: one wider than the frame fills the same pixels.
+    stroke = min(line_width or max(1, round(short / 200)), max(width, height))
     font = _font(size)
     draw = ImageDraw.Draw(pil, "RGBA")
     drawn: list[tuple[int, int, int, RGB]] = []  # (box index, left, top, colour) of visible boxes
@@ -348,6 +358,7 @@ def prediction_overlay(predictions: Sequence[Prediction] | Sequence[WindowPredic
         (True, False)
     """
     items = list(predictions)
+    font_size = _size_option(font_size, "font_size")
     if all(isinstance(p, WindowPrediction) for p in items) and items:
         index = _WindowIndex(items)  # type: ignore[arg-type]
         cache: dict[int, list[str]] = {}
@@ -439,6 +450,7 @@ def detection_overlay(results: Sequence[KeyframeActions], *, font_size: int | No
         >>> bool(frame[20, 4].any()), bool(np.asarray(overlay(0, 0.0, Image.new("RGB", (64, 48)))).any())
         (True, False)
     """
+    font_size = _size_option(font_size, "font_size")
     keyframes = sorted(results, key=lambda k: k.time)
     times = [k.time for k in keyframes]
     gaps = [b - a for a, b in zip(times, times[1:]) if b > a]

@@ -31,7 +31,7 @@ from slowfast_zoo.models.detector import SlowFastDetector
 from slowfast_zoo.registry.records import DetectionProtocol
 
 __all__ = ["Action", "PersonActions", "KeyframeActions", "detect", "torchvision_person_detector",
-           "PersonDetector", "DEFAULT_PERSON_SCORE", "detection_protocol",
+           "PersonDetector", "DEFAULT_PERSON_SCORE", "MAX_PERSONS", "detection_protocol",
            "default_keyframes", "boxes_from_file"]
 
 #: A person detector: one RGB frame ``[H, W, 3]`` uint8 -> boxes ``[k, 4]`` (or ``[k, 5]`` with a
@@ -40,6 +40,9 @@ PersonDetector = Callable[[torch.Tensor], Any]
 
 #: Person boxes kept from the torchvision detector (MMAction2's demo: ``--det-score-thr 0.9``).
 DEFAULT_PERSON_SCORE = 0.9
+#: Most person boxes of one keyframe (AVA's test protocol keeps at most 1000 proposals): all of a
+#: keyframe's boxes go through the network at once, each costing its own RoI features.
+MAX_PERSONS = 1000
 
 
 @dataclass(frozen=True)
@@ -127,28 +130,88 @@ def torchvision_person_detector(*, score_threshold: float = DEFAULT_PERSON_SCORE
 
 
 def _as_boxes(value: Any, where: str) -> torch.Tensor:
-    """Boxes ``[k, 4]`` or ``[k, 5]`` (score last) as float32, checked."""
+    """Boxes ``[k, 4]`` or ``[k, 5]`` (score last; one box may be given flat) as float32, checked:
+    numbers, finite, at most :data:`MAX_PERSONS`, none inverted (the frame: :func:`_check_in_frame`)."""
+    expected = "boxes must be numbers [k, 4] (x1, y1, x2, y2) or [k, 5] with a score"
     try:
-        t = torch.as_tensor(np.asarray(value, dtype=np.float32)).reshape(-1, np.asarray(value).shape[-1]
-                                                                          if np.asarray(value).size else 4)
-    except (TypeError, ValueError) as e:
-        raise UsageError(f"{where}: boxes must be numbers [k, 4] (x1, y1, x2, y2) or [k, 5] with a score: {e}") from e
-    if t.shape[1] not in (4, 5):
-        raise UsageError(f"{where}: boxes must be [k, 4] (x1, y1, x2, y2) or [k, 5] with a score, got "
-                         f"{t.shape[1]} columns")
-    if t.numel() and not bool(torch.isfinite(t).all()):
-        raise UsageError(f"{where}: boxes hold NaN or infinite values")
-    return t
+        arr = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value)
+    except (TypeError, ValueError) as e:  # ragged lists, ...
+        raise UsageError(f"{where}: {expected}: {str(e)[:200]}") from e
+    if arr.dtype.kind not in "iuf":  # None, text, objects, bools
+        raise UsageError(f"{where}: {expected}, got {type(value).__name__} of {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.size == 0:
+        arr = arr.reshape(0, arr.shape[-1] if arr.ndim == 2 else 4)
+    elif arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
+        shape = f"{arr.shape[1]} columns" if arr.ndim == 2 else f"shape {tuple(arr.shape)}"
+        raise UsageError(f"{where}: boxes must be [k, 4] (x1, y1, x2, y2) or [k, 5] with a score, got {shape}")
+    if len(arr) > MAX_PERSONS:
+        raise UsageError(f"{where}: {len(arr)} boxes, more than the {MAX_PERSONS} of one keyframe")
+    if not np.isfinite(arr).all() or (np.abs(arr) > np.finfo(np.float32).max).any():
+        raise UsageError(f"{where}: boxes hold NaN, infinite or out-of-float32-range values")
+    inverted = (arr[:, 0] > arr[:, 2]) | (arr[:, 1] > arr[:, 3])
+    if inverted.any():
+        k = int(np.argmax(inverted))
+        raise UsageError(f"{where}: box {k} {arr[k, :4].tolist()} is inverted (expected x1 <= x2 and y1 <= y2)")
+    return torch.from_numpy(arr.astype(np.float32))
+
+
+def _check_in_frame(boxes: torch.Tensor, hw: tuple[int, int], where: str) -> None:
+    """Refuse boxes that cannot be pixels of an ``hw`` frame: ones that cover none of it, reach
+    over a frame's size past it (RoIAlign's cost grows with the box's area), or all within
+    ``[0, 1]`` (normalized boxes, which would be pooled as one-pixel regions)."""
+    if len(boxes) == 0:
+        return
+    h, w = hw
+    b = boxes[:, :4].double()
+    x1, y1, x2, y2 = b.unbind(1)
+    xs, ys = b[:, 0::2], b[:, 1::2]
+    far = ((xs < -w) | (xs > 2 * w)).any(1) | ((ys < -h) | (ys > 2 * h)).any(1)
+    empty = (x2.clamp(max=w) <= x1.clamp(min=0)) | (y2.clamp(max=h) <= y1.clamp(min=0))
+    bad = far | empty
+    if bool(bad.any()):
+        k = int(bad.nonzero()[0, 0])
+        what = "reaches over a frame's size past" if bool(far[k]) else "covers no pixel of"
+        raise UsageError(f"{where}: box {k} {b[k].tolist()} {what} the {w}x{h} frame (boxes are x1, y1, x2, y2 "
+                         f"in pixels of the video's frames)")
+    if min(h, w) > 2 and float(b.max()) <= 1.0:
+        raise UsageError(f"{where}: every box lies within [0, 1]: normalized coordinates? Boxes are pixels of the "
+                         f"{w}x{h} frame (multiply by {w}, {h}, {w}, {h})")
+
+
+def _keyframe_time(t: Any, fps: float, num_frames: int, what: str = "keyframes") -> float:
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)):
+        raise UsageError(f"{what} are times in seconds (numbers), got {t!r:.60}")
+    time = float(t)
+    if not (math.isfinite(time) and 0.0 <= time and math.isfinite(time * fps) and round(time * fps) < num_frames):
+        raise UsageError(f"keyframe {time} s is outside the video ({num_frames} frames at {fps:g} fps)")
+    return time
 
 
 def default_keyframes(num_frames: int, fps: float) -> list[float]:
-    """Every whole second whose frame exists (AVA's keyframes), else the middle of the video.
+    """Every whole second whose frame exists (AVA's keyframes), else the video's first frame;
+    at most one keyframe per frame (the first second that shows it).
+
+    Below 1 fps several seconds show the same frame, and so the same clip: a header claiming
+    1/1000 fps must not turn 200 frames into 200,000 keyframes, each a pass of the network.
 
     Example:
-        >>> default_keyframes(100, 30.0), default_keyframes(20, 30.0)
-        ([1.0, 2.0, 3.0], [0.0])
+        >>> default_keyframes(100, 30.0), default_keyframes(20, 30.0), default_keyframes(3, 0.5)
+        ([1.0, 2.0, 3.0], [0.0], [1.0, 2.0, 3.0])
     """
-    times = [float(t) for t in range(1, int(num_frames / fps) + 1) if round(t * fps) < num_frames]
+    if not (math.isfinite(fps) and fps > 0):
+        raise UsageError(f"the video's frame rate must be a positive number, got {fps!r}")
+    if fps >= 1:  # consecutive seconds are frames at least one apart: distinct frames
+        times = [float(t) for t in range(1, int(num_frames / fps) + 1) if round(t * fps) < num_frames]
+    else:  # per frame k, the first whole second t >= 1 with round(t * fps) == k
+        times = []
+        for k in range(num_frames):
+            start = max(1, math.ceil((k - 0.5) / fps) - 1)
+            t = next((t for t in range(start, start + 4) if round(t * fps) == k), None)
+            if t is not None:
+                times.append(float(t))
     return times or [0.0]
 
 
@@ -164,7 +227,10 @@ def detect(model: SlowFastDetector, video: VideoSource, *, boxes: Mapping[float,
         video: a video file, a rawframe folder or an open reader.
         boxes: person boxes by keyframe time (seconds): ``[k, 4]`` pixels ``(x1, y1, x2, y2)`` of
             the video's frames, or ``[k, 5]`` with a score. With ``keyframes=None`` their times
-            are the keyframes; a keyframe without an entry gets the detector's boxes.
+            are the keyframes; a keyframe without an entry gets the detector's boxes. Boxes (given
+            or detected) are checked: each must cover part of the frame, none may be inverted or
+            reach over a frame's size past it, not all may lie within ``[0, 1]`` (normalized
+            ones), at most :data:`MAX_PERSONS` per keyframe; else a :class:`UsageError`.
         keyframes: times in seconds; default every whole second (AVA's keyframes).
         detector: ``"torchvision"`` (COCO Faster R-CNN, person boxes scoring at least
             ``person_score_threshold``), a callable ``(frame [H, W, 3] uint8) -> boxes``, or
@@ -194,7 +260,7 @@ def detect(model: SlowFastDetector, video: VideoSource, *, boxes: Mapping[float,
     if not isinstance(model, SlowFastDetector):
         raise UsageError(f"detect() needs an action detector (e.g. {'slowfast_r50_8x8x1_ava'}), got a "
                          f"{type(model).__name__}; use predict() for a video classifier")
-    if not (isinstance(topk, int) and topk >= 1):
+    if not (isinstance(topk, int) and not isinstance(topk, bool) and topk >= 1):
         raise UsageError(f"topk must be an int >= 1, got {topk!r}")
     for name, value in (("score_threshold", score_threshold), ("person_score_threshold", person_score_threshold)):
         if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0):
@@ -203,12 +269,12 @@ def detect(model: SlowFastDetector, video: VideoSource, *, boxes: Mapping[float,
     reader, start_index = open_reader(video)
     num_frames = reader.num_frames
     fps = float(getattr(reader, "fps", 0.0) or protocol.fps)
-    given = {float(t): _as_boxes(b, f"boxes at {t} s") for t, b in (boxes or {}).items()}
-    times = sorted(float(t) for t in keyframes) if keyframes is not None else (
+    if not (math.isfinite(fps) and fps > 0):
+        raise UsageError(f"the video's frame rate must be a positive number, got {fps!r}")
+    given = {_keyframe_time(t, fps, num_frames, "the keys of boxes"): _as_boxes(b, f"boxes at {t} s")
+             for t, b in (boxes or {}).items()}
+    times = sorted(_keyframe_time(t, fps, num_frames) for t in keyframes) if keyframes is not None else (
         sorted(given) if given else default_keyframes(num_frames, fps))
-    for t in times:
-        if not (math.isfinite(t) and 0.0 <= t and round(t * fps) < num_frames):
-            raise UsageError(f"keyframe {t} s is outside the video ({num_frames} frames at {fps:g} fps)")
     if not (detector is None or detector in ("none", "torchvision") or callable(detector)):
         raise UsageError(f"detector must be 'torchvision', 'none' or a callable (frame) -> boxes, got {detector!r}")
     finder: list[PersonDetector | None] = []  # built on first need: given boxes need no detector
@@ -221,6 +287,9 @@ def detect(model: SlowFastDetector, video: VideoSource, *, boxes: Mapping[float,
         clip = keyframe_clip(reader, t, fps=fps, protocol=protocol, start_index=start_index,
                              mean=model.pretrained_cfg.mean if model.pretrained_cfg else None,
                              std=model.pretrained_cfg.std if model.pretrained_cfg else None)
+        if t == times[0]:  # every given box against the frame, before the network runs once
+            for when, found in given.items():
+                _check_in_frame(found, clip.frame_hw, f"boxes at {when} s")
         person_boxes = given.get(t)
         if person_boxes is None:
             if not finder:
@@ -228,6 +297,7 @@ def detect(model: SlowFastDetector, video: VideoSource, *, boxes: Mapping[float,
             find = finder[0]
             person_boxes = find(clip.keyframe) if find is not None else _whole_frame(clip.frame_hw)
         person_boxes = _as_boxes(person_boxes, f"person boxes at {t} s")
+        _check_in_frame(person_boxes, clip.frame_hw, f"person boxes at {t} s")
         rois = clip.scale_boxes(person_boxes[:, :4])
         with torch.no_grad():
             x = clip.inputs.to(dev).contiguous(memory_format=torch.channels_last_3d)
@@ -258,7 +328,10 @@ def boxes_from_file(path: str | os.PathLike[str], video_id: str, frame_hw: tuple
     single video.
 
     Raises:
-        AnnotationError: a malformed file, or boxes of other videos only.
+        AnnotationError: a malformed file, boxes outside ``[0, 1]`` or inverted, or boxes of other
+            videos only.
+        UsageError: a keyframe's boxes that :func:`detect` would refuse (over :data:`MAX_PERSONS`,
+            covering no pixel of the frame).
 
     Example:
         >>> from slowfast_zoo._io import temporary_directory
@@ -280,8 +353,19 @@ def boxes_from_file(path: str | os.PathLike[str], video_id: str, frame_hw: tuple
         if video != video_id and len(videos) != 1:
             continue
         rows = np.asarray(rows, dtype=np.float64)
+        if rows.size and (rows[:, :4].min() < 0 or rows[:, :4].max() > 1):  # a pickle's are not checked on reading
+            raise AnnotationError(f"{os.fspath(path)}: boxes of {key[:60]!r} outside [0, 1] ({rows[:, :4].min():g} .. "
+                                  f"{rows[:, :4].max():g}); expected normalized boxes (pixels divided by the frame's "
+                                  f"width and height)")
+        inverted = (rows[:, 0] > rows[:, 2]) | (rows[:, 1] > rows[:, 3])
+        if inverted.any():
+            raise AnnotationError(f"{os.fspath(path)}: a box of {key[:60]!r} is inverted "
+                                  f"{rows[int(np.argmax(inverted)), :4].tolist()} (expected x1 <= x2 and y1 <= y2)")
         px = np.concatenate([rows[:, :4] * scale, rows[:, 4:5]], axis=1) if rows.shape[1] == 5 else rows[:, :4] * scale
-        out[float(int(timestamp))] = torch.from_numpy(px.astype(np.float32))
+        where = f"{os.fspath(path)}: boxes of {key[:60]!r}"
+        boxes = _as_boxes(px, where)  # at most MAX_PERSONS, before any work
+        _check_in_frame(boxes, (h, w), where)
+        out[float(int(timestamp))] = boxes
     return out
 
 

@@ -29,10 +29,14 @@ from slowfast_zoo.errors import UsageError, WrongTypeError
 from slowfast_zoo.models.layers import ConvBn
 from slowfast_zoo.registry.records import RoISpec
 
-__all__ = ["FEATURE_STRIDE", "check_boxes", "clip_map", "roi_features", "ACRNHead"]
+__all__ = ["FEATURE_STRIDE", "MAX_BOXES", "check_boxes", "clip_map", "roi_features", "ACRNHead"]
 
 #: The detectors' maps are at 1/16 of the input (res5 has spatial stride 1).
 FEATURE_STRIDE = 16
+#: Most boxes of one forward: each box costs its own ``[C, 7, 7]`` features (and, with the ACRN
+#: head, a ``[2C, h, w]`` map), so a million boxes would ask for terabytes. AVA's test protocol
+#: has at most 1000 per keyframe.
+MAX_BOXES = 10_000
 
 
 def check_boxes(boxes: torch.Tensor, num_clips: int) -> torch.Tensor:
@@ -40,7 +44,8 @@ def check_boxes(boxes: torch.Tensor, num_clips: int) -> torch.Tensor:
 
     Raises:
         WrongTypeError: not a tensor.
-        UsageError: not ``[K, 5]``, not finite, or a clip index outside ``0..num_clips-1``.
+        UsageError: not ``[K, 5]``, over :data:`MAX_BOXES` rows, not finite, or a clip index outside
+            ``0..num_clips-1``.
 
     Example:
         >>> check_boxes(torch.tensor([[0, 1.0, 2.0, 30.0, 40.0]]), num_clips=1).shape
@@ -56,6 +61,8 @@ def check_boxes(boxes: torch.Tensor, num_clips: int) -> torch.Tensor:
     if boxes.dim() != 2 or boxes.shape[1] != 5:
         raise UsageError(f"boxes must be [K, 5] rows (clip index, x1, y1, x2, y2), got shape "
                          f"{list(boxes.shape)}")
+    if boxes.shape[0] > MAX_BOXES:
+        raise UsageError(f"boxes: {boxes.shape[0]} rows, more than the {MAX_BOXES} of one forward; split them")
     if not boxes.is_floating_point():
         boxes = boxes.float()
     if boxes.numel() and not bool(torch.isfinite(boxes).all()):
@@ -96,6 +103,11 @@ def roi_features(cmap: torch.Tensor, boxes: torch.Tensor, spec: RoISpec) -> torc
     Returns:
         ``[K, C, S, S]`` (``[K, 2C, S, S]`` with ``with_global``), ``S = spec.output_size``.
 
+    Raises:
+        UsageError: a box reaching over the input's size past its edges (the input being the
+            map's size times :data:`FEATURE_STRIDE`): RoIAlign samples a box's area adaptively, so
+            a box of 10^5 pixels would take minutes.
+
     Example:
         >>> cmap = torch.arange(16.0).view(1, 1, 4, 4)
         >>> feats = roi_features(cmap, torch.tensor([[0, 0.0, 0.0, 64.0, 64.0]]), RoISpec(output_size=2))
@@ -103,6 +115,15 @@ def roi_features(cmap: torch.Tensor, boxes: torch.Tensor, spec: RoISpec) -> torc
         (torch.Size([1, 1, 2, 2]), [[2.5, 4.5], [10.5, 12.5]])
     """
     size = spec.output_size
+    if boxes.numel():
+        w, h = cmap.shape[-1] * FEATURE_STRIDE, cmap.shape[-2] * FEATURE_STRIDE
+        xs, ys = boxes[:, 1::2], boxes[:, 2::2]
+        far = ((xs < -w) | (xs > 2 * w)).any(1) | ((ys < -h) | (ys > 2 * h)).any(1)
+        if bool(far.any()):
+            row = int(far.nonzero()[0, 0])
+            raise UsageError(f"boxes: row {row} {boxes[row, 1:].tolist()} reaches over the input's size past it "
+                             f"(about {w}x{h} pixels for a {cmap.shape[-1]}x{cmap.shape[-2]} map); boxes are "
+                             f"x1, y1, x2, y2 in input pixels")
     feats = roi_align(cmap, boxes.to(cmap.dtype), (size, size), 1.0 / FEATURE_STRIDE, 0, spec.aligned)
     if spec.with_global:
         # MMAction2's with_global: the whole clip map pooled to the same cells, per box's clip.
