@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from slowfast_zoo._io import atomic_write_text
 from slowfast_zoo.errors import UsageError
 from slowfast_zoo.registry import ARCHS, PRETRAINED, PretrainedCfg, get_arch_spec
 
-__all__ = ["render", "render_card", "reproduce_command", "main"]
+__all__ = ["render", "render_card", "reproduce_command", "main", "generated_file_main"]
 
 #: Where MMAction2's configs expect each test set (``ann_file_val`` / ``data_root_val``).
 _DATA = {
@@ -238,8 +238,8 @@ def _detector_text(cfg: PretrainedCfg) -> str:
     s = get_arch_spec(cfg.name)
     roi = s.roi
     assert roi is not None
-    base = (f"PySlowFast's SlowFast (PyTorchVideo's create_slowfast_with_roi_head), slow clip by linspace, "
-            f"lateral conv + BatchNorm + ReLU" if s.slow_sampling == "linspace" else
+    base = ("PySlowFast's SlowFast (PyTorchVideo's create_slowfast_with_roi_head), slow clip by linspace, "
+            "lateral conv + BatchNorm + ReLU" if s.slow_sampling == "linspace" else
             f"slow ResNet-{s.slow_depth}, fast ResNet-{s.fast_depth}, {s.num_frames}-frame input, tau {s.tau}")
     dilation = f" (dilation {s.res5_dilation})" if s.res5_dilation > 1 else ""
     extras = "".join((" + the clip's whole map pooled to the same cells (context: 4608 channels)" if roi.with_global
@@ -430,25 +430,32 @@ def render() -> str:
     return "\n".join(head) + "\n" + "\n".join(body)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m slowfast_zoo.tools.cards [--output MODEL_CARDS.md] [--check]``."""
-    parser = argparse.ArgumentParser(prog="python -m slowfast_zoo.tools.cards", description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default="MODEL_CARDS.md", help="file to write or check (default: %(default)s)")
+def generated_file_main(argv: Sequence[str] | None, *, prog: str, description: str, default_output: str,
+                        render_text: Callable[[], str]) -> int:
+    """The command of a file generated from the library (MODEL_CARDS.md, docs/CLI.md): write it,
+    or with ``--check`` exit 1 when it differs from what ``render_text`` gives."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--output", default=default_output, help="file to write or check (default: %(default)s)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is not up to date")
     args = parser.parse_args(argv)
-    text = render()
+    text = render_text()
     out = Path(args.output)
     if args.check:
         current = out.read_text(encoding="utf-8") if out.is_file() else None
         if current != text:
-            print(f"{out} is out of date: run `python -m slowfast_zoo.tools.cards --output {out}`", file=sys.stderr)
+            print(f"{out} is out of date: run `{prog} --output {out}`", file=sys.stderr)
             return 1
         print(f"{out} is up to date")
         return 0
-
     atomic_write_text(out, text)
     print(f"wrote {out}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m slowfast_zoo.tools.cards [--output MODEL_CARDS.md] [--check]``."""
+    return generated_file_main(argv, prog="python -m slowfast_zoo.tools.cards", description=__doc__.split("\n")[0],
+                               default_output="MODEL_CARDS.md", render_text=render)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from slowfast_zoo._io import atomic_write_text
+from slowfast_zoo.tools.cards import generated_file_main
 
 __all__ = ["render", "main"]
 
@@ -115,22 +115,10 @@ def render() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write docs/CLI.md (``--output``), or with ``--check`` compare it (exit 1 if it differs)."""
-    p = argparse.ArgumentParser(prog="python -m slowfast_zoo.tools.cli_docs", description=__doc__.splitlines()[0])
-    p.add_argument("--output", default=str(Path(__file__).resolve().parents[2] / "docs" / "CLI.md"))
-    p.add_argument("--check", action="store_true", help="exit 1 if the file is not up to date")
-    args = p.parse_args(argv)
-    text = render()
-    path = Path(args.output)
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if current != text:
-            print(f"{path} is out of date: run python -m slowfast_zoo.tools.cli_docs", file=sys.stderr)
-            return 1
-        print(f"{path} is up to date")
-        return 0
-    atomic_write_text(path, text)
-    print(f"wrote {path}")
-    return 0
+    return generated_file_main(argv, prog="python -m slowfast_zoo.tools.cli_docs",
+                               description=__doc__.splitlines()[0],
+                               default_output=str(Path(__file__).resolve().parents[2] / "docs" / "CLI.md"),
+                               render_text=render)
 
 
 if __name__ == "__main__":
