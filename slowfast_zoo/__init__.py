@@ -2,14 +2,16 @@
 
 Example:
     >>> import slowfast_zoo as sz
-    >>> sz.list_models("slowfast_r50_*")
-    ['slowfast_r50_16x8x1', 'slowfast_r50_4x16x1', 'slowfast_r50_8x8x1', 'slowfast_r50_8x8x1_ln']
+    >>> sz.list_models("slowfast_r50_*x1")
+    ['slowfast_r50_16x8x1', 'slowfast_r50_4x16x1', 'slowfast_r50_8x8x1']
+    >>> sz.list_models("*ava*", pretrained=True)[0]  # the AVA action detectors' weights
+    'ptv_slowfast_r50_detection.ava22_ptv'
     >>> model = sz.create_model("slowfast_r50_4x16x1", pretrained=True)  # doctest: +SKIP
 
 Where things are (docs/ARCHITECTURE.md): ``models/`` the network, ``registry/`` the
 architectures and published weights as data, ``weights/`` the one loading path (resolve, fetch,
 read, convert, check and apply, store), ``data/`` decoding, sampling and the test views,
-``inference/`` predict, windows, features and the engine that runs a model over views,
+``inference/`` predict, detect, windows, features and the engine that runs a model over views,
 ``evaluation/`` metrics and ``evaluate``, ``training/`` fine-tuning, ``tools/`` export,
 benchmark and model cards, ``cli/`` the ``slowfast-zoo`` command.
 
