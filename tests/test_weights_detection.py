@@ -124,3 +124,14 @@ def test_ptv_detector_over_the_mirror_at_its_published_url(http_server, monkeypa
             torch.testing.assert_close(model(x, rois), expected, atol=1e-4, rtol=1e-4)
     finally:
         path.unlink()
+
+
+def test_fitting_weights_tell_detectors_from_classifiers():
+    """Detectors and classifiers have the same backbone shapes: the file's RoI head decides."""
+    from slowfast_zoo.weights.identify import file_shape, fitting_weights
+
+    sd = sz.create_model("slowfast_r50_8x8x1_ava", num_classes=0).state_dict()
+    as_detector = {n.partition(".")[0] for n in fitting_weights(file_shape(sd, "slow_fast", detector=True))}
+    as_classifier = {n.partition(".")[0] for n in fitting_weights(file_shape(sd, "fast_slow"))}
+    assert as_detector == {"slowfast_r50_8x8x1_ava", "slowfast_r50_8x8x1_ava_tmax"}
+    assert as_classifier == {"slowfast_r50_8x8x1", "slowfast_r50_16x8x1"}  # the same shapes

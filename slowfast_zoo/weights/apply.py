@@ -129,7 +129,7 @@ def _is_classifier(file_key: str) -> bool:
 def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
                      source: str, ignore_classifier: bool = False,
                      source_keys: Mapping[str, str] | None = None,
-                     feature_order: str | None = None) -> None:
+                     feature_order: str | None = None, detector: bool = False) -> None:
     """Raise :class:`CheckpointError` unless ``state_dict`` fills ``model`` exactly with sane values.
 
     First the keys and shapes (every problem listed at once), then the values of every tensor
@@ -143,6 +143,7 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
         ignore_classifier: the classifier (``fc.*``) is being replaced (``num_classes`` differs).
         source_keys: our key -> the file's own key, to report errors in the file's own names.
         feature_order: the file's classifier column order when known (narrows the hint).
+        detector: the file holds an action detector's RoI head (narrows the hint to detectors).
 
     Example:
         >>> import slowfast_zoo as sz
@@ -181,7 +182,8 @@ def check_state_dict(state_dict: Mapping[str, torch.Tensor], model: SlowFast, *,
         # The backbone differs (not only the classifier), told by our keys whatever the
         # file's own names: name the architectures the file fits.
         lines.append("  " + fitting_weights_hint(
-            {k: v for k, v in state_dict.items() if not k.startswith(UNMAPPED)}, feature_order=feature_order))
+            {k: v for k, v in state_dict.items() if not k.startswith(UNMAPPED)}, feature_order=feature_order,
+            detector=detector))
     for title, items in (("missing", missing), ("unexpected", unexpected), ("mismatched shapes", mismatched)):
         if items:
             shown = "\n    ".join(items[:20]) + (f"\n    ... and {len(items) - 20} more" if len(items) > 20 else "")
@@ -265,7 +267,7 @@ def feature_order_error(converted: Converted, model: SlowFast) -> CheckpointErro
     file_order = converted.feature_order or ""
     family = _FAMILY_NAMES.get(converted.key_family, "a")
     hint = fitting_weights_hint({k: v for k, v in converted.state_dict.items() if not k.startswith(UNMAPPED)},
-                                feature_order=file_order)
+                                feature_order=file_order, detector=converted.is_detector)
     return CheckpointError(
         f"Checkpoint {converted.checkpoint.source} is {family} file: its classifier's columns take "
         f"{_ORDER_NAMES.get(file_order, file_order)}, but {model.spec.name} joins "
@@ -325,7 +327,7 @@ def apply_converted(model: SlowFast, converted: Converted, *, published_classes:
     # The backbone first: a file of another network is reported as such (with the names it
     # fits), not as a classifier-size problem.
     check_state_dict(sd, model, source=source, ignore_classifier=not keep, source_keys=converted.source_keys,
-                     feature_order=converted.feature_order)
+                     feature_order=converted.feature_order, detector=converted.is_detector)
     if keep is None:
         raise _published_differs(ckpt.url, file_classes) or classifier_error
     if keep and converted.feature_order not in (None, model.spec.feature_order):

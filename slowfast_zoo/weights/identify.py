@@ -44,6 +44,10 @@ class FileShape:
     temporal: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     #: the classifier's pathway order, from the file's key family (``None``: unknown).
     feature_order: str | None = None
+    #: the file holds an action detector's RoI head (``Converted.is_detector``): only detectors fit it.
+    detector: bool = False
+    #: the file has MMAction2's ACRN shared head (``shared_head.*``).
+    acrn: bool = False
 
     def describe(self) -> str:
         """E.g. ``"slow/fast depth 50/50, lateral kernel 7 with BatchNorm, 400 classes"``.
@@ -102,7 +106,8 @@ def _temporal_in_file(sd: Mapping[str, torch.Tensor]) -> tuple[tuple[int, ...], 
     return (out[0], out[1]) if any(map(any, out)) else None
 
 
-def file_shape(sd: Mapping[str, torch.Tensor], feature_order: str | None = None) -> FileShape:
+def file_shape(sd: Mapping[str, torch.Tensor], feature_order: str | None = None, *,
+               detector: bool = False) -> FileShape:
     """Read :class:`FileShape` from a state dict with our key names (and the classifier order
     its key family implies, which shapes cannot tell).
 
@@ -112,7 +117,7 @@ def file_shape(sd: Mapping[str, torch.Tensor], feature_order: str | None = None)
         >>> shape.slow_depth, shape.fast_depth, shape.fusion_kernel, shape.lateral_norm, shape.num_classes
         (101, 50, 5, False, 10)
         >>> file_shape({})
-        FileShape(slow_depth=None, fast_depth=None, fusion_kernel=None, lateral_norm=False, num_classes=None, temporal=None, feature_order=None)
+        FileShape(slow_depth=None, fast_depth=None, fusion_kernel=None, lateral_norm=False, num_classes=None, temporal=None, feature_order=None, detector=False, acrn=False)
     """
     lateral = sd.get("laterals.0.weight")
     kernel = int(lateral.shape[2]) if isinstance(lateral, torch.Tensor) and lateral.dim() == 5 else None
@@ -121,7 +126,8 @@ def file_shape(sd: Mapping[str, torch.Tensor], feature_order: str | None = None)
         slow_depth=_depth(sd, "slow"), fast_depth=_depth(sd, "fast"), fusion_kernel=kernel,
         lateral_norm=any(k.startswith("laterals.") and ".bn." in k for k in sd),
         num_classes=int(fc.shape[0]) if isinstance(fc, torch.Tensor) and fc.dim() == 2 else None,
-        temporal=_temporal_in_file(sd), feature_order=feature_order,
+        temporal=_temporal_in_file(sd), feature_order=feature_order, detector=detector,
+        acrn=any(k.startswith("shared_head.") for k in sd),
     )
 
 
@@ -148,19 +154,25 @@ def fitting_weights(shape: FileShape) -> list[str]:
             continue
         if shape.feature_order is not None and spec.feature_order != shape.feature_order:
             continue
+        if (spec.roi is not None) != shape.detector:  # the backbones have the same shapes
+            continue
+        if spec.roi is not None and (spec.roi.shared_head == "acrn") != shape.acrn:
+            continue
         out.append(name)
     return out
 
 
-def fitting_weights_hint(sd: Mapping[str, torch.Tensor], *, feature_order: str | None = None) -> str:
+def fitting_weights_hint(sd: Mapping[str, torch.Tensor], *, feature_order: str | None = None,
+                         detector: bool = False) -> str:
     """One sentence on what the file is and which registered architecture/tags fit it
-    (``feature_order``: the classifier order of the file's key family, when known).
+    (``feature_order``: the classifier order of the file's key family, when known; ``detector``:
+    the file holds an action detector's RoI head).
 
     Example:
         >>> fitting_weights_hint({})
         'The file has slow/fast depth ?/?, lateral kernel ? without BatchNorm, no classifier: no registered architecture has that network.'
     """
-    shape = file_shape(sd, feature_order)
+    shape = file_shape(sd, feature_order, detector=detector)
     names = fitting_weights(shape)
     if not names:
         return f"The file has {shape.describe()}: no registered architecture has that network."
