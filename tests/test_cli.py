@@ -948,3 +948,41 @@ def test_detect_hostile_box_files_are_one_line_before_any_work(detector_files, t
             path.write_bytes(pickle.dumps(content, protocol=2))
         assert cli_main(["detect", str(video), "--weights", str(weights), "--boxes", str(path)]) == 2, name
         assert words in _one_line_error(capsys), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["boxes", "detector"])
+def test_detect_on_the_shipped_sample(source, detector_files, tmp_path, monkeypatch, capsys) -> None:
+    """`slowfast-zoo detect` without a video runs on the shipped sample: CSV, JSON and an annotated
+    video of the sample's frame count, its boxes drawn where the boxes file / the detector put them."""
+    import av
+    import numpy as np
+    import torch
+
+    from slowfast_zoo.inference.predict import sample_video_path
+
+    weights = detector_files[0]
+    box = [56.0, 32.0, 280.0, 288.0]  # pixels of the 560x320 sample
+    argv = ["detect", "--weights", str(weights), "--json", "--csv", str(tmp_path / "s.csv"),
+            "--out", str(tmp_path / "s.mp4"), "--no-progress"]
+    if source == "boxes":
+        lines = [f"sample,{t},0.1,0.1,0.5,0.9,0.99" for t in range(1, 6)]
+        (tmp_path / "b.csv").write_text("\n".join(lines) + "\n")
+        argv += ["--boxes", str(tmp_path / "b.csv")]
+    else:
+        monkeypatch.setattr("slowfast_zoo.inference.detect.torchvision_person_detector",
+                            lambda **kw: (lambda frame: torch.tensor([[*box, 0.98]])))
+    assert cli_main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [k["time"] for k in doc["keyframes"]] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert all(p["box"] == box for k in doc["keyframes"] for p in k["persons"])
+    rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert rows and all(r.startswith("sample,") for r in rows)
+    with av.open(str(sample_video_path())) as src, av.open(str(tmp_path / "s.mp4")) as dst:
+        a = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+        b = [f.to_ndarray(format="rgb24") for f in dst.decode(video=0)]
+    assert len(a) == len(b) and a[0].shape == b[0].shape
+    k = 30  # the keyframe at 1 s: the box's left edge (x = 56) drawn, the middle of the box untouched
+    edge = np.abs(b[k][60:260, 55:58].astype(int) - a[k][60:260, 55:58].astype(int)).mean()
+    inside = np.abs(b[k][100:200, 120:200].astype(int) - a[k][100:200, 120:200].astype(int)).mean()
+    assert edge > 30 and inside < 8, (edge, inside)

@@ -17,6 +17,7 @@ from slowfast_zoo.factory import create_model
 from slowfast_zoo.inference.detect import (DEFAULT_PERSON_SCORE, KeyframeActions, boxes_from_file,
                                           detect, detection_protocol)
 from slowfast_zoo.inference.device import resolve_device
+from slowfast_zoo.inference.predict import sample_video_path
 from slowfast_zoo.models.detector import SlowFastDetector
 from slowfast_zoo.registry import get_arch_spec
 from slowfast_zoo.tools.checks import (check_at_least, check_input_file, check_model_source,
@@ -39,6 +40,8 @@ def _check_fraction(value: float, option: str) -> None:
 
 def _validate(args: argparse.Namespace) -> None:
     """Every option, before the video is opened or any weight is loaded or downloaded."""
+    if args.video is None:
+        args.video = str(sample_video_path())
     check_at_least(args.topk, "--topk", 1)
     _check_fraction(args.score_threshold, "--score-threshold")
     _check_fraction(args.person_threshold, "--person-threshold")
@@ -152,7 +155,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``detect`` subcommand."""
     p = sub.add_parser("detect", help="person boxes and their actions at each keyframe (AVA detectors)")
-    p.add_argument("video", help="video file")
+    p.add_argument("video", nargs="?", help="video file (default: the sample shipped with the package)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"detector NAME[.TAG] (default: {DEFAULT_MODEL}; see "
                         f"'slowfast-zoo list --pretrained \"*ava*\"')")
