@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         ('eval', 'val.txt', 10, False)
     """
     parser = OneLineArgumentParser(prog="slowfast-zoo",
-                                     description="MMAction2's Kinetics-400 SlowFast models, exact.")
+                                     description="SlowFast video models and action detectors: every public checkpoint, exact.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in _COMMANDS:
