@@ -173,3 +173,26 @@ def test_box_count_and_extent_are_bounded():
         roi_features(cmap, torch.tensor([[0, -81.0, 0.0, 10.0, 10.0]]), RoISpec())
     # Up to one input size past each edge is kept (crops and detectors' rounding stay well inside).
     assert roi_features(cmap, torch.tensor([[0, -80.0, -64.0, 160.0, 128.0]]), RoISpec(output_size=7)).shape == (1, 2, 7, 7)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [a for a in ARCHS if ARCHS[a].task == "detection"])
+def test_detector_contract(arch):
+    """Every detector as create_model builds it: maps at 1/16, the classifier input, logits whose
+    columns are the classifier's rows after the background row."""
+    import slowfast_zoo as sz
+
+    torch.manual_seed(0)
+    model = sz.create_model(arch).eval()
+    spec = model.spec
+    assert model.num_classes == spec.num_classes == model.pretrained_cfg.num_classes
+    x, boxes = torch.randn(2, 3, 32, 32, 48), torch.tensor([[0, 0, 0, 48.0, 32.0], [1, 4.0, 2.0, 20.0, 30.0]])
+    with torch.no_grad():
+        slow, fast = model.forward_features(x)
+        assert slow.shape == (2, 2048, 32 // spec.tau, 2, 3) and fast.shape == (2, 256, 32, 2, 3)
+        pre = model.forward_head((slow, fast), boxes, pre_logits=True)
+        logits = model(x, boxes)
+    assert pre.shape == (2, model.num_features) and logits.shape == (2, model.num_classes)
+    full = model.get_classifier()(pre)
+    torch.testing.assert_close(logits, full[:, 1:] if spec.roi.background_class else full, atol=1e-5, rtol=0)
+    assert (model.slow_channels, model.fast_channels) == (slice(0, 2048), slice(2048, 2304))
