@@ -15,7 +15,7 @@ from safetensors import safe_open
 
 import slowfast_zoo as sz
 from procs import child_env
-from slowfast_zoo.errors import InputFileError, UsageError
+from slowfast_zoo.errors import AnnotationError, InputFileError, UsageError
 from slowfast_zoo.inference.feature_job import (FeatureJob, FeatureReport, extract_folder, find_videos,
                                                 output_paths, outputs_complete, write_features)
 from slowfast_zoo.inference.features import ClipFeatures
@@ -61,7 +61,7 @@ def test_find_videos_names_mirror_the_folder_the_list_or_the_file(videos: Path, 
     ("missing", InputFileError, "no such video or folder"),
     ("not a video", UsageError, "goes with --list"),
     ("empty folder", UsageError, "no video found"),
-    ("binary list", UsageError, "not UTF-8"),
+    ("binary list", AnnotationError, "not UTF-8"),
     ("same name", UsageError, "would both be written as a.mp4"),
 ])
 def test_find_videos_refuses_in_one_sentence(videos: Path, tmp_path: Path, case: str, error: type,

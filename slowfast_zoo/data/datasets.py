@@ -50,7 +50,7 @@ from slowfast_zoo.errors import (
 
 __all__ = ["VideoDataset", "RawframeDataset", "ClipTransform", "Failure", "Record", "AnnotationError",
            "collate_skip_failures", "find_video",
-           "VIDEO_EXTENSIONS"]
+           "VIDEO_EXTENSIONS", "read_text_lines"]
 
 #: Extensions tried, in order, when an annotation names a video without one (Kinetics ids).
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".flv",
@@ -92,15 +92,31 @@ _T = TypeVar("_T")
 Item = Union[tuple[Any, int, int], Failure]
 
 
-def _read_lines(ann_file: PathArg) -> list[tuple[int, str]]:
-    path = Path(ann_file)
+def read_text_lines(path: PathArg, what: str = "annotation file") -> list[tuple[int, str]]:
+    """``(line number, stripped line)`` of every non-blank line of a UTF-8 list file.
+
+    Raises:
+        InputFileError: the file cannot be read.
+        AnnotationError: not UTF-8 text (``what`` names the file's role in the message).
+
+    Example:
+        >>> from slowfast_zoo._io import temporary_directory
+        >>> with temporary_directory() as d:
+        ...     _ = (d / "l.txt").write_text("a.mp4 1\\n\\n  b.mp4 2 \\n")
+        ...     read_text_lines(d / "l.txt")
+        [(1, 'a.mp4 1'), (3, 'b.mp4 2')]
+    """
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputFileError(f"{path}: cannot read annotation file ({exc.strerror or exc})") from exc
+        raise InputFileError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{path}: annotation file is not UTF-8 text ({exc})") from exc
+        raise AnnotationError(f"{path}: the {what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return [(i, line.strip()) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+_read_lines = read_text_lines  # the annotation lists' reader, under the name this package uses
 
 
 def _check_on_error(on_error: str) -> str:

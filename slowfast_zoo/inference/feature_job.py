@@ -53,7 +53,7 @@ from torch.utils.data import DataLoader, Dataset
 from slowfast_zoo._io import atomic_write, atomic_write_text, json_finite, path_inside, remove_leftovers
 from slowfast_zoo._progress import ProgressBar
 from slowfast_zoo._signals import terminate_as_interrupt
-from slowfast_zoo.data.datasets import VIDEO_EXTENSIONS
+from slowfast_zoo.data.datasets import VIDEO_EXTENSIONS, read_text_lines
 from slowfast_zoo.data.decode import VideoReader
 from slowfast_zoo.errors import InputFileError, UsageError, VideoDecodeError
 from slowfast_zoo.inference.device import resolve_device
@@ -183,13 +183,7 @@ class FeatureReport:
 # ----------------------------------------------------------------------------- inputs and outputs
 def _read_list(list_file: str | os.PathLike[str]) -> list[VideoItem]:
     path = Path(list_file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputFileError(f"--list {os.fspath(path)}: cannot read it ({e.strerror or e})") from e
-    except UnicodeDecodeError as e:
-        raise UsageError(f"--list {os.fspath(path)}: the list is not UTF-8 text ({e.reason} at byte {e.start})") from e
-    names = [line.split()[0] for line in text.splitlines() if line.strip()]
+    names = [line.split()[0] for _, line in read_text_lines(path, "--list file")]
     return [VideoItem(path.parent / n, n) for n in names]
 
 
