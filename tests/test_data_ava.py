@@ -42,17 +42,12 @@ from slowfast_zoo.data.ava_boxes import (
 )
 from slowfast_zoo.data.ava_files import read_ava_exclusions
 from slowfast_zoo.errors import AnnotationError, InputFileError, UsageError, VideoDecodeError, WrongTypeError
+from eval_files import one_thread  # noqa: F401 - autouse fixture: small tensors, one thread
 
 REF = json.loads((Path(__file__).parent / "data" / "detection" / "ava_sampling_public.json").read_text())
 PIPE = REF["ava_dataset_pipeline"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ----------------------------------------------------------------------------- SampleAVAFrames
